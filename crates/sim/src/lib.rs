@@ -1,0 +1,1 @@
+//! Postel SMTP server simulator (work in progress).
