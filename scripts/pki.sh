@@ -13,7 +13,8 @@
 #                                        the intermediate, valid 2020-01-01..2021-01-01
 #   wronghost.key, wronghost.pem, wronghost-chain.pem
 #                                        leaf for wrong.example only (signed by intermediate)
-#   untrusted.key, untrusted.pem         self-signed leaf for localhost/127.0.0.1/::1
+#   untrusted.key, untrusted.pem, untrusted-chain.pem (same as .pem)
+#                                        self-signed leaf for localhost/127.0.0.1/::1
 #                                        (not chained to root.pem)
 #   client.key, client.pem, client-chain.pem
 #                                        client certificate (clientAuth), CN=postel-test-client
@@ -33,7 +34,7 @@ FILES=(root.pem root.key intermediate.pem intermediate.key
        server.key server.pem server-chain.pem
        expired.key expired.pem expired-chain.pem
        wronghost.key wronghost.pem wronghost-chain.pem
-       untrusted.key untrusted.pem
+       untrusted.key untrusted.pem untrusted-chain.pem
        client.key client.pem client-chain.pem)
 
 complete=1
@@ -184,6 +185,7 @@ csr "$T/untrusted.key" localhost "$WORK/untrusted.csr"
 SAN=$GOOD_SAN CADIR=$WORK/ca-untrusted ossl ca -batch -notext -config "$WORK/ca.cnf" -selfsign \
     -keyfile "$T/untrusted.key" -in "$WORK/untrusted.csr" -out "$T/untrusted.pem" \
     -extensions v3_selfsigned_server -startdate "$START" -enddate "$LEAF_END"
+cp "$T/untrusted.pem" "$T/untrusted-chain.pem"
 
 # Sanity checks: fail loudly if the PKI isn't what the tests expect.
 # (capture first: with pipefail a failing `openssl verify | grep` would fail)
