@@ -191,6 +191,9 @@ virtual_mailbox_limit = 0
 default_transport = error:outbound mail disabled in the Postel test instance
 relay_transport = error:outbound mail disabled in the Postel test instance
 message_size_limit = $SIZE_LIMIT
+# Loopback SMTP clients would otherwise count as "local" and get their headers
+# rewritten and Date:/Message-ID:/From: added; we want messages stored as sent.
+local_header_rewrite_clients =
 notify_classes =
 soft_bounce = no
 
