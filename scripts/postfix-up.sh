@@ -369,6 +369,31 @@ if ((running && changed)); then
     running=0
 fi
 
+# A master of this same instance whose config vanished (e.g. `rm -rf` of the
+# state dir while it ran) still holds our ports and can't be stopped with
+# `postfix stop`: find it by its working directory (= queue_directory) and end
+# it by pid.
+if ((!running)); then
+    for d in /proc/[0-9]*; do
+        [[ $(cat "$d/comm" 2>/dev/null) == master ]] || continue
+        cwd=$(readlink "$d/cwd" 2>/dev/null) || continue
+        [[ $cwd == "$QUEUE" || $cwd == "$QUEUE (deleted)" ]] || continue
+        pid=${d#/proc/}
+        # Its own pid file says whether it's still alive and ours.
+        log "stopping stale postfix master (pid $pid) of a previous run in $QUEUE"
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            [[ $(cat "$d/stat" 2>/dev/null | awk '{print $3}') == Z ]] && break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null && [[ $(awk '{print $3}' "$d/stat" 2>/dev/null) != Z ]]; then
+            kill -KILL "$pid" 2>/dev/null || true
+            sleep 0.5
+        fi
+    done
+fi
+
 # Port conflicts with something that isn't us: fail early and clearly.
 if ((!running)); then
     for name in "${!PORT[@]}"; do
