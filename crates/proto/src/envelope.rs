@@ -1,0 +1,112 @@
+//! The envelope of one message: reverse-path, recipients and their parameters.
+
+/// RFC 3461 §4.1 NOTIFY: when the recipient's server should send a DSN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Notify(u8);
+
+impl Notify {
+    /// No NOTIFY parameter: the server's default.
+    pub const DEFAULT: Notify = Notify(0);
+    /// `NOTIFY=NEVER`.
+    pub const NEVER: Notify = Notify(1);
+    /// Include SUCCESS.
+    pub const SUCCESS: Notify = Notify(2);
+    /// Include FAILURE.
+    pub const FAILURE: Notify = Notify(4);
+    /// Include DELAY.
+    pub const DELAY: Notify = Notify(8);
+
+    /// Both sets of conditions (NEVER cannot be combined; it wins).
+    pub const fn union(self, other: Notify) -> Notify {
+        Notify(self.0 | other.0)
+    }
+
+    /// True when no NOTIFY parameter will be sent.
+    pub const fn is_default(self) -> bool {
+        self.0 == 0
+    }
+
+    pub(crate) const fn bits(self) -> u8 {
+        self.0
+    }
+}
+
+/// RFC 3461 §4.3 RET: what a failure DSN should return.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ret {
+    /// The whole message.
+    Full,
+    /// Only the headers.
+    Headers,
+}
+
+/// The transport the message content needs (RFC 6152).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BodyType {
+    /// Only 7-bit ASCII: no BODY parameter.
+    #[default]
+    SevenBit,
+    /// 8-bit octets in lines: `BODY=8BITMIME`; the server must offer 8BITMIME.
+    EightBitMime,
+}
+
+/// One recipient and its DSN parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recipient<'e> {
+    /// The mailbox, without angle brackets.
+    pub address: &'e str,
+    /// DSN conditions; sent only when the server offers DSN.
+    pub notify: Notify,
+    /// RFC 3461 §4.2 ORCPT (an RFC 822 address); sent only when the server offers DSN.
+    pub orcpt: Option<&'e str>,
+}
+
+impl<'e> Recipient<'e> {
+    /// A recipient with no DSN parameters.
+    pub const fn new(address: &'e str) -> Recipient<'e> {
+        Recipient {
+            address,
+            notify: Notify::DEFAULT,
+            orcpt: None,
+        }
+    }
+}
+
+/// The envelope of one message (RFC 5321 §2.3.1). Borrowed only during
+/// [`Client::submit`](crate::Client::submit): every command is written out then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Envelope<'e> {
+    /// The reverse-path mailbox; empty for the null sender `<>` (bounces).
+    pub sender: &'e str,
+    /// The recipients, in order; events name them by index ([`RcptId`](crate::RcptId)).
+    pub recipients: &'e [Recipient<'e>],
+    /// The message size in octets when known: sent as `SIZE=` and checked against the
+    /// server's limit before anything is sent (RFC 1870).
+    pub size: Option<u64>,
+    /// 7-bit or 8-bit content.
+    pub body: BodyType,
+    /// The message needs SMTPUTF8 (UTF-8 headers); UTF-8 addresses set it by themselves.
+    pub smtputf8: bool,
+    /// DSN RET; sent only when the server offers DSN.
+    pub ret: Option<Ret>,
+    /// DSN ENVID; sent only when the server offers DSN.
+    pub envid: Option<&'e str>,
+    /// RFC 8689 REQUIRETLS: the server must offer it, and the session must be encrypted.
+    pub require_tls: bool,
+}
+
+impl<'e> Envelope<'e> {
+    /// An envelope with no optional parameters.
+    pub const fn new(sender: &'e str, recipients: &'e [Recipient<'e>]) -> Envelope<'e> {
+        Envelope {
+            sender,
+            recipients,
+            size: None,
+            body: BodyType::SevenBit,
+            smtputf8: false,
+            ret: None,
+            envid: None,
+            require_tls: false,
+        }
+    }
+}

@@ -1,0 +1,1260 @@
+//! The SMTP client state machine.
+//!
+//! ```text
+//! S: 220 mx.example ESMTP
+//! C: EHLO client.example
+//! S: 250-mx.example
+//! S: 250-PIPELINING
+//! S: 250 CHUNKING
+//! C: MAIL FROM:<a@client.example>
+//! C: RCPT TO:<b@mx.example>
+//! C: BDAT 120 LAST
+//! C: <120 octets of message>
+//! S: 250 2.1.0 Ok
+//! S: 250 2.1.5 Ok
+//! S: 250 2.0.0 Ok: queued as 4Xyz
+//! ```
+//!
+//! [`Client`] never touches a socket, a clock or the heap. The driver loops over
+//! [`Client::poll`] and does what each [`Action`] says; see [`Client`] for the loop.
+
+use core::fmt;
+use core::time::Duration;
+
+use crate::auth::{self, Exchange, Mechanism};
+use crate::body::{BodyEncoder, Framing};
+use crate::capability::{Capabilities, Extension};
+use crate::command::{self, Writer, BDAT_HEADER_MAX};
+use crate::config::{Config, TlsMode};
+use crate::envelope::Envelope;
+use crate::error::{Argument, AuthFailure, Error, Step};
+use crate::reply::{Code, Reply, Span};
+
+/// Smallest receive and send buffers accepted: one RFC 5321 §4.5.3.1.5 reply line (512
+/// octets) must fit in the receive buffer, one command line (§4.5.3.1.4) in the send buffer.
+pub const MIN_BUFFER: usize = 512;
+
+/// Identifies a message submitted with [`Client::submit`], in events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TxnId(pub u32);
+
+/// Identifies a recipient by its index in [`Envelope::recipients`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RcptId(pub u32);
+
+/// What the driver must do next.
+#[must_use = "an unhandled Action stalls the session"]
+#[derive(Debug)]
+pub enum Action<'a> {
+    /// Write these bytes (as many as the transport takes), then call
+    /// [`Client::handle_sent`] with the count. `within` bounds each write.
+    Send {
+        /// Bytes to write.
+        bytes: &'a [u8],
+        /// Timeout for the write.
+        within: Duration,
+    },
+    /// Read into `into`, then call [`Client::handle_received`] with the count (0 at EOF).
+    /// `within` is the timeout of this wait (RFC 5321 §4.5.3.2).
+    Receive {
+        /// Where to read to.
+        into: &'a mut [u8],
+        /// Timeout for the wait.
+        within: Duration,
+    },
+    /// Read message content into `into` (any amount), then call [`Client::handle_body`]
+    /// with the count; 0 means the message has ended.
+    Body {
+        /// Where to read message content to.
+        into: &'a mut [u8],
+    },
+    /// Run a TLS handshake over the transport, then call [`Client::handle_tls_ready`].
+    StartTls,
+    /// Something happened; nothing to do but look.
+    Event(Event<'a>),
+    /// Nothing in flight: [`Client::submit`] a message or [`Client::quit`].
+    Idle,
+    /// The session is over; close the transport.
+    Closed,
+}
+
+/// What the server said, as the session learns it.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// The server's 220 greeting.
+    Greeting(Reply<'a>),
+    /// EHLO (and STARTTLS and AUTH, as configured) are done; messages can be submitted.
+    Ready,
+    /// The server accepted a recipient.
+    RecipientAccepted {
+        /// The message.
+        txn: TxnId,
+        /// The recipient.
+        rcpt: RcptId,
+        /// The reply (250 or 251).
+        reply: Reply<'a>,
+    },
+    /// The server refused a recipient; the others still get the message.
+    RecipientRefused {
+        /// The message.
+        txn: TxnId,
+        /// The recipient.
+        rcpt: RcptId,
+        /// The refusal (4yz: try later; 5yz: do not).
+        reply: Reply<'a>,
+    },
+    /// The server took responsibility for the message, for every accepted recipient.
+    MessageAccepted {
+        /// The message.
+        txn: TxnId,
+        /// The final reply.
+        reply: Reply<'a>,
+    },
+    /// The message was not accepted for anyone.
+    MessageRejected {
+        /// The message.
+        txn: TxnId,
+        /// Where it failed: [`Step::Mail`], [`Step::Rcpt`] (every recipient refused; the
+        /// reply is the last refusal), [`Step::Data`], [`Step::Body`] (a BDAT chunk) or
+        /// [`Step::DataEnd`].
+        step: Step,
+        /// The reply that sealed it.
+        reply: Reply<'a>,
+    },
+    /// The server answered QUIT.
+    Quit(Reply<'a>),
+}
+
+/// Where the session is, named for the RFC 5321 command sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum State {
+    /// Connected, waiting for 220.
+    AwaitingGreeting,
+    /// EHLO sent.
+    EhloSent,
+    /// HELO sent after EHLO was refused.
+    HeloSent,
+    /// STARTTLS sent.
+    StartTlsSent,
+    /// Waiting for the driver's TLS handshake.
+    TlsHandshake,
+    /// In an AUTH exchange.
+    Authenticating,
+    /// Ready for a message.
+    Idle,
+    /// A message is in flight.
+    InTransaction,
+    /// QUIT sent.
+    QuitSent,
+    /// Over.
+    Closed,
+    /// An error ended the session.
+    Failed,
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            State::AwaitingGreeting => "awaiting greeting",
+            State::EhloSent => "EHLO sent",
+            State::HeloSent => "HELO sent",
+            State::StartTlsSent => "STARTTLS sent",
+            State::TlsHandshake => "TLS handshake",
+            State::Authenticating => "authenticating",
+            State::Idle => "idle",
+            State::InTransaction => "in transaction",
+            State::QuitSent => "QUIT sent",
+            State::Closed => "closed",
+            State::Failed => "failed",
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// MAIL, RCPT, DATA replies awaited (or commands still to send one by one).
+    Envelope,
+    /// Message content flows.
+    Body,
+    /// Content ended; the verdict is awaited.
+    Final,
+    /// The message failed; remaining pipelined replies are read and dropped.
+    Draining,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Txn {
+    id: u32,
+    framing: Framing,
+    pipelined: bool,
+    phase: Phase,
+    rcpt_total: u32,
+    rset_pending: bool,
+    mail_pending: bool,
+    mail_ok: bool,
+    rcpt_sent: u32,
+    rcpt_replied: u32,
+    rcpt_accepted: u32,
+    data_pending: bool,
+    bdat_sent: u32,
+    bdat_replied: u32,
+    last_sent: bool,
+    final_pending: bool,
+    failed: bool,
+    /// Reached the end: final reply read, or failure drained.
+    over: bool,
+    /// Commands rendered into tx and not yet released for sending: `tx[cmd_next..cmd_end]`.
+    cmd_next: usize,
+    cmd_end: usize,
+    body: BodyEncoder,
+    /// Raw message content read by the driver, not yet encoded: `tx[raw_start..raw_end]`.
+    raw_start: usize,
+    raw_end: usize,
+    /// Where the driver was last asked to read content to.
+    window: usize,
+    /// BDAT: where the current chunk's data starts.
+    chunk_start: usize,
+    eof: bool,
+    finished: bool,
+    size_limit: Option<u64>,
+}
+
+impl Txn {
+    fn outstanding(&self) -> u32 {
+        u32::from(self.rset_pending)
+            + u32::from(self.mail_pending)
+            + (self.rcpt_sent - self.rcpt_replied)
+            + u32::from(self.data_pending)
+            + (self.bdat_sent - self.bdat_replied)
+            + u32::from(self.final_pending)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Pending {
+    Greeting(Span),
+    Ready,
+    Accepted(RcptId, Span),
+    Refused(RcptId, Span),
+    MessageAccepted(Span),
+    MessageRejected(Step, Span),
+    Quit(Span),
+}
+
+/// Internal decision of one step of [`Client::poll`], free of borrows.
+enum Next {
+    Send,
+    Receive,
+    Body(usize),
+    StartTls,
+    Event(Pending),
+    Idle,
+    Closed,
+}
+
+/// The SMTP client session: a sans-IO state machine over two caller-provided buffers.
+///
+/// # Driving it
+/// 1. Connect the transport (for implicit TLS, finish the handshake first and use
+///    [`TlsMode::Implicit`]).
+/// 2. Make the client with [`Client::new`], lending it a receive and a send buffer (at least
+///    [`MIN_BUFFER`] octets each; 4 KiB and 16–64 KiB are good sizes).
+/// 3. Loop on [`Client::poll`] and do what the [`Action`] says:
+///    `Send` → write, [`handle_sent`](Client::handle_sent);
+///    `Receive` → read, [`handle_received`](Client::handle_received);
+///    `StartTls` → handshake, [`handle_tls_ready`](Client::handle_tls_ready);
+///    `Body` → read message content, [`handle_body`](Client::handle_body);
+///    `Event` → note it; `Idle` → [`submit`](Client::submit) the next message or
+///    [`quit`](Client::quit); `Closed` → close the transport.
+/// 4. An `Err` from `poll` ends the session: close the transport.
+///
+/// ```
+/// use postel_proto::{Action, Client, Config, Envelope, Event, Recipient, TlsMode};
+///
+/// let mut config = Config::new("client.example");
+/// config.tls = TlsMode::Disabled;
+/// let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
+/// let mut client = Client::new(config, &mut rx, &mut tx).unwrap();
+/// let mut server: &[u8] = b"220 mx ESMTP\r\n250-mx\r\n250 PIPELINING\r\n\
+///     250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n221 bye\r\n";
+/// let mut body: &[u8] = b"Subject: hi\r\n\r\nHello.\r\n";
+/// let mut wire = Vec::new();
+/// let (mut submitted, mut quit) = (false, false);
+/// loop {
+///     match client.poll().unwrap() {
+///         Action::Send { bytes, .. } => {
+///             wire.extend_from_slice(bytes);
+///             let n = bytes.len();
+///             client.handle_sent(n);
+///         }
+///         Action::Receive { into, .. } => {
+///             let n = into.len().min(server.len());
+///             into[..n].copy_from_slice(&server[..n]);
+///             server = &server[n..];
+///             client.handle_received(n).unwrap();
+///         }
+///         Action::Body { into } => {
+///             let n = into.len().min(body.len());
+///             into[..n].copy_from_slice(&body[..n]);
+///             body = &body[n..];
+///             client.handle_body(n).unwrap();
+///         }
+///         Action::Event(Event::MessageAccepted { reply, .. }) => assert_eq!(reply.code().get(), 250),
+///         Action::Event(_) => {}
+///         Action::Idle if !submitted => {
+///             let to = [Recipient::new("b@mx.example")];
+///             client.submit(&Envelope::new("a@client.example", &to)).unwrap();
+///             submitted = true;
+///         }
+///         Action::Idle if !quit => { client.quit().unwrap(); quit = true; }
+///         Action::Idle | Action::Closed => break,
+///         Action::StartTls => unreachable!("TLS disabled"),
+///     }
+/// }
+/// assert_eq!(wire, b"EHLO client.example\r\n\
+///     MAIL FROM:<a@client.example>\r\nRCPT TO:<b@mx.example>\r\nDATA\r\n\
+///     Subject: hi\r\n\r\nHello.\r\n.\r\nQUIT\r\n");
+/// ```
+pub struct Client<'a> {
+    config: Config<'a>,
+    rx: &'a mut [u8],
+    tx: &'a mut [u8],
+    framer: crate::reply::Framer,
+    /// `tx[tx_start..tx_send_end]` is to be sent now; `tx_end` ends what is rendered.
+    tx_start: usize,
+    tx_send_end: usize,
+    tx_end: usize,
+    state: State,
+    caps: Capabilities,
+    encrypted: bool,
+    tls_declined: bool,
+    authenticated: Option<Mechanism>,
+    auth: Option<Exchange>,
+    lines_in_reply: u32,
+    pending: [Option<Pending>; 2],
+    txn: Option<Txn>,
+    next_txn: u32,
+    needs_rset: bool,
+    error: Option<Error>,
+}
+
+impl fmt::Debug for Client<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("state", &self.state)
+            .field("encrypted", &self.encrypted)
+            .field("authenticated", &self.authenticated)
+            .field("capabilities", &self.caps)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Client<'a> {
+    /// Starts a session over a freshly connected transport (the greeting is awaited first).
+    ///
+    /// Fails with [`Error::BufferTooSmall`] when a buffer is under [`MIN_BUFFER`], and with
+    /// [`Error::InvalidArgument`] when the EHLO name is not a domain or address literal.
+    pub fn new(
+        config: Config<'a>,
+        rx: &'a mut [u8],
+        tx: &'a mut [u8],
+    ) -> Result<Client<'a>, Error> {
+        if rx.len() < MIN_BUFFER || tx.len() < MIN_BUFFER {
+            return Err(Error::BufferTooSmall { needed: MIN_BUFFER });
+        }
+        crate::address::ehlo_name(config.ehlo_name).map_err(|(at, invalid)| {
+            Error::InvalidArgument {
+                argument: Argument::EhloName,
+                at,
+                invalid,
+            }
+        })?;
+        Ok(Client {
+            encrypted: config.tls == TlsMode::Implicit,
+            config,
+            rx,
+            tx,
+            framer: crate::reply::Framer::default(),
+            tx_start: 0,
+            tx_send_end: 0,
+            tx_end: 0,
+            state: State::AwaitingGreeting,
+            caps: Capabilities::new(),
+            tls_declined: false,
+            authenticated: None,
+            auth: None,
+            lines_in_reply: 0,
+            pending: [None, None],
+            txn: None,
+            next_txn: 0,
+            needs_rset: false,
+            error: None,
+        })
+    }
+
+    /// Where the session is.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// What the server offered in its last EHLO.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    /// True once TLS is up (implicit, or after STARTTLS).
+    pub fn is_encrypted(&self) -> bool {
+        self.encrypted
+    }
+
+    /// The mechanism that authenticated the session, if any.
+    pub fn authenticated(&self) -> Option<Mechanism> {
+        self.authenticated
+    }
+
+    /// The error that ended the session, if one did.
+    pub fn error(&self) -> Option<Error> {
+        self.error
+    }
+
+    /// The next thing to do. An `Err` ends the session.
+    pub fn poll(&mut self) -> Result<Action<'_>, Error> {
+        let next = match self.advance() {
+            Ok(n) => n,
+            Err(e) => return Err(self.fail(e)),
+        };
+        Ok(match next {
+            Next::Send => Action::Send {
+                bytes: &self.tx[self.tx_start..self.tx_send_end],
+                within: self.current_step().timeout(&self.config.timeouts),
+            },
+            Next::Receive => {
+                let within = self.current_step().timeout(&self.config.timeouts);
+                self.framer.compact(self.rx);
+                let at = self.framer.free_start();
+                Action::Receive {
+                    into: &mut self.rx[at..],
+                    within,
+                }
+            }
+            Next::Body(at) => Action::Body {
+                into: &mut self.tx[at..],
+            },
+            Next::StartTls => Action::StartTls,
+            Next::Event(p) => Action::Event(self.event(p)),
+            Next::Idle => Action::Idle,
+            Next::Closed => Action::Closed,
+        })
+    }
+
+    /// The driver wrote `n` bytes of the last [`Action::Send`].
+    pub fn handle_sent(&mut self, n: usize) {
+        self.tx_start = (self.tx_start + n).min(self.tx_send_end);
+        if self.tx_start < self.tx_send_end {
+            return;
+        }
+        if let Some(t) = self.txn.as_mut() {
+            if t.phase == Phase::Body || t.phase == Phase::Final {
+                let base = match t.framing {
+                    Framing::Data => 0,
+                    Framing::Bdat => BDAT_HEADER_MAX,
+                };
+                self.tx_start = base;
+                self.tx_send_end = base;
+                self.tx_end = base;
+                t.chunk_start = base;
+            }
+        }
+    }
+
+    /// The driver read `n` bytes into the last [`Action::Receive`]; 0 means the peer closed.
+    pub fn handle_received(&mut self, n: usize) -> Result<(), Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if n == 0 {
+            if self.state == State::QuitSent {
+                self.state = State::Closed;
+                return Ok(());
+            }
+            let step = self.current_step();
+            return Err(self.fail(Error::ConnectionClosed { step }));
+        }
+        let room = self.rx.len() - self.framer.free_start();
+        self.framer.received(n.min(room));
+        Ok(())
+    }
+
+    /// The driver's TLS handshake (after [`Action::StartTls`]) succeeded. Everything learned
+    /// before is forgotten and EHLO is sent again (RFC 3207 §4.2).
+    pub fn handle_tls_ready(&mut self) -> Result<(), Error> {
+        if self.state != State::TlsHandshake {
+            return Err(Error::Busy);
+        }
+        self.encrypted = true;
+        self.caps = Capabilities::new();
+        self.framer.clear();
+        self.send_hello(true).map_err(|e| self.fail(e))
+    }
+
+    /// The driver read `n` bytes of message content into the last [`Action::Body`]; 0 ends
+    /// the message.
+    pub fn handle_body(&mut self, n: usize) -> Result<(), Error> {
+        let len = self.tx.len();
+        let Some(t) = self.txn.as_mut() else {
+            return Err(Error::Busy);
+        };
+        if t.phase != Phase::Body || t.raw_start != t.raw_end || t.eof {
+            return Err(Error::Busy);
+        }
+        if n == 0 {
+            t.eof = true;
+            return Ok(());
+        }
+        t.raw_start = t.window;
+        t.raw_end = (t.window + n).min(len);
+        Ok(())
+    }
+
+    /// Starts a message. Every argument is checked, and every command written to the send
+    /// buffer, before this returns; on `Err` nothing was written and the session is unchanged.
+    pub fn submit(&mut self, envelope: &Envelope<'_>) -> Result<TxnId, Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.state != State::Idle || self.txn.is_some() {
+            return Err(Error::Busy);
+        }
+        let check = command::check_envelope(envelope, &self.caps, self.encrypted)?;
+        let pipelined = self.config.options.pipelining && self.caps.has(Extension::Pipelining);
+        let framing = if self.config.options.chunking && self.caps.has(Extension::Chunking) {
+            Framing::Bdat
+        } else {
+            Framing::Data
+        };
+        let mut w = Writer::new(self.tx);
+        if self.needs_rset {
+            w.put(b"RSET\r\n");
+        }
+        command::mail(&mut w, envelope, &self.caps, &check);
+        for r in envelope.recipients {
+            command::rcpt(&mut w, r, &self.caps);
+        }
+        if framing == Framing::Data {
+            w.put(b"DATA\r\n");
+        }
+        let cmd_end = w.finish()?;
+        // Room for a BDAT header and some content after the commands.
+        if framing == Framing::Bdat && cmd_end + BDAT_HEADER_MAX + 64 > self.tx.len() {
+            return Err(Error::BufferTooSmall {
+                needed: cmd_end + BDAT_HEADER_MAX + 64,
+            });
+        }
+        let id = self.next_txn;
+        self.next_txn = self.next_txn.wrapping_add(1);
+        let mut t = Txn {
+            id,
+            framing,
+            pipelined,
+            phase: Phase::Envelope,
+            rcpt_total: envelope.recipients.len() as u32,
+            rset_pending: false,
+            mail_pending: false,
+            mail_ok: false,
+            rcpt_sent: 0,
+            rcpt_replied: 0,
+            rcpt_accepted: 0,
+            data_pending: false,
+            bdat_sent: 0,
+            bdat_replied: 0,
+            last_sent: false,
+            final_pending: false,
+            failed: false,
+            over: false,
+            cmd_next: 0,
+            cmd_end,
+            body: BodyEncoder::new(framing),
+            raw_start: 0,
+            raw_end: 0,
+            window: 0,
+            chunk_start: 0,
+            eof: false,
+            finished: false,
+            size_limit: self.caps.size_limit(),
+        };
+        self.tx_start = 0;
+        self.tx_send_end = 0;
+        self.tx_end = cmd_end;
+        if pipelined {
+            // Every command goes out in one write: RFC 2920 §3.1 allows RSET, MAIL and RCPT
+            // anywhere in a group, and DATA (or BDAT) last.
+            t.rset_pending = self.needs_rset;
+            t.mail_pending = true;
+            t.rcpt_sent = t.rcpt_total;
+            t.cmd_next = cmd_end;
+            if framing == Framing::Data {
+                t.data_pending = true;
+                self.tx_send_end = cmd_end;
+            } else {
+                // The commands leave with the first chunk, so a small message costs one
+                // round trip; the chunk's header goes between them and its data.
+                t.phase = Phase::Body;
+                t.chunk_start = cmd_end + BDAT_HEADER_MAX;
+                self.tx_end = t.chunk_start;
+            }
+        }
+        self.needs_rset = false;
+        self.txn = Some(t);
+        self.state = State::InTransaction;
+        if !pipelined {
+            self.release_command();
+        }
+        Ok(TxnId(id))
+    }
+
+    /// Ends the session politely: QUIT, then [`Action::Closed`] after the reply.
+    pub fn quit(&mut self) -> Result<(), Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.state != State::Idle {
+            return Err(Error::Busy);
+        }
+        let n = command::simple(self.tx, b"QUIT")?;
+        self.queue_send(n);
+        self.state = State::QuitSent;
+        Ok(())
+    }
+
+    fn fail(&mut self, e: Error) -> Error {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+        self.state = State::Failed;
+        self.error.unwrap_or(e)
+    }
+
+    fn queue_send(&mut self, n: usize) {
+        self.tx_start = 0;
+        self.tx_send_end = n;
+        self.tx_end = n;
+    }
+
+    fn push_event(&mut self, p: Pending) {
+        if self.pending[0].is_none() {
+            self.pending[0] = Some(p);
+        } else {
+            self.pending[1] = Some(p);
+        }
+    }
+
+    fn take_event(&mut self) -> Option<Pending> {
+        let first = self.pending[0].take();
+        self.pending[0] = self.pending[1].take();
+        first
+    }
+
+    fn event(&self, p: Pending) -> Event<'_> {
+        let txn = TxnId(self.txn.map_or(self.next_txn.wrapping_sub(1), |t| t.id));
+        let rx: &[u8] = self.rx;
+        match p {
+            Pending::Greeting(s) => Event::Greeting(s.reply(rx)),
+            Pending::Ready => Event::Ready,
+            Pending::Accepted(rcpt, s) => Event::RecipientAccepted {
+                txn,
+                rcpt,
+                reply: s.reply(rx),
+            },
+            Pending::Refused(rcpt, s) => Event::RecipientRefused {
+                txn,
+                rcpt,
+                reply: s.reply(rx),
+            },
+            Pending::MessageAccepted(s) => Event::MessageAccepted {
+                txn,
+                reply: s.reply(rx),
+            },
+            Pending::MessageRejected(step, s) => Event::MessageRejected {
+                txn,
+                step,
+                reply: s.reply(rx),
+            },
+            Pending::Quit(s) => Event::Quit(s.reply(rx)),
+        }
+    }
+
+    /// The step whose reply (or write) is awaited, for timeouts and errors.
+    fn current_step(&self) -> Step {
+        match self.state {
+            State::AwaitingGreeting => Step::Greeting,
+            State::EhloSent => Step::Ehlo,
+            State::HeloSent => Step::Helo,
+            State::StartTlsSent => Step::StartTls,
+            State::TlsHandshake => Step::TlsHandshake,
+            State::Authenticating => Step::Auth,
+            State::QuitSent | State::Closed | State::Failed | State::Idle => Step::Quit,
+            State::InTransaction => match self.txn {
+                Some(t) => txn_step(&t),
+                None => Step::Rset,
+            },
+        }
+    }
+
+    fn must_read(&self) -> bool {
+        match self.state {
+            State::AwaitingGreeting
+            | State::EhloSent
+            | State::HeloSent
+            | State::StartTlsSent
+            | State::Authenticating
+            | State::QuitSent => true,
+            State::InTransaction => match self.txn {
+                Some(t) if t.outstanding() > 0 => match t.phase {
+                    Phase::Envelope | Phase::Final | Phase::Draining => true,
+                    Phase::Body => {
+                        !t.pipelined
+                            || t.bdat_sent - t.bdat_replied
+                                >= self.config.options.max_chunks_in_flight
+                    }
+                },
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
+    fn advance(&mut self) -> Result<Next, Error> {
+        loop {
+            if let Some(e) = self.error {
+                return Err(e);
+            }
+            if self.tx_start < self.tx_send_end {
+                return Ok(Next::Send);
+            }
+            if let Some(p) = self.take_event() {
+                return Ok(Next::Event(p));
+            }
+            match self.state {
+                State::Closed => return Ok(Next::Closed),
+                State::TlsHandshake => return Ok(Next::StartTls),
+                State::Idle => return Ok(Next::Idle),
+                _ => {}
+            }
+            let outstanding = self.txn.map_or(0, |t| t.outstanding());
+            let opportunistic = outstanding > 0 && self.framer.has_unscanned();
+            if self.must_read() || opportunistic {
+                let max = self.config.options.max_reply_bytes;
+                let step = self.current_step();
+                match self.framer.next_line(self.rx, max) {
+                    Ok(Some(line)) => {
+                        self.on_line(line)?;
+                        continue;
+                    }
+                    Ok(None) if self.must_read() => return Ok(Next::Receive),
+                    Ok(None) => {}
+                    Err(error) => return Err(Error::MalformedReply { step, error }),
+                }
+            }
+            if self.state == State::InTransaction {
+                if let Some(next) = self.body_step()? {
+                    return Ok(next);
+                }
+                continue;
+            }
+            // No reply awaited and nothing to do: only reachable in a closed state.
+            return Ok(Next::Closed);
+        }
+    }
+
+    fn on_line(&mut self, line: crate::reply::Line) -> Result<(), Error> {
+        let first = self.lines_in_reply == 0;
+        self.lines_in_reply += 1;
+        if self.state == State::EhloSent && !first && !line.cut && line.code.is_positive() {
+            let text = self.rx.get(line.start + 4..line.end).unwrap_or(&[]);
+            self.caps.add_line(text);
+        }
+        if !line.last {
+            return Ok(());
+        }
+        self.lines_in_reply = 0;
+        let Some(span) = self.framer.take_reply() else {
+            return Ok(());
+        };
+        self.on_reply(span)
+    }
+
+    fn info(&self, span: Span) -> crate::reply::ReplyInfo {
+        span.reply(self.rx).to_info()
+    }
+
+    fn on_reply(&mut self, span: Span) -> Result<(), Error> {
+        let code = span.code;
+        if code.get() == 421 && self.state != State::QuitSent {
+            return Err(Error::ServiceClosing {
+                step: self.current_step(),
+                reply: self.info(span),
+            });
+        }
+        match self.state {
+            State::AwaitingGreeting => {
+                if code.get() != 220 {
+                    return Err(Error::Rejected {
+                        step: Step::Greeting,
+                        reply: self.info(span),
+                    });
+                }
+                self.push_event(Pending::Greeting(span));
+                self.send_hello(true)
+            }
+            State::EhloSent => {
+                if code.is_positive() {
+                    return self.after_hello();
+                }
+                // RFC 5321 §4.1.4: a server that does not know EHLO answers 500/502/504/550;
+                // fall back to HELO. A TLS requirement cannot be met then.
+                if code.is_permanent() {
+                    if self.config.tls == TlsMode::Required && !self.encrypted {
+                        return Err(Error::TlsUnavailable {
+                            reply: Some(self.info(span)),
+                        });
+                    }
+                    self.caps = Capabilities::new();
+                    return self.send_hello(false);
+                }
+                Err(Error::Rejected {
+                    step: Step::Ehlo,
+                    reply: self.info(span),
+                })
+            }
+            State::HeloSent => {
+                if code.is_positive() {
+                    return self.after_hello();
+                }
+                Err(Error::Rejected {
+                    step: Step::Helo,
+                    reply: self.info(span),
+                })
+            }
+            State::StartTlsSent => {
+                if code.get() == 220 {
+                    // RFC 3207 §6: anything already buffered came before the handshake and
+                    // could be an attacker's injection; it must not be read as a reply.
+                    if self.framer.pending() > 0 {
+                        return Err(Error::DataAfterStartTls);
+                    }
+                    self.state = State::TlsHandshake;
+                    return Ok(());
+                }
+                if self.config.tls == TlsMode::Required {
+                    return Err(Error::TlsUnavailable {
+                        reply: Some(self.info(span)),
+                    });
+                }
+                self.tls_declined = true;
+                self.after_hello()
+            }
+            State::Authenticating => self.on_auth_reply(span),
+            State::InTransaction => self.on_txn_reply(span),
+            State::QuitSent => {
+                self.push_event(Pending::Quit(span));
+                self.state = State::Closed;
+                Ok(())
+            }
+            _ => Err(Error::UnexpectedReply {
+                reply: self.info(span),
+            }),
+        }
+    }
+
+    fn send_hello(&mut self, extended: bool) -> Result<(), Error> {
+        let n = command::hello(self.tx, extended, self.config.ehlo_name)?;
+        self.queue_send(n);
+        self.state = if extended {
+            State::EhloSent
+        } else {
+            State::HeloSent
+        };
+        Ok(())
+    }
+
+    /// After EHLO/HELO succeeded: STARTTLS, AUTH, or ready.
+    fn after_hello(&mut self) -> Result<(), Error> {
+        let wants_tls = matches!(self.config.tls, TlsMode::Required | TlsMode::Opportunistic);
+        if wants_tls && !self.encrypted && !self.tls_declined {
+            if self.caps.has(Extension::StartTls) {
+                let n = command::simple(self.tx, b"STARTTLS")?;
+                self.queue_send(n);
+                self.state = State::StartTlsSent;
+                return Ok(());
+            }
+            if self.config.tls == TlsMode::Required {
+                return Err(Error::TlsUnavailable { reply: None });
+            }
+        }
+        if let (Some(creds), None) = (self.config.credentials, self.authenticated) {
+            if !self.encrypted && !self.config.dangerous_allow_plaintext_auth {
+                return Err(Error::AuthRequiresTls);
+            }
+            let mech = match self.config.mechanism {
+                Some(m) if self.caps.offers_auth(m) => m,
+                Some(m) => return Err(Error::AuthUnavailable { wanted: Some(m) }),
+                None => auth::choose(self.caps.auth_mechanisms(), &creds)
+                    .ok_or(Error::AuthUnavailable { wanted: None })?,
+            };
+            let mut ex = Exchange::new(mech);
+            let n = ex.start(&creds, self.config.nonce, self.tx)?;
+            self.auth = Some(ex);
+            self.queue_send(n);
+            self.state = State::Authenticating;
+            return Ok(());
+        }
+        self.state = State::Idle;
+        self.push_event(Pending::Ready);
+        Ok(())
+    }
+
+    fn on_auth_reply(&mut self, span: Span) -> Result<(), Error> {
+        let Some(mut ex) = self.auth else {
+            return Err(Error::UnexpectedReply {
+                reply: self.info(span),
+            });
+        };
+        let creds = self.config.credentials.ok_or(Error::Busy)?;
+        let code = span.code.get();
+        let reply = span.reply(self.rx);
+        let result = match code {
+            334 => {
+                let text = reply.text();
+                // Copy the challenge out of rx: the response is written to tx.
+                let mut challenge = [0u8; 512];
+                let len = text.len().min(challenge.len());
+                challenge[..len].copy_from_slice(&text[..len]);
+                match ex.challenge(&creds, self.config.nonce, &challenge[..len], self.tx) {
+                    Ok(n) => {
+                        self.queue_send(n);
+                        Ok(())
+                    }
+                    Err(e) => Err(Error::from(e)),
+                }
+            }
+            235 => match ex.success(reply.text()) {
+                Ok(()) => {
+                    self.authenticated = Some(ex.mechanism());
+                    self.auth = None;
+                    self.state = State::Idle;
+                    self.push_event(Pending::Ready);
+                    return Ok(());
+                }
+                Err(e) => Err(Error::from(e)),
+            },
+            _ => {
+                let failure = match code {
+                    535 => AuthFailure::InvalidCredentials,
+                    534 => AuthFailure::MechanismTooWeak,
+                    538 => AuthFailure::EncryptionRequired,
+                    454 => AuthFailure::Temporary,
+                    _ => AuthFailure::Other,
+                };
+                Err(Error::AuthFailed {
+                    failure,
+                    reply: reply.to_info(),
+                })
+            }
+        };
+        self.auth = Some(ex);
+        result
+    }
+
+    /// Releases the next rendered command for sending (no PIPELINING: one at a time).
+    fn release_command(&mut self) {
+        let Some(t) = self.txn.as_mut() else {
+            return;
+        };
+        if t.cmd_next >= t.cmd_end {
+            return;
+        }
+        let rest = &self.tx[t.cmd_next..t.cmd_end];
+        let len = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |p| p + 1);
+        match &rest[..4] {
+            b"RSET" => t.rset_pending = true,
+            b"MAIL" => t.mail_pending = true,
+            b"RCPT" => t.rcpt_sent += 1,
+            _ => t.data_pending = true,
+        }
+        self.tx_start = t.cmd_next;
+        self.tx_send_end = t.cmd_next + len;
+        t.cmd_next += len;
+    }
+
+    fn on_txn_reply(&mut self, span: Span) -> Result<(), Error> {
+        let Some(mut t) = self.txn else {
+            return Err(Error::UnexpectedReply {
+                reply: self.info(span),
+            });
+        };
+        let code = span.code;
+        let ok = code.is_positive();
+        if t.rset_pending {
+            t.rset_pending = false;
+            if !ok {
+                return Err(Error::Rejected {
+                    step: Step::Rset,
+                    reply: self.info(span),
+                });
+            }
+        } else if t.mail_pending {
+            t.mail_pending = false;
+            t.mail_ok = ok;
+            if !ok {
+                self.reject(&mut t, Step::Mail, span);
+            }
+        } else if t.rcpt_replied < t.rcpt_sent {
+            let rcpt = RcptId(t.rcpt_replied);
+            t.rcpt_replied += 1;
+            if t.mail_ok {
+                if ok {
+                    t.rcpt_accepted += 1;
+                    self.push_event(Pending::Accepted(rcpt, span));
+                } else {
+                    self.push_event(Pending::Refused(rcpt, span));
+                }
+                if t.rcpt_replied == t.rcpt_total && t.rcpt_accepted == 0 {
+                    self.reject(&mut t, Step::Rcpt, span);
+                }
+            }
+            if t.rcpt_replied == t.rcpt_total
+                && !t.failed
+                && !t.pipelined
+                && t.framing == Framing::Bdat
+            {
+                self.start_body(&mut t);
+            }
+        } else if t.data_pending {
+            t.data_pending = false;
+            if code.get() == 354 {
+                // Even a failed transaction must end DATA: send an empty body (RFC 2920 §3.1).
+                self.start_body(&mut t);
+                if t.failed {
+                    t.eof = true;
+                }
+            } else if !t.failed {
+                self.reject(&mut t, Step::Data, span);
+            } else {
+                t.over = true;
+            }
+        } else if t.bdat_replied < t.bdat_sent {
+            t.bdat_replied += 1;
+            let is_last = t.last_sent && t.bdat_replied == t.bdat_sent;
+            if !ok && !t.failed {
+                let step = if is_last { Step::DataEnd } else { Step::Body };
+                self.reject(&mut t, step, span);
+            } else if is_last && !t.failed {
+                self.push_event(Pending::MessageAccepted(span));
+                t.over = true;
+            }
+            if is_last {
+                t.over = true;
+            }
+        } else if t.final_pending {
+            t.final_pending = false;
+            t.over = true;
+            if !t.failed {
+                if ok {
+                    self.push_event(Pending::MessageAccepted(span));
+                } else {
+                    self.reject(&mut t, Step::DataEnd, span);
+                }
+            }
+        } else {
+            return Err(Error::UnexpectedReply {
+                reply: self.info(span),
+            });
+        }
+        self.txn = Some(t);
+        self.settle();
+        Ok(())
+    }
+
+    fn reject(&mut self, t: &mut Txn, step: Step, span: Span) {
+        t.failed = true;
+        self.push_event(Pending::MessageRejected(step, span));
+        if !t.pipelined {
+            // Unsent commands are dropped: nothing more goes out for this message.
+            t.cmd_next = t.cmd_end;
+        }
+        if t.phase == Phase::Body || t.phase == Phase::Envelope {
+            t.phase = Phase::Draining;
+        }
+        // A BDAT that failed mid-message leaves the server in the transaction; a refused
+        // final reply does not. RSET before the next message when in doubt.
+        self.needs_rset = t.mail_ok && !matches!(step, Step::DataEnd);
+    }
+
+    fn start_body(&mut self, t: &mut Txn) {
+        t.phase = Phase::Body;
+        let base = match t.framing {
+            Framing::Data => 0,
+            Framing::Bdat => BDAT_HEADER_MAX,
+        };
+        self.tx_start = base;
+        self.tx_send_end = base;
+        self.tx_end = base;
+        t.chunk_start = base;
+        t.cmd_next = 0;
+        t.cmd_end = 0;
+    }
+
+    /// After a reply: next command (no pipelining), or back to idle when all is answered.
+    fn settle(&mut self) {
+        let Some(t) = self.txn else {
+            return;
+        };
+        if t.outstanding() == 0 {
+            if t.over || (t.failed && t.phase == Phase::Draining) {
+                self.txn = None;
+                self.state = State::Idle;
+                return;
+            }
+            if !t.pipelined && t.phase == Phase::Envelope {
+                self.release_command();
+            }
+        }
+    }
+
+    /// One step of the message content: encode, flush, or ask the driver for more.
+    fn body_step(&mut self) -> Result<Option<Next>, Error> {
+        let len = self.tx.len();
+        let Some(mut t) = self.txn else {
+            return Ok(Some(Next::Idle));
+        };
+        if t.phase != Phase::Body {
+            // Waiting on nothing and not in the body: the transaction is settled.
+            self.settle();
+            return Ok(None);
+        }
+        let result = self.body_step_inner(&mut t, len);
+        if self.txn.is_some() {
+            self.txn = Some(t);
+        }
+        result
+    }
+
+    fn body_step_inner(&mut self, t: &mut Txn, len: usize) -> Result<Option<Next>, Error> {
+        if t.raw_start < t.raw_end {
+            let (head, input) = self.tx.split_at_mut(t.raw_start);
+            let (c, w) = t
+                .body
+                .encode(&input[..t.raw_end - t.raw_start], &mut head[self.tx_end..]);
+            t.raw_start += c;
+            self.tx_end += w;
+            self.check_limits(t)?;
+            if t.raw_start == t.raw_end {
+                t.raw_start = 0;
+                t.raw_end = 0;
+            }
+            if c > 0 || w > 0 {
+                return Ok(None);
+            }
+            return Ok(Some(self.flush(t, false)));
+        }
+        if !t.eof {
+            // Keep a quarter free for headers and the terminator; flush when below that.
+            if len - self.tx_end < len / 4 {
+                return Ok(Some(self.flush(t, false)));
+            }
+            let free = len - self.tx_end - 8;
+            let k = free / 2;
+            t.window = len - k;
+            return Ok(Some(Next::Body(t.window)));
+        }
+        if !t.finished {
+            match t.body.finish(&mut self.tx[self.tx_end..]) {
+                Ok(w) => {
+                    self.tx_end += w;
+                    t.finished = true;
+                    self.check_limits(t)?;
+                }
+                Err(_) => return Ok(Some(self.flush(t, false))),
+            }
+        }
+        Ok(Some(self.flush(t, true)))
+    }
+
+    fn check_limits(&self, t: &Txn) -> Result<(), Error> {
+        let longest = t.body.longest_line();
+        if longest > self.config.options.max_line_len {
+            return Err(Error::LineTooLong { length: longest });
+        }
+        if let Some(limit) = t.size_limit {
+            if t.body.written() > limit {
+                return Err(Error::MessageTooLarge {
+                    size: t.body.written(),
+                    limit,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Releases the buffered content for sending; `last` ends the message.
+    fn flush(&mut self, t: &mut Txn, last: bool) -> Next {
+        match t.framing {
+            Framing::Data => {
+                self.tx_start = 0;
+                self.tx_send_end = self.tx_end;
+                if last {
+                    t.phase = Phase::Final;
+                    t.final_pending = true;
+                }
+            }
+            Framing::Bdat => {
+                let size = (self.tx_end - t.chunk_start) as u64;
+                let start = command::bdat_right_aligned(&mut self.tx[..t.chunk_start], size, last);
+                // Pipelined commands not yet sent go right before the first chunk's header.
+                let cmds = t.cmd_end;
+                if cmds > 0 {
+                    self.tx.copy_within(0..cmds, start - cmds);
+                    t.cmd_end = 0;
+                    t.cmd_next = 0;
+                }
+                self.tx_start = start - cmds;
+                self.tx_send_end = self.tx_end;
+                t.bdat_sent += 1;
+                if last {
+                    t.last_sent = true;
+                    t.phase = Phase::Final;
+                }
+            }
+        }
+        Next::Send
+    }
+}
+
+fn txn_step(t: &Txn) -> Step {
+    if t.rset_pending {
+        Step::Rset
+    } else if t.mail_pending {
+        Step::Mail
+    } else if t.rcpt_replied < t.rcpt_sent {
+        Step::Rcpt
+    } else if t.data_pending {
+        Step::Data
+    } else if t.phase == Phase::Final {
+        Step::DataEnd
+    } else {
+        Step::Body
+    }
+}
+
+impl Code {
+    /// 250: the usual positive completion.
+    pub const OK: Code = match Code::new(250) {
+        Some(c) => c,
+        None => panic!(),
+    };
+}
