@@ -394,7 +394,9 @@ impl Session {
         let last = texts.len().saturating_sub(1);
         for (i, t) in texts.iter().enumerate() {
             let sep = if i == last { ' ' } else { '-' };
-            let line = if t.is_empty() && i == last {
+            // RFC 5321 §4.2: `Reply-code [ SP textstring ]`, but RFC 4954 §4's
+            // continue-req is `"334" SP [base64]`, with the space even when empty.
+            let line = if t.is_empty() && i == last && code != 334 {
                 format!("{code}")
             } else {
                 format!("{code}{sep}{t}")
