@@ -1,0 +1,295 @@
+//! Messages the user built themselves (RFC 5322 bytes), sent as they are except for line
+//! ends (always CRLF) and the `Bcc` field (removed, as `sendmail -t` does).
+
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::address::Address;
+use crate::encoder::{Encoder, Src as RawSrc};
+use crate::encoding::{BodyEncoder, TransferEncoding};
+use crate::envelope::Envelope;
+use crate::error::Error;
+use crate::source::Source;
+
+/// Longest header section read from a reader before giving up.
+pub const MAX_HEADER_SECTION: usize = 1 << 20;
+
+/// A message given as bytes or a reader.
+///
+/// ```
+/// use postel_mime::{EncodeOptions, RawMessage};
+/// let mut raw = RawMessage::from_bytes(
+///     b"From: a@x.test\nTo: b@y.test\nBcc: c@z.test\nSubject: hi\n\nbody\n".to_vec(),
+/// )?;
+/// let env = raw.envelope()?;
+/// assert_eq!(env.from().map(|a| a.to_string()), Some("a@x.test".into()));
+/// assert_eq!(env.to().len(), 2);
+/// let out = raw.to_vec(&EncodeOptions::default())?;
+/// assert_eq!(out, b"From: a@x.test\r\nTo: b@y.test\r\nSubject: hi\r\n\r\nbody\r\n");
+/// # Ok::<(), postel_mime::Error>(())
+/// ```
+pub struct RawMessage {
+    /// Header fields, each with its continuation lines, without line ends.
+    fields: Vec<Vec<Vec<u8>>>,
+    body: Option<RawBody>,
+    keep_bcc: bool,
+}
+
+enum RawBody {
+    Bytes(Vec<u8>),
+    Stream(Box<dyn Source>),
+}
+
+struct Prefixed {
+    prefix: Vec<u8>,
+    pos: usize,
+    inner: Box<dyn Source>,
+}
+
+impl Source for Prefixed {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        if self.pos < self.prefix.len() {
+            let n = buf.len().min(self.prefix.len() - self.pos);
+            buf[..n].copy_from_slice(&self.prefix[self.pos..self.pos + n]);
+            self.pos += n;
+            if self.pos == self.prefix.len() {
+                self.prefix = Vec::new();
+                self.pos = 0;
+            }
+            return Ok(n);
+        }
+        self.inner.read(buf)
+    }
+}
+
+/// Where the header section ends: (end of headers, start of body).
+fn find_separator(b: &[u8]) -> Option<(usize, usize)> {
+    let mut i = 0;
+    // A message that starts with a blank line has no headers.
+    loop {
+        let nl = i + b.get(i..)?.iter().position(|&c| c == b'\n')?;
+        let next = nl + 1;
+        match b.get(next..) {
+            Some([b'\n', ..]) => return Some((next, next + 1)),
+            Some([b'\r', b'\n', ..]) => return Some((next, next + 2)),
+            _ => i = next,
+        }
+    }
+}
+
+fn split_fields(head: &[u8]) -> Vec<Vec<Vec<u8>>> {
+    let mut fields: Vec<Vec<Vec<u8>>> = Vec::new();
+    for line in head.split(|&c| c == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        match (line.first(), fields.last_mut()) {
+            (Some(b' ' | b'\t'), Some(f)) => f.push(line.to_vec()),
+            _ => fields.push(alloc::vec![line.to_vec()]),
+        }
+    }
+    fields
+}
+
+impl RawMessage {
+    fn parse(mut bytes: Vec<u8>) -> Self {
+        match find_separator(&bytes) {
+            Some((head_end, body_start)) => {
+                let body = bytes.split_off(body_start);
+                bytes.truncate(head_end);
+                RawMessage {
+                    fields: split_fields(&bytes),
+                    body: Some(RawBody::Bytes(body)),
+                    keep_bcc: false,
+                }
+            }
+            None => RawMessage {
+                fields: split_fields(&bytes),
+                body: Some(RawBody::Bytes(Vec::new())),
+                keep_bcc: false,
+            },
+        }
+    }
+
+    /// A message held in memory. Line ends may be LF, CR or CRLF.
+    pub fn from_bytes(bytes: impl Into<Cow<'static, [u8]>>) -> Result<Self, Error> {
+        Ok(Self::parse(bytes.into().into_owned()))
+    }
+
+    /// A message read from `source`: the header section (at most
+    /// [`MAX_HEADER_SECTION`] bytes) is read now, the body as it is sent.
+    pub fn from_source(mut source: Box<dyn Source>) -> Result<Self, Error> {
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = source.read(&mut buf)?;
+            if n == 0 {
+                return Ok(Self::parse(head));
+            }
+            let from = head.len().saturating_sub(3);
+            head.extend_from_slice(&buf[..n]);
+            let found = find_separator(&head[from..]).is_some() || find_separator(&head).is_some();
+            if found {
+                let mut m = Self::parse(head);
+                if let Some(RawBody::Bytes(prefix)) = m.body.take() {
+                    m.body = Some(RawBody::Stream(Box::new(Prefixed {
+                        prefix,
+                        pos: 0,
+                        inner: source,
+                    })));
+                }
+                return Ok(m);
+            }
+            if head.len() > MAX_HEADER_SECTION {
+                return Err(Error::HeaderSectionTooLarge {
+                    limit: MAX_HEADER_SECTION,
+                });
+            }
+        }
+    }
+
+    /// A message read from any `std::io::Read` (a file, stdin for `sendmail -t`).
+    #[cfg(feature = "std")]
+    pub fn from_reader<R: std::io::Read + Send + 'static>(reader: R) -> Result<Self, Error> {
+        Self::from_source(Box::new(crate::source::ReadSource(reader)))
+    }
+
+    /// Keep the `Bcc` field in what is sent (default: removed).
+    pub fn keep_bcc(mut self, keep: bool) -> Self {
+        self.keep_bcc = keep;
+        self
+    }
+
+    fn field_value(field: &[Vec<u8>], name: &str) -> Option<String> {
+        let first = field.first()?;
+        let colon = first.iter().position(|&c| c == b':')?;
+        if !first[..colon].trim_ascii().eq_ignore_ascii_case(name.as_bytes()) {
+            return None;
+        }
+        let mut v = String::from_utf8_lossy(&first[colon + 1..]).into_owned();
+        for cont in &field[1..] {
+            v.push_str(&String::from_utf8_lossy(cont));
+        }
+        Some(v.replace('\t', " "))
+    }
+
+    fn values(&self, name: &str) -> impl Iterator<Item = String> + '_ {
+        let name = String::from(name);
+        self.fields
+            .iter()
+            .filter_map(move |f| Self::field_value(f, &name))
+    }
+
+    /// The envelope as `sendmail -t` finds it: the reverse path from `Sender`, else the
+    /// first `From` mailbox; recipients from every `To`, `Cc` and `Bcc` field.
+    /// (`Resent-*` fields are not read.)
+    pub fn envelope(&self) -> Result<Envelope, Error> {
+        let mut from = None;
+        for name in ["Sender", "From"] {
+            if from.is_some() {
+                break;
+            }
+            if let Some(v) = self.values(name).next() {
+                from = Address::parse_list_for(name, v.trim())?
+                    .iter()
+                    .flat_map(Address::mailboxes)
+                    .next()
+                    .map(|m| m.addr().clone());
+            }
+        }
+        let mut to = Vec::new();
+        for name in ["To", "Cc", "Bcc"] {
+            for v in self.values(name) {
+                for a in Address::parse_list_for(name, v.trim())? {
+                    to.extend(a.mailboxes().map(|m| m.addr().clone()));
+                }
+            }
+        }
+        Envelope::new(from, to)
+    }
+
+    /// Whether the header section holds non-ASCII bytes (send `SMTPUTF8`), or an
+    /// envelope address needs it.
+    pub fn needs_smtputf8(&self) -> bool {
+        self.fields.iter().flatten().any(|l| !l.is_ascii())
+            || self.envelope().is_ok_and(|e| e.needs_smtputf8())
+    }
+
+    /// Whether the body holds 8-bit bytes (send `BODY=8BITMIME`); `None` for a stream,
+    /// whose content is not known ahead.
+    pub fn body_8bit(&self) -> Option<bool> {
+        match &self.body {
+            Some(RawBody::Bytes(b)) => Some(!b.is_ascii()),
+            _ => None,
+        }
+    }
+
+    /// The bytes to send: header fields (Bcc removed unless kept), a blank line, the
+    /// body, all with CRLF line ends and ending in CRLF. Lines are not shortened: a line
+    /// over 998 octets in the input stays one. Encode once for a stream source.
+    /// [`Encoder::uses_8bit`] is `true` when the body is 8-bit or unknown.
+    pub fn encoder(&mut self, opts: &EncodeOptions) -> Result<Encoder<'_>, Error> {
+        let mut head = Vec::new();
+        for f in &self.fields {
+            if !self.keep_bcc && Self::field_value(f, "Bcc").is_some() {
+                continue;
+            }
+            for line in f {
+                head.extend_from_slice(line);
+                head.extend_from_slice(b"\r\n");
+            }
+        }
+        head.extend_from_slice(b"\r\n");
+        // Raw bytes are the user's: UTF-8 headers are sent as they are and reported
+        // through `uses_smtputf8`, for the client to decide.
+        let utf8 = !head.is_ascii();
+        let _ = opts;
+        if let Some(RawBody::Stream(_)) | None = self.body {
+            return match self.body.take() {
+                Some(RawBody::Stream(s)) => Ok(Encoder::for_raw(head, RawSrc::Stream(s), None, utf8, true)),
+                _ => Err(Error::SourceConsumed),
+            };
+        }
+        let b: &[u8] = match &self.body {
+            Some(RawBody::Bytes(b)) => b,
+            _ => &[],
+        };
+        let len = raw_len(b);
+        Ok(Encoder::for_raw(head, RawSrc::Memory(b), Some(len), utf8, !b.is_ascii()))
+    }
+
+    /// Encode the whole message into memory.
+    pub fn to_vec(&mut self, opts: &EncodeOptions) -> Result<Vec<u8>, Error> {
+        let mut enc = self.encoder(opts)?;
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = enc.read(&mut buf)?;
+            if n == 0 {
+                return Ok(out);
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+}
+
+use crate::encoder::EncodeOptions;
+
+fn raw_len(b: &[u8]) -> (u64, Option<bool>) {
+    let mut e = BodyEncoder::new(TransferEncoding::EightBit, true);
+    let mut out = Vec::new();
+    let mut total = 0u64;
+    let mut last = None;
+    for chunk in b.chunks(4096) {
+        out.clear();
+        e.push(chunk, &mut out);
+        total += out.len() as u64;
+        if !out.is_empty() {
+            last = Some(out.ends_with(b"\r\n"));
+        }
+    }
+    (total, last)
+}
