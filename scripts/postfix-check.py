@@ -86,13 +86,9 @@ def ctx_noverify():
 TLS_NAME = "localhost"
 
 
-def connect(name, implicit=False, context=None, server_hostname=TLS_NAME):
+def connect(name, server_hostname=TLS_NAME):
+    """Cleartext connection; starttls() will verify server_hostname, not the IP."""
     host, port = hostport(name)
-    if implicit:
-        s = smtplib.SMTP_SSL(host, port, timeout=15, context=context or ctx_verify())
-        # smtplib passes self._host as SNI / verified name; connect() already ran
-        # with _host = host, so for implicit TLS we rewrap below instead.
-        return s
     s = smtplib.SMTP(host, port, timeout=15)
     s._host = server_hostname  # name used by starttls() for SNI + verification
     return s
@@ -344,6 +340,27 @@ def t_plain():
     marker = uuid.uuid4().hex
     bare = b"Subject: bare\r\nX-Postel-Marker: " + marker.encode() + b"\r\n\r\nbody\r\n"
     send_raw_and_compare(s, "headerless", "sender@%s" % dom, ["bare@%s" % dom], bare)
+
+    # Two recipients in one transaction, a 5000-byte line: one file per
+    # recipient, Received: without a "for" clause, body intact.
+    msg = make_message("two rcpts", body=b"z" * 5000 + b"\r\nend\r\n")
+    marker = re.search(rb"X-Postel-Marker: (\S+)", msg).group(1).decode()
+    s.sendmail("sender@%s" % dom, ["r1@%s" % dom, "r2@%s" % dom], msg)
+    found = {}
+    deadline = time.monotonic() + 20
+    new = os.path.join(env("MAILDIR"), "new")
+    while len(found) < 2 and time.monotonic() < deadline:
+        for fn in os.listdir(new) if os.path.isdir(new) else ():
+            with open(os.path.join(new, fn), "rb") as f:
+                data = f.read()
+            if marker.encode() in data:
+                found[fn] = data
+        time.sleep(0.1)
+    check(len(found) == 2, "two recipients -> two Maildir files (got %d)" % len(found))
+    for data in found.values():
+        pre, rest = strip_prepended(data)
+        check(pre is not None and rest == to_lf(msg), "multi-recipient copy stored byte-for-byte")
+        check(pre is not None and b"\n\tfor <" not in pre, "multi-recipient Received: has no 'for' clause")
 
     # Null reverse-path.
     msg = make_message("null sender")

@@ -412,14 +412,17 @@ EOF
     done
 fi
 
-# `postfix check` only prints its findings when stdout is a tty.
-check_out=$(script -qec "postfix -c $CONF check" /dev/null 2>&1) || {
-    printf '%s\n' "$check_out" >&2
+# `postfix check`: its exit status is authoritative, but it only prints its
+# findings when stdout is a tty, so on failure re-run it under script(1).
+if ! postfix -c "$CONF" check >/dev/null 2>&1; then
+    script -qec "postfix -c $CONF check" /dev/null >&2 || true
+    postfix -c "$CONF" check >&2 || true
     die "postfix check failed"
-}
-if grep -qiE 'fatal|error' <<<"$check_out"; then
-    printf '%s\n' "$check_out" >&2
-    die "postfix check reported errors"
+fi
+# Warnings (e.g. a misspelt parameter) don't stop Postfix; show them loudly.
+if command -v script >/dev/null; then
+    warn=$(script -qec "postfix -c $CONF check" /dev/null 2>&1 | tr -d '\r' | sort -u) || true
+    [[ -z $warn ]] || printf 'postfix-up: postfix check warnings:\n%s\n' "$warn" >&2
 fi
 
 log_tail() {
