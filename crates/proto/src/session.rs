@@ -928,7 +928,7 @@ impl<'a> Client<'a> {
             334 => {
                 let text = reply.text();
                 // Copy the challenge out of rx: the response is written to tx.
-                let mut challenge = [0u8; 512];
+                let mut challenge = [0u8; 1024];
                 let len = text.len().min(challenge.len());
                 challenge[..len].copy_from_slice(&text[..len]);
                 match ex.challenge(&creds, self.config.nonce, &challenge[..len], self.tx) {
@@ -1175,9 +1175,9 @@ impl<'a> Client<'a> {
         if !t.finished {
             match t.body.finish(&mut self.tx[self.tx_end..]) {
                 Ok(w) => {
+                    // The terminator adds no line and does not count toward SIZE.
                     self.tx_end += w;
                     t.finished = true;
-                    self.check_limits(t)?;
                 }
                 Err(_) => return Ok(Some(self.flush(t, false))),
             }
