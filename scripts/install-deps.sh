@@ -58,8 +58,7 @@ trap 'rm -f "$out"' EXIT
 run_apt() {
     # Retry a few times: another apt/dpkg might hold the lists lock briefly
     # (DPkg::Lock::Timeout covers the dpkg lock, not always the lists lock).
-    local i
-    for i in 1 2 3 4 5 6 7 8 9 10; do
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
         if $SUDO env DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTS[@]}" "$@" >"$out" 2>&1; then
             return 0
         fi

@@ -379,12 +379,11 @@ if ((!running)); then
         cwd=$(readlink "$d/cwd" 2>/dev/null) || continue
         [[ $cwd == "$QUEUE" || $cwd == "$QUEUE (deleted)" ]] || continue
         pid=${d#/proc/}
-        # Its own pid file says whether it's still alive and ours.
         log "stopping stale postfix master (pid $pid) of a previous run in $QUEUE"
         kill -TERM "$pid" 2>/dev/null || true
         for _ in $(seq 50); do
             kill -0 "$pid" 2>/dev/null || break
-            [[ $(cat "$d/stat" 2>/dev/null | awk '{print $3}') == Z ]] && break
+            [[ $(awk '{print $3}' "$d/stat" 2>/dev/null) == Z ]] && break
             sleep 0.1
         done
         if kill -0 "$pid" 2>/dev/null && [[ $(awk '{print $3}' "$d/stat" 2>/dev/null) != Z ]]; then
