@@ -9,6 +9,7 @@
 # See docs/testing-postfix.md.
 #
 # Port overrides: POSTEL_POSTFIX_PORT_<LISTENER>=NNNN (e.g. POSTEL_POSTFIX_PORT_PLAIN).
+# POSTEL_POSTFIX_IPV6=0: don't listen on [::1] even if it exists.
 # Idempotent: re-running regenerates the config; if the instance is running with
 # an identical config it is left alone, otherwise it is restarted.
 set -euo pipefail
@@ -112,8 +113,9 @@ done
 
 # IPv6 loopback is optional (containers often lack it): PLAIN also listens on
 # [::1] when it is there.
+# POSTEL_POSTFIX_IPV6=0 forces IPv4 only.
 HAVE_V6=0
-if python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
+if [[ ${POSTEL_POSTFIX_IPV6:-1} != 0 ]] && python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
     HAVE_V6=1
 fi
 
