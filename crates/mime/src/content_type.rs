@@ -187,15 +187,22 @@ pub(crate) fn write_params(w: &mut HeaderWriter<'_>, params: &[(&str, &str)]) {
         }
         let mut pieces: Vec<String> = Vec::new();
         let mut cur = String::from("utf-8''");
-        for &b in value.as_bytes() {
-            if cur.len() + 3 > PARAM_PIECE {
+        // Pieces break between characters, never inside one: some readers decode each
+        // piece on its own.
+        for c in value.chars() {
+            let mut buf = [0u8; 4];
+            let mut enc = String::new();
+            for &b in c.encode_utf8(&mut buf).as_bytes() {
+                if is_attr_char(b) {
+                    enc.push(b as char);
+                } else {
+                    enc.push_str(&crate::header::hex_percent(b));
+                }
+            }
+            if cur.len() + enc.len() > PARAM_PIECE {
                 pieces.push(core::mem::take(&mut cur));
             }
-            if is_attr_char(b) {
-                cur.push(b as char);
-            } else {
-                cur.push_str(&crate::header::hex_percent(b));
-            }
+            cur.push_str(&enc);
         }
         pieces.push(cur);
         if pieces.len() == 1 {
@@ -279,8 +286,8 @@ mod tests {
             render(&[("filename", &long)]),
             alloc::format!(
                 "Content-Disposition: attachment;\r\n filename*0*=utf-8''{};\r\n filename*1*={}\r\n",
-                "x".repeat(47),
-                "x".repeat(13)
+                "x".repeat(49),
+                "x".repeat(11)
             )
         );
     }
