@@ -291,7 +291,11 @@ impl Exchange {
         if proof.len() != client_sig.len() {
             return Next::Failure;
         }
-        let recovered: Vec<u8> = proof.iter().zip(client_sig.iter()).map(|(a, b)| a ^ b).collect();
+        let recovered: Vec<u8> = proof
+            .iter()
+            .zip(client_sig.iter())
+            .map(|(a, b)| a ^ b)
+            .collect();
         if Sha256::digest(&recovered).as_slice() != stored_key.as_slice() {
             return Next::Failure;
         }

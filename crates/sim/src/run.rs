@@ -18,7 +18,12 @@ pub struct RunOptions {
 /// Runs a simulator until `until` completes, writing to `out` where it listens, where
 /// the CA is (if written), then each message as it arrives (envelope, then the exact
 /// bytes) and, if asked, each transcript. `postel sim` calls this with Ctrl-C as `until`.
-pub async fn run<W, F>(config: Config, options: RunOptions, mut out: W, until: F) -> Result<(), SimError>
+pub async fn run<W, F>(
+    config: Config,
+    options: RunOptions,
+    mut out: W,
+    until: F,
+) -> Result<(), SimError>
 where
     W: Write,
     F: Future<Output = ()>,

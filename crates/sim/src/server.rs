@@ -103,7 +103,7 @@ impl Shared {
 /// use postel_sim::fault::{Action, Fault, Step};
 /// let sim = Simulator::start(Config::builder().user("alice", "secret").build()).await?;
 /// let addr = sim.addr();              // 127.0.0.1:<ephemeral>
-/// let ca = sim.ca_pem();              // trust this for STARTTLS
+/// let ca = sim.ca_pem().map(str::to_owned); // trust this for STARTTLS
 /// sim.set_faults(vec![Fault::new(Step::Mail, Action::Reply421).on_connection(1)]);
 /// // ... drive a client at `addr` ...
 /// let got = sim.messages();
@@ -244,7 +244,9 @@ impl Simulator {
             }
             // Polling as well covers a notification between the check and the wait.
             let step = tokio::time::Instant::now() + Duration::from_millis(20);
-            if tokio::time::timeout_at(deadline.min(step), notified).await.is_err()
+            if tokio::time::timeout_at(deadline.min(step), notified)
+                .await
+                .is_err()
                 && tokio::time::Instant::now() >= deadline
             {
                 return;

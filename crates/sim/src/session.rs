@@ -140,7 +140,9 @@ impl Session {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                 let text = format!("421 4.4.2 {} Error: timeout exceeded", self.host());
-                let _ = self.write_raw(format!("{text}\r\n").as_bytes(), false).await;
+                let _ = self
+                    .write_raw(format!("{text}\r\n").as_bytes(), false)
+                    .await;
                 self.note(Some(Side::Server), text);
             }
             Err(e) => self.note(None, format!("connection error: {e}")),
@@ -204,7 +206,10 @@ impl Session {
             }
             Some(Action::Reply421) => {
                 code = 421;
-                text = format!("4.3.2 {} Service shutting down, closing transmission channel", self.host());
+                text = format!(
+                    "4.3.2 {} Service shutting down, closing transmission channel",
+                    self.host()
+                );
             }
             Some(Action::Reply(c, t)) => {
                 code = c;
@@ -214,7 +219,8 @@ impl Session {
         }
         // Postfix postscreen's pregreet test: a client that talks first is not SMTP.
         if self.strict() && self.pending_input().await {
-            self.reply(554, "5.5.0 Error: SMTP protocol synchronization").await?;
+            self.reply(554, "5.5.0 Error: SMTP protocol synchronization")
+                .await?;
             return Ok(Flow::Close);
         }
         self.write_reply(code, &[text], false).await?;
@@ -333,7 +339,10 @@ impl Session {
             None => Ok(Pre::Proceed { tls_fail: false }),
             Some(Action::TlsHandshakeFail) if tls_step => Ok(Pre::Proceed { tls_fail: true }),
             Some(Action::Close | Action::TlsHandshakeFail) => {
-                self.note(None, "fault: connection closed instead of a reply".to_owned());
+                self.note(
+                    None,
+                    "fault: connection closed instead of a reply".to_owned(),
+                );
                 Ok(Pre::Done(Flow::Close))
             }
             Some(Action::CloseAfterAccept) => {
@@ -350,7 +359,11 @@ impl Session {
             }
             Some(Action::Reply(code, text)) if code >= 400 => {
                 self.reply(code, &text).await?;
-                Ok(Pre::Done(if code == 421 { Flow::Close } else { Flow::Continue }))
+                Ok(Pre::Done(if code == 421 {
+                    Flow::Close
+                } else {
+                    Flow::Continue
+                }))
             }
             Some(Action::Reply(code, text)) => {
                 self.shaping.replace = Some((code, text));
@@ -369,7 +382,10 @@ impl Session {
     async fn reply_lines(&mut self, code: u16, lines: Vec<String>) -> io::Result<Flow> {
         if self.shaping.after_close {
             self.shaping = Shaping::default();
-            self.note(None, "fault: accepted, connection closed before the reply".to_owned());
+            self.note(
+                None,
+                "fault: accepted, connection closed before the reply".to_owned(),
+            );
             return Ok(Flow::Close);
         }
         let (code, lines) = match self.shaping.replace.take() {
@@ -380,7 +396,12 @@ impl Session {
         Ok(Flow::Continue)
     }
 
-    async fn write_reply(&mut self, code: u16, lines: &[String], _enhanced_ok: bool) -> io::Result<()> {
+    async fn write_reply(
+        &mut self,
+        code: u16,
+        lines: &[String],
+        _enhanced_ok: bool,
+    ) -> io::Result<()> {
         let shaping = std::mem::take(&mut self.shaping);
         let strip = !self.config().has(Extension::EnhancedStatusCodes);
         let mut texts: Vec<String> = lines
@@ -467,7 +488,8 @@ impl Session {
             );
             if !pipelining || last_in_group {
                 self.note(None, format!("unexpected input pipelined after {verb}"));
-                self.reply(554, "5.5.0 Error: SMTP protocol synchronization").await?;
+                self.reply(554, "5.5.0 Error: SMTP protocol synchronization")
+                    .await?;
                 return Ok(Flow::Close);
             }
         }
@@ -595,7 +617,9 @@ impl Session {
 
     async fn starttls(&mut self, arg: &str) -> io::Result<Flow> {
         if !self.config().has(Extension::StartTls) || self.shared.tls.is_none() {
-            return self.reply(502, "5.5.1 Error: command not implemented").await;
+            return self
+                .reply(502, "5.5.1 Error: command not implemented")
+                .await;
         }
         if self.stream.is_tls() {
             return self.reply(554, "5.5.1 Error: TLS already active").await;
@@ -615,7 +639,13 @@ impl Session {
         }
         // RFC 3207 §4.2 / CVE-2011-0411: plaintext sent after STARTTLS is not carried over.
         if !self.inbuf.is_empty() {
-            self.note(None, format!("discarded {} plaintext bytes after STARTTLS", self.inbuf.len()));
+            self.note(
+                None,
+                format!(
+                    "discarded {} plaintext bytes after STARTTLS",
+                    self.inbuf.len()
+                ),
+            );
             self.inbuf.clear();
         }
         if tls_fail {
@@ -672,7 +702,9 @@ impl Session {
     async fn auth(&mut self, arg: &str) -> io::Result<Flow> {
         let c = self.config();
         if !c.has(Extension::Auth) || c.auth_mechanisms.is_empty() {
-            return self.reply(503, "5.5.1 Error: authentication not enabled").await;
+            return self
+                .reply(503, "5.5.1 Error: authentication not enabled")
+                .await;
         }
         if self.helo.is_none() || (self.strict() && !self.esmtp) {
             return self.reply(503, "5.5.1 Error: send EHLO first").await;
@@ -698,7 +730,9 @@ impl Session {
         }
         let mech = Mechanism::from_name(name).filter(|m| self.config().auth_mechanisms.contains(m));
         let Some(mech) = mech else {
-            return self.reply(504, "5.5.4 Unrecognized authentication type").await;
+            return self
+                .reply(504, "5.5.4 Unrecognized authentication type")
+                .await;
         };
         if let Pre::Done(f) = self.pre(At::Auth).await? {
             return Ok(f);
@@ -716,7 +750,9 @@ impl Session {
                         Framed::Line(l, _) => l,
                         Framed::Eof => return Ok(Flow::Close),
                         Framed::TooLong => {
-                            return self.reply(500, "5.5.6 Authentication exchange line is too long").await
+                            return self
+                                .reply(500, "5.5.6 Authentication exchange line is too long")
+                                .await
                         }
                         Framed::BareLf => {
                             self.bare_line_end("LF").await?;
@@ -741,7 +777,10 @@ impl Session {
                 }
                 Next::Failure => {
                     return self
-                        .reply(535, "5.7.8 Error: authentication failed: authentication failure")
+                        .reply(
+                            535,
+                            "5.7.8 Error: authentication failed: authentication failure",
+                        )
                         .await
                 }
                 Next::Malformed => return self.reply(501, "5.5.2 Cannot decode response").await,
@@ -784,7 +823,12 @@ impl Session {
                 .await;
         }
         if let Some(size) = params.iter().find(|p| p.keyword == "SIZE") {
-            let n: u64 = size.value.as_deref().unwrap_or("").parse().unwrap_or(u64::MAX);
+            let n: u64 = size
+                .value
+                .as_deref()
+                .unwrap_or("")
+                .parse()
+                .unwrap_or(u64::MAX);
             if c.size_limit > 0 && n > c.size_limit {
                 return self
                     .reply(552, "5.3.4 Message size exceeds fixed limit")
@@ -841,7 +885,10 @@ impl Session {
         if txn.rcpts.len() >= max {
             return self.reply(452, "4.5.3 Error: too many recipients").await;
         }
-        txn.rcpts.push(Recipient { address: to, params });
+        txn.rcpts.push(Recipient {
+            address: to,
+            params,
+        });
         self.reply(250, "2.1.5 Ok").await
     }
 
@@ -922,12 +969,15 @@ impl Session {
                 }
                 (false, "ORCPT") if c.has(Extension::Dsn) => {
                     // RFC 3461 §4.2: addr-type ";" xtext
-                    let good = v.as_deref().and_then(|s| s.split_once(';')).is_some_and(|(t, a)| {
-                        !t.is_empty()
-                            && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                            && !a.is_empty()
-                            && is_xtext(a)
-                    });
+                    let good =
+                        v.as_deref()
+                            .and_then(|s| s.split_once(';'))
+                            .is_some_and(|(t, a)| {
+                                !t.is_empty()
+                                    && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                                    && !a.is_empty()
+                                    && is_xtext(a)
+                            });
                     if !good {
                         return Err(bad("ORCPT"));
                     }
@@ -938,7 +988,10 @@ impl Session {
             if !ok {
                 return Err(unsupported());
             }
-            out.push(Param { keyword: k, value: v });
+            out.push(Param {
+                keyword: k,
+                value: v,
+            });
         }
         Ok(out)
     }
@@ -963,11 +1016,7 @@ impl Session {
         if let Pre::Done(f) = self.pre(At::Data).await? {
             return Ok(f);
         }
-        if self
-            .reply(354, "End data with <CR><LF>.<CR><LF>")
-            .await?
-            == Flow::Close
-        {
+        if self.reply(354, "End data with <CR><LF>.<CR><LF>").await? == Flow::Close {
             return Ok(Flow::Close);
         }
         let body = match self.read_body().await? {
@@ -981,7 +1030,11 @@ impl Session {
     /// `Err(flow)` when the session must end (bare line ending in strict mode, EOF).
     async fn read_body(&mut self) -> io::Result<Result<Body, Flow>> {
         let strict = self.strict();
-        let max_line = if strict { self.config().max_text_line } else { 0 };
+        let max_line = if strict {
+            self.config().max_text_line
+        } else {
+            0
+        };
         let limit = self.config().size_limit;
         let mut body = Body::default();
         let mut continuing = false;
@@ -992,18 +1045,25 @@ impl Session {
                 let line: Vec<u8> = self.inbuf.drain(..=pos).collect();
                 let len = line.len();
                 if strict {
-                    if len < 2 || line[len - 2] != b'\r' {
-                        self.bare_line_end("LF").await?;
-                        return Ok(Err(Flow::Close));
-                    }
-                    if line[..len - 2].contains(&b'\r') {
-                        self.bare_line_end("CR").await?;
+                    let bare = if len < 2 || line[len - 2] != b'\r' {
+                        Some("LF")
+                    } else if line[..len - 2].contains(&b'\r') {
+                        Some("CR")
+                    } else {
+                        None
+                    };
+                    if let Some(kind) = bare {
+                        self.note(Some(Side::Client), escape(&line));
+                        self.bare_line_end(kind).await?;
                         return Ok(Err(Flow::Close));
                     }
                 }
                 let end = !continuing && (line == b".\r\n" || (!strict && line == b".\n"));
                 if lines_noted < 1000 || end {
-                    self.note(Some(Side::Client), escape(&line[..len - 1]).trim_end_matches("\\r").to_owned());
+                    self.note(
+                        Some(Side::Client),
+                        escape(&line[..len - 1]).trim_end_matches("\\r").to_owned(),
+                    );
                     lines_noted += 1;
                 }
                 if end {
@@ -1013,7 +1073,11 @@ impl Session {
                 if max_line > 0 && line_len > max_line {
                     body.too_long = true;
                 }
-                let content = if !continuing && line.first() == Some(&b'.') { &line[1..] } else { &line[..] };
+                let content = if !continuing && line.first() == Some(&b'.') {
+                    &line[1..]
+                } else {
+                    &line[..]
+                };
                 append(&mut body, content, limit);
                 continuing = false;
                 line_len = 0;
@@ -1031,7 +1095,11 @@ impl Session {
                 if max_line > 0 && line_len > max_line {
                     body.too_long = true;
                 }
-                let content = if !continuing && chunk.first() == Some(&b'.') { &chunk[1..] } else { &chunk[..] };
+                let content = if !continuing && chunk.first() == Some(&b'.') {
+                    &chunk[1..]
+                } else {
+                    &chunk[..]
+                };
                 append(&mut body, content, limit);
                 continuing = true;
             } else if self.read_more().await? == 0 {
@@ -1044,7 +1112,9 @@ impl Session {
     /// RFC 3030 §2: `BDAT chunk-size [LAST]`; the chunk follows at once, unstuffed.
     async fn bdat(&mut self, arg: &str) -> io::Result<Flow> {
         if !self.config().has(Extension::Chunking) {
-            return self.reply(502, "5.5.1 Error: command not implemented").await;
+            return self
+                .reply(502, "5.5.1 Error: command not implemented")
+                .await;
         }
         let mut words = arg.split(' ');
         let size = words.next().unwrap_or("");
@@ -1057,9 +1127,10 @@ impl Session {
                 return Ok(Flow::Close);
             }
         };
-        let Some(size) = (!size.is_empty() && size.len() <= 19 && size.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| size.parse::<u64>().ok())
-            .flatten()
+        let Some(size) =
+            (!size.is_empty() && size.len() <= 19 && size.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| size.parse::<u64>().ok())
+                .flatten()
         else {
             self.reply(501, "5.5.4 Syntax: BDAT count [LAST]").await?;
             return Ok(Flow::Close);
@@ -1083,7 +1154,8 @@ impl Session {
 
         let pipelining = self.esmtp && self.config().has(Extension::Pipelining);
         if self.strict() && !pipelining && self.pending_input().await {
-            self.reply(554, "5.5.0 Error: SMTP protocol synchronization").await?;
+            self.reply(554, "5.5.0 Error: SMTP protocol synchronization")
+                .await?;
             return Ok(Flow::Close);
         }
         let Some(txn) = self.txn.as_mut() else {
@@ -1104,12 +1176,18 @@ impl Session {
                 self.txn = None;
                 return Ok(f);
             }
-            let too_big = self.txn.as_ref().and_then(|t| t.bdat.as_ref()).is_some_and(|b| b.too_big);
+            let too_big = self
+                .txn
+                .as_ref()
+                .and_then(|t| t.bdat.as_ref())
+                .is_some_and(|b| b.too_big);
             if too_big {
                 self.txn = None;
                 return self.reply(552, "5.3.4 Error: message file too big").await;
             }
-            return self.reply(250, &format!("2.0.0 Ok: {size} octets received")).await;
+            return self
+                .reply(250, &format!("2.0.0 Ok: {size} octets received"))
+                .await;
         }
         let Some(state) = self.txn.as_mut().and_then(|t| t.bdat.take()) else {
             return self.reply(503, "5.5.1 Error: need MAIL command").await;
@@ -1134,7 +1212,11 @@ impl Session {
     }
 
     /// Reads `size` octets; keeps at most `room`, reporting overflow. `None` at EOF.
-    async fn read_exact_chunk(&mut self, size: u64, room: u64) -> io::Result<Option<(Vec<u8>, bool)>> {
+    async fn read_exact_chunk(
+        &mut self,
+        size: u64,
+        room: u64,
+    ) -> io::Result<Option<(Vec<u8>, bool)>> {
         let overflow = size > room;
         let mut kept = Vec::new();
         let mut remaining = size;
@@ -1158,9 +1240,14 @@ impl Session {
 
     async fn finish_message(&mut self, body: Body, transfer: Transfer) -> io::Result<Flow> {
         let pipelining = self.esmtp && self.config().has(Extension::Pipelining);
-        if self.strict() && transfer == Transfer::Data && !pipelining && self.pending_input().await {
-            self.note(None, "unexpected input pipelined after the final dot".to_owned());
-            self.reply(554, "5.5.0 Error: SMTP protocol synchronization").await?;
+        if self.strict() && transfer == Transfer::Data && !pipelining && self.pending_input().await
+        {
+            self.note(
+                None,
+                "unexpected input pipelined after the final dot".to_owned(),
+            );
+            self.reply(554, "5.5.0 Error: SMTP protocol synchronization")
+                .await?;
             return Ok(Flow::Close);
         }
         if let Pre::Done(f) = self.pre(At::DataEnd).await? {
@@ -1176,7 +1263,10 @@ impl Session {
         if body.too_long {
             let max = self.config().max_text_line;
             return self
-                .reply(554, &format!("5.6.0 Error: text line longer than {max} octets"))
+                .reply(
+                    554,
+                    &format!("5.6.0 Error: text line longer than {max} octets"),
+                )
                 .await;
         }
         if body.eight_bit && !txn.eight_bit_declared && self.config().reject_8bit_without_8bitmime {
@@ -1199,11 +1289,10 @@ impl Session {
         };
         if let Err(e) = self.shared.deliver(message) {
             self.note(None, format!("maildir delivery failed: {e}"));
-            return self
-                .reply(451, "4.3.0 Error: queue file write error")
-                .await;
+            return self.reply(451, "4.3.0 Error: queue file write error").await;
         }
-        self.reply(250, &format!("2.0.0 Ok: queued as {queue_id}")).await
+        self.reply(250, &format!("2.0.0 Ok: queued as {queue_id}"))
+            .await
     }
 }
 
@@ -1278,10 +1367,15 @@ fn valid_address(addr: &str, rcpt: bool) -> bool {
     let local_ok = if local.starts_with('"') && local.ends_with('"') && local.len() >= 2 {
         !local.chars().any(|c| c.is_control())
     } else {
-        !local.is_empty() && !local.chars().any(|c| c.is_control() || c == ' ' || c == '<' || c == '>' || c == '"')
+        !local.is_empty()
+            && !local
+                .chars()
+                .any(|c| c.is_control() || c == ' ' || c == '<' || c == '>' || c == '"')
     };
     let domain_ok = !domain.is_empty()
-        && !domain.chars().any(|c| c.is_control() || c == ' ' || c == '<' || c == '>' || c == '@');
+        && !domain
+            .chars()
+            .any(|c| c.is_control() || c == ' ' || c == '<' || c == '>' || c == '@');
     local_ok && domain_ok
 }
 
@@ -1293,7 +1387,9 @@ fn is_xtext(s: &str) -> bool {
     while i < b.len() {
         match b[i] {
             b'+' => {
-                let hex = |x: Option<&u8>| x.is_some_and(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c));
+                let hex = |x: Option<&u8>| {
+                    x.is_some_and(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
+                };
                 if !(hex(b.get(i + 1)) && hex(b.get(i + 2))) {
                     return false;
                 }
@@ -1313,7 +1409,9 @@ fn strip_enhanced(text: &str) -> String {
     let parts: Vec<&str> = first.split('.').collect();
     let is_code = parts.len() == 3
         && matches!(parts[0], "2" | "4" | "5")
-        && parts[1..].iter().all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()));
+        && parts[1..]
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()));
     if is_code {
         rest.to_owned()
     } else {
@@ -1346,7 +1444,10 @@ mod tests {
             parse_path("FROM: <a@b> SIZE=1", "FROM:", false),
             Some(("a@b".to_owned(), "SIZE=1"))
         );
-        assert_eq!(parse_path("from:<>", "FROM:", true), Some((String::new(), "")));
+        assert_eq!(
+            parse_path("from:<>", "FROM:", true),
+            Some((String::new(), ""))
+        );
         assert_eq!(
             parse_path("TO:<@r.test:u@d.test>", "TO:", true),
             Some(("u@d.test".to_owned(), ""))

@@ -52,9 +52,10 @@ type Generated = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>, String);
 fn generate(hostname: &str) -> Result<Generated, rcgen::Error> {
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "postel-sim test CA (generated, do not trust elsewhere)");
+    ca_params.distinguished_name.push(
+        DnType::CommonName,
+        "postel-sim test CA (generated, do not trust elsewhere)",
+    );
     ca_params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
@@ -68,8 +69,12 @@ fn generate(hostname: &str) -> Result<Generated, rcgen::Error> {
         names.push(hostname.to_owned());
     }
     let mut leaf = CertificateParams::new(names)?;
-    leaf.distinguished_name.push(DnType::CommonName, "localhost");
-    for ip in [IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)] {
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
+    for ip in [
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ] {
         leaf.subject_alt_names.push(SanType::IpAddress(ip));
     }
     leaf.is_ca = IsCa::ExplicitNoCa;

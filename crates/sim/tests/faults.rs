@@ -9,7 +9,8 @@ use common::{timed, Raw};
 use postel_sim::fault::{Action, Fault, RcptMatch, Step};
 use postel_sim::{BlockingSimulator, Config};
 
-const CLOSING_421: &str = "421 4.3.2 mx.sim.test Service shutting down, closing transmission channel\r\n";
+const CLOSING_421: &str =
+    "421 4.3.2 mx.sim.test Service shutting down, closing transmission channel\r\n";
 
 fn sim_with(faults: Vec<Fault>) -> BlockingSimulator {
     let mut b = Config::builder().user("alice", "pw");
@@ -34,7 +35,10 @@ fn close_at_the_greeting_sends_nothing() {
 
 #[test]
 fn a_slow_greeting_arrives_after_the_delay() {
-    let sim = sim_with(vec![Fault::new(Step::Greeting, Action::Delay(Duration::from_millis(400)))]);
+    let sim = sim_with(vec![Fault::new(
+        Step::Greeting,
+        Action::Delay(Duration::from_millis(400)),
+    )]);
     let (reply, took) = timed(|| Raw::connect(sim.addr()).reply());
     assert_eq!(reply, "220 mx.sim.test ESMTP postel-sim\r\n");
     assert!(took >= Duration::from_millis(400), "{took:?}");
@@ -42,19 +46,31 @@ fn a_slow_greeting_arrives_after_the_delay() {
 
 #[test]
 fn talking_before_a_slow_greeting_is_a_synchronization_error() {
-    let sim = sim_with(vec![Fault::new(Step::Greeting, Action::Delay(Duration::from_millis(200)))]);
+    let sim = sim_with(vec![Fault::new(
+        Step::Greeting,
+        Action::Delay(Duration::from_millis(200)),
+    )]);
     let mut c = Raw::connect(sim.addr());
     c.send(b"EHLO early.test\r\n");
-    assert_eq!(c.reply(), "554 5.5.0 Error: SMTP protocol synchronization\r\n");
+    assert_eq!(
+        c.reply(),
+        "554 5.5.0 Error: SMTP protocol synchronization\r\n"
+    );
     c.expect_closed();
 }
 
 #[test]
 fn a_refused_greeting_answers_503_until_quit() {
-    let sim = sim_with(vec![Fault::new(Step::Greeting, Action::Reply(554, "5.3.2 mx.sim.test no service".into()))]);
+    let sim = sim_with(vec![Fault::new(
+        Step::Greeting,
+        Action::Reply(554, "5.3.2 mx.sim.test no service".into()),
+    )]);
     let mut c = Raw::connect(sim.addr());
     assert_eq!(c.reply(), "554 5.3.2 mx.sim.test no service\r\n");
-    assert_eq!(c.cmd("EHLO c.test"), "503 5.5.1 Error: service unavailable, send QUIT\r\n");
+    assert_eq!(
+        c.cmd("EHLO c.test"),
+        "503 5.5.1 Error: service unavailable, send QUIT\r\n"
+    );
     assert_eq!(c.cmd("QUIT"), "221 2.0.0 Bye\r\n");
     c.expect_closed();
 }
@@ -71,12 +87,23 @@ fn reply_421_at_mail_closes() {
 #[test]
 fn a_chosen_reply_for_a_chosen_recipient_leaves_the_others() {
     let sim = sim_with(vec![
-        Fault::refuse_recipient("later@mx.test", 450, "4.2.1 <later@mx.test>: try again later"),
-        Fault::refuse_recipient("nobody@mx.test", 550, "5.1.1 <nobody@mx.test>: Recipient address rejected"),
+        Fault::refuse_recipient(
+            "later@mx.test",
+            450,
+            "4.2.1 <later@mx.test>: try again later",
+        ),
+        Fault::refuse_recipient(
+            "nobody@mx.test",
+            550,
+            "5.1.1 <nobody@mx.test>: Recipient address rejected",
+        ),
     ]);
     let mut c = Raw::greeted(sim.addr());
     c.envelope("a@c.test", &["ok@mx.test"]);
-    assert_eq!(c.cmd("RCPT TO:<later@mx.test>"), "450 4.2.1 <later@mx.test>: try again later\r\n");
+    assert_eq!(
+        c.cmd("RCPT TO:<later@mx.test>"),
+        "450 4.2.1 <later@mx.test>: try again later\r\n"
+    );
     assert_eq!(
         c.cmd("RCPT TO:<NOBODY@mx.test>"),
         "550 5.1.1 <nobody@mx.test>: Recipient address rejected\r\n"
@@ -87,7 +114,10 @@ fn a_chosen_reply_for_a_chosen_recipient_leaves_the_others() {
 
 #[test]
 fn the_nth_recipient_can_be_faulted() {
-    let sim = sim_with(vec![Fault::new(Step::Rcpt(RcptMatch::Nth(2)), Action::Reply421)]);
+    let sim = sim_with(vec![Fault::new(
+        Step::Rcpt(RcptMatch::Nth(2)),
+        Action::Reply421,
+    )]);
     let mut c = Raw::greeted(sim.addr());
     c.envelope("a@c.test", &["1@mx.test"]);
     assert_eq!(c.cmd("RCPT TO:<2@mx.test>"), CLOSING_421);
@@ -97,9 +127,10 @@ fn the_nth_recipient_can_be_faulted() {
 
 #[test]
 fn a_chosen_reply_for_a_chosen_command() {
-    let sim = sim_with(vec![
-        Fault::new(Step::Ehlo, Action::Reply(421, "4.7.0 mx.sim.test too busy".into())),
-    ]);
+    let sim = sim_with(vec![Fault::new(
+        Step::Ehlo,
+        Action::Reply(421, "4.7.0 mx.sim.test too busy".into()),
+    )]);
     let mut c = Raw::greeted(sim.addr());
     assert_eq!(c.cmd("EHLO c.test"), "421 4.7.0 mx.sim.test too busy\r\n");
     c.expect_closed();
@@ -109,7 +140,10 @@ fn a_chosen_reply_for_a_chosen_command() {
     )]);
     let mut c = Raw::greeted(sim.addr());
     assert!(c.cmd("EHLO c.test").starts_with("250-"));
-    assert_eq!(c.cmd("AUTH PLAIN AGFsaWNlAHB3"), "454 4.7.0 Temporary authentication failure\r\n");
+    assert_eq!(
+        c.cmd("AUTH PLAIN AGFsaWNlAHB3"),
+        "454 4.7.0 Temporary authentication failure\r\n"
+    );
     assert_eq!(c.cmd("NOOP"), "250 2.0.0 Ok\r\n");
 }
 
@@ -133,11 +167,19 @@ fn a_reply_split_over_continuation_lines() {
         Fault::new(Step::DataEnd, Action::SplitMultiline),
     ]);
     let mut c = Raw::connect(sim.addr());
-    assert_eq!(c.reply(), "220-mx.sim.test\r\n220-ESMTP\r\n220 postel-sim\r\n");
-    assert!(c.cmd("EHLO c.test").starts_with("250-mx.sim.test\r\n250-PIPELINING\r\n"));
+    assert_eq!(
+        c.reply(),
+        "220-mx.sim.test\r\n220-ESMTP\r\n220 postel-sim\r\n"
+    );
+    assert!(c
+        .cmd("EHLO c.test")
+        .starts_with("250-mx.sim.test\r\n250-PIPELINING\r\n"));
     assert_eq!(c.cmd("MAIL FROM:<a@c.test>"), "250-2.1.0\r\n250 Ok\r\n");
     assert_eq!(c.cmd("RCPT TO:<b@c.test>"), "250 2.1.5 Ok\r\n");
-    assert_eq!(send_body(&mut c), "250-2.0.0\r\n250-Ok:\r\n250-queued\r\n250-as\r\n250 000001\r\n");
+    assert_eq!(
+        send_body(&mut c),
+        "250-2.0.0\r\n250-Ok:\r\n250-queued\r\n250-as\r\n250 000001\r\n"
+    );
 }
 
 #[test]
@@ -189,17 +231,29 @@ fn close_at_the_final_dot_discards_the_message() {
 
 #[test]
 fn a_transient_reply_to_the_final_dot_keeps_the_session() {
-    let sim = sim_with(vec![Fault::new(Step::DataEnd, Action::Reply(451, "4.3.0 Error: queue file write error".into()))]);
+    let sim = sim_with(vec![Fault::new(
+        Step::DataEnd,
+        Action::Reply(451, "4.3.0 Error: queue file write error".into()),
+    )]);
     let mut c = Raw::greeted(sim.addr());
     c.envelope("a@c.test", &["b@c.test"]);
-    assert_eq!(send_body(&mut c), "451 4.3.0 Error: queue file write error\r\n");
-    assert_eq!(c.cmd("RCPT TO:<b@c.test>"), "503 5.5.1 Error: need MAIL command\r\n");
+    assert_eq!(
+        send_body(&mut c),
+        "451 4.3.0 Error: queue file write error\r\n"
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<b@c.test>"),
+        "503 5.5.1 Error: need MAIL command\r\n"
+    );
     assert!(sim.messages().is_empty());
 }
 
 #[test]
 fn a_delay_on_the_final_dot_reply() {
-    let sim = sim_with(vec![Fault::new(Step::DataEnd, Action::Delay(Duration::from_millis(300)))]);
+    let sim = sim_with(vec![Fault::new(
+        Step::DataEnd,
+        Action::Delay(Duration::from_millis(300)),
+    )]);
     let mut c = Raw::greeted(sim.addr());
     c.envelope("a@c.test", &["b@c.test"]);
     let (reply, took) = timed(|| send_body(&mut c));
@@ -209,7 +263,9 @@ fn a_delay_on_the_final_dot_reply() {
 
 #[test]
 fn a_fault_on_one_connection_spares_the_others() {
-    let sim = sim_with(vec![Fault::new(Step::Mail, Action::Reply421).on_connection(2)]);
+    let sim = sim_with(vec![
+        Fault::new(Step::Mail, Action::Reply421).on_connection(2)
+    ]);
     for n in 1..=3u64 {
         let mut c = Raw::greeted(sim.addr());
         assert!(c.cmd("EHLO c.test").starts_with("250-"));
@@ -219,13 +275,20 @@ fn a_fault_on_one_connection_spares_the_others() {
         } else {
             assert_eq!(reply, "250 2.1.0 Ok\r\n");
         }
-        assert_eq!(sim.wait_for_close(n, Duration::from_millis(1)).map(|t| t.connection), Some(n));
+        assert_eq!(
+            sim.wait_for_close(n, Duration::from_millis(1))
+                .map(|t| t.connection),
+            Some(n)
+        );
     }
 }
 
 #[test]
 fn a_refused_bdat_chunk_fails_the_transaction() {
-    let sim = sim_with(vec![Fault::new(Step::Bdat, Action::Reply(452, "4.3.1 Insufficient system storage".into()))]);
+    let sim = sim_with(vec![Fault::new(
+        Step::Bdat,
+        Action::Reply(452, "4.3.1 Insufficient system storage".into()),
+    )]);
     let mut c = Raw::greeted(sim.addr());
     c.envelope("a@c.test", &["b@c.test"]);
     c.send(b"BDAT 3\r\nabc");
@@ -239,7 +302,10 @@ fn faults_can_be_changed_while_running() {
     let sim = sim_with(vec![]);
     let mut c = Raw::greeted(sim.addr());
     assert!(c.cmd("EHLO c.test").starts_with("250-"));
-    sim.set_faults(vec![Fault::new(Step::Noop, Action::Reply(250, "2.0.0 changed".into()))]);
+    sim.set_faults(vec![Fault::new(
+        Step::Noop,
+        Action::Reply(250, "2.0.0 changed".into()),
+    )]);
     assert_eq!(c.cmd("NOOP"), "250 2.0.0 changed\r\n");
     sim.set_faults(vec![]);
     assert_eq!(c.cmd("NOOP"), "250 2.0.0 Ok\r\n");
@@ -301,11 +367,19 @@ fn session(sim: &BlockingSimulator, target: &Step) -> Seen {
         (Step::Ehlo, b"EHLO c.test\r\n".to_vec(), 250),
         (Step::Auth, b"AUTH PLAIN AGFsaWNlAHB3\r\n".to_vec(), 235),
         (Step::Mail, b"MAIL FROM:<a@c.test>\r\n".to_vec(), 250),
-        (Step::Rcpt(RcptMatch::Any), b"RCPT TO:<b@c.test>\r\n".to_vec(), 250),
+        (
+            Step::Rcpt(RcptMatch::Any),
+            b"RCPT TO:<b@c.test>\r\n".to_vec(),
+            250,
+        ),
         (Step::Data, b"DATA\r\n".to_vec(), 354),
         (Step::DataEnd, b"x\r\n.\r\n".to_vec(), 250),
         (Step::Mail, b"MAIL FROM:<a@c.test>\r\n".to_vec(), 250),
-        (Step::Rcpt(RcptMatch::Any), b"RCPT TO:<b@c.test>\r\n".to_vec(), 250),
+        (
+            Step::Rcpt(RcptMatch::Any),
+            b"RCPT TO:<b@c.test>\r\n".to_vec(),
+            250,
+        ),
         (Step::Bdat, b"BDAT 3\r\nabc".to_vec(), 250),
         (Step::DataEnd, b"BDAT 3 LAST\r\ndef".to_vec(), 250),
         (Step::Rset, b"RSET\r\n".to_vec(), 250),
@@ -326,14 +400,22 @@ fn session(sim: &BlockingSimulator, target: &Step) -> Seen {
             let got = code(&reply);
             if got != normal {
                 let closed = c.is_closed();
-                return if closed { Seen::RefusedThenClosed(got) } else { Seen::Refused(got) };
+                return if closed {
+                    Seen::RefusedThenClosed(got)
+                } else {
+                    Seen::Refused(got)
+                };
             }
             if step == Step::StartTls && c.upgrade(&ca).is_err() {
                 return Seen::HandshakeFailed;
             }
             return Seen::Normal(got);
         }
-        assert_eq!(code(&reply), normal, "unfaulted step {step:?} got {reply:?}");
+        assert_eq!(
+            code(&reply),
+            normal,
+            "unfaulted step {step:?} got {reply:?}"
+        );
         if step == Step::StartTls {
             c.upgrade(&ca).expect("handshake");
         }
@@ -358,7 +440,9 @@ fn every_fault_at_every_step_does_what_the_table_says() {
             let want = expected(&step, &action, normal);
             let got = session(&sim, &step);
             if got != want {
-                rows.push(format!("{step:?} × {action:?}: expected {want:?}, got {got:?}"));
+                rows.push(format!(
+                    "{step:?} × {action:?}: expected {want:?}, got {got:?}"
+                ));
             }
         }
     }

@@ -41,11 +41,23 @@ fn each_extension_can_be_switched_off() {
     let mut c = Raw::greeted(sim.addr());
     assert_eq!(c.cmd("EHLO c.test"), "250-mx.sim.test\r\n250 SIZE 1000\r\n");
     // Without ENHANCEDSTATUSCODES the x.y.z codes are gone from the text.
-    assert_eq!(c.cmd("MAIL FROM:<a@c.test> BODY=8BITMIME"), "501 Bad BODY keyword syntax\r\n");
-    assert_eq!(c.cmd("MAIL FROM:<a@c.test> RET=FULL"), "555 Unsupported option: RET=FULL\r\n");
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@c.test> BODY=8BITMIME"),
+        "501 Bad BODY keyword syntax\r\n"
+    );
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@c.test> RET=FULL"),
+        "555 Unsupported option: RET=FULL\r\n"
+    );
     assert_eq!(c.cmd("STARTTLS"), "502 Error: command not implemented\r\n");
-    assert_eq!(c.cmd("AUTH PLAIN AGEAYg=="), "503 Error: authentication not enabled\r\n");
-    assert_eq!(c.cmd("BDAT 0 LAST"), "502 Error: command not implemented\r\n");
+    assert_eq!(
+        c.cmd("AUTH PLAIN AGEAYg=="),
+        "503 Error: authentication not enabled\r\n"
+    );
+    assert_eq!(
+        c.cmd("BDAT 0 LAST"),
+        "502 Error: command not implemented\r\n"
+    );
 }
 
 #[test]
@@ -75,7 +87,10 @@ fn bare_lf_in_data_is_refused_in_strict_mode_and_the_connection_closed() {
     c.envelope("a@client.test", &["b@mx.test"]);
     assert!(c.cmd("DATA").starts_with("354"));
     c.send(b"Subject: x\r\n\r\nbare\nlf\r\n.\r\n");
-    assert_eq!(c.reply(), "550 5.5.2 mx.sim.test Error: bare <LF> received\r\n");
+    assert_eq!(
+        c.reply(),
+        "550 5.5.2 mx.sim.test Error: bare <LF> received\r\n"
+    );
     c.expect_closed();
     assert_eq!(sim.messages(), vec![]);
 }
@@ -96,11 +111,17 @@ fn bare_lf_and_bare_cr_in_commands_are_refused_in_strict_mode() {
     let sim = strict();
     let mut c = Raw::greeted(sim.addr());
     c.send(b"EHLO client.test\n");
-    assert_eq!(c.reply(), "550 5.5.2 mx.sim.test Error: bare <LF> received\r\n");
+    assert_eq!(
+        c.reply(),
+        "550 5.5.2 mx.sim.test Error: bare <LF> received\r\n"
+    );
     c.expect_closed();
     let mut c = Raw::greeted(sim.addr());
     c.send(b"EHLO client\r.test\r\n");
-    assert_eq!(c.reply(), "550 5.5.2 mx.sim.test Error: bare <CR> received\r\n");
+    assert_eq!(
+        c.reply(),
+        "550 5.5.2 mx.sim.test Error: bare <CR> received\r\n"
+    );
     c.expect_closed();
     // The hobbyist's bug from seed 000: "\r\n" after a module that wanted "\r" alone
     // leaves an LF in front of the next command.
@@ -119,7 +140,10 @@ fn bare_cr_in_data_is_refused_in_strict_mode() {
     c.envelope("a@client.test", &["b@mx.test"]);
     assert!(c.cmd("DATA").starts_with("354"));
     c.send(b"a\rb\r\n.\r\n");
-    assert_eq!(c.reply(), "550 5.5.2 mx.sim.test Error: bare <CR> received\r\n");
+    assert_eq!(
+        c.reply(),
+        "550 5.5.2 mx.sim.test Error: bare <CR> received\r\n"
+    );
     c.expect_closed();
 }
 
@@ -140,7 +164,10 @@ fn over_long_lines_are_refused() {
     assert_eq!(c.cmd("RCPT TO:<b@c.test>"), "250 2.1.5 Ok\r\n");
     assert!(c.cmd("DATA").starts_with("354"));
     c.send(format!("{}\r\n.\r\n", "y".repeat(999)).as_bytes());
-    assert_eq!(c.reply(), "554 5.6.0 Error: text line longer than 1000 octets\r\n");
+    assert_eq!(
+        c.reply(),
+        "554 5.6.0 Error: text line longer than 1000 octets\r\n"
+    );
     assert_eq!(c.cmd("NOOP"), "250 2.0.0 Ok\r\n");
     assert!(sim.messages().is_empty());
 }
@@ -149,26 +176,45 @@ fn over_long_lines_are_refused() {
 fn commands_out_of_order_get_503() {
     let sim = strict();
     let mut c = Raw::greeted(sim.addr());
-    assert_eq!(c.cmd("MAIL FROM:<a@c.test>"), "503 5.5.1 Error: send HELO/EHLO first\r\n");
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@c.test>"),
+        "503 5.5.1 Error: send HELO/EHLO first\r\n"
+    );
     assert!(c.cmd("EHLO client.test").starts_with("250-"));
-    assert_eq!(c.cmd("RCPT TO:<b@c.test>"), "503 5.5.1 Error: need MAIL command\r\n");
+    assert_eq!(
+        c.cmd("RCPT TO:<b@c.test>"),
+        "503 5.5.1 Error: need MAIL command\r\n"
+    );
     assert_eq!(c.cmd("DATA"), "503 5.5.1 Error: need MAIL command\r\n");
     assert_eq!(c.cmd("MAIL FROM:<a@c.test>"), "250 2.1.0 Ok\r\n");
-    assert_eq!(c.cmd("MAIL FROM:<a@c.test>"), "503 5.5.1 Error: nested MAIL command\r\n");
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@c.test>"),
+        "503 5.5.1 Error: nested MAIL command\r\n"
+    );
     assert_eq!(c.cmd("DATA"), "554 5.5.1 Error: no valid recipients\r\n");
     assert_eq!(c.cmd("FROB"), "502 5.5.2 Error: command not recognized\r\n");
-    assert_eq!(c.cmd("MAIL FROM: <a@c.test>"), "503 5.5.1 Error: nested MAIL command\r\n");
+    assert_eq!(
+        c.cmd("MAIL FROM: <a@c.test>"),
+        "503 5.5.1 Error: nested MAIL command\r\n"
+    );
     assert_eq!(c.cmd("RSET"), "250 2.0.0 Ok\r\n");
-    assert_eq!(c.cmd("MAIL FROM: <a@c.test>"), "501 5.5.4 Syntax: MAIL FROM:<address>\r\n");
+    assert_eq!(
+        c.cmd("MAIL FROM: <a@c.test>"),
+        "501 5.5.4 Syntax: MAIL FROM:<address>\r\n"
+    );
 }
 
 #[test]
 fn pipelining_when_not_offered_is_a_synchronization_error() {
-    let sim = BlockingSimulator::start(Config::builder().without(Extension::Pipelining).build()).unwrap();
+    let sim =
+        BlockingSimulator::start(Config::builder().without(Extension::Pipelining).build()).unwrap();
     let mut c = Raw::greeted(sim.addr());
     assert!(c.cmd("EHLO client.test").starts_with("250-"));
     c.send(b"MAIL FROM:<a@c.test>\r\nRCPT TO:<b@c.test>\r\n");
-    assert_eq!(c.reply(), "554 5.5.0 Error: SMTP protocol synchronization\r\n");
+    assert_eq!(
+        c.reply(),
+        "554 5.5.0 Error: SMTP protocol synchronization\r\n"
+    );
     c.expect_closed();
 }
 
@@ -201,7 +247,10 @@ fn body_sent_before_354_is_a_synchronization_error() {
     c.send(b"MAIL FROM:<a@c.test>\r\nRCPT TO:<b@c.test>\r\nDATA\r\nSubject: early\r\n\r\n.\r\n");
     assert_eq!(c.reply(), "250 2.1.0 Ok\r\n");
     assert_eq!(c.reply(), "250 2.1.5 Ok\r\n");
-    assert_eq!(c.reply(), "554 5.5.0 Error: SMTP protocol synchronization\r\n");
+    assert_eq!(
+        c.reply(),
+        "554 5.5.0 Error: SMTP protocol synchronization\r\n"
+    );
     c.expect_closed();
 }
 
@@ -214,7 +263,10 @@ fn bdat_chunks_are_counted_exactly_and_concatenated() {
     c.send(b"BDAT 10\r\nSubject: x\nBDAT 11 LAST\r\n\r\n.\r\nbody\r\n");
     // "Subject: x\n" + "\r\n.\r\nbody\r\n" would hold a bare LF: strict refuses it at LAST.
     assert_eq!(c.reply(), "250 2.0.0 Ok: 10 octets received\r\n");
-    assert_eq!(c.reply(), "550 5.5.2 mx.sim.test Error: bare <LF> received\r\n");
+    assert_eq!(
+        c.reply(),
+        "550 5.5.2 mx.sim.test Error: bare <LF> received\r\n"
+    );
     c.expect_closed();
 
     let mut c = Raw::greeted(sim.addr());
@@ -230,11 +282,17 @@ fn bdat_chunks_are_counted_exactly_and_concatenated() {
     assert_eq!(c.cmd("RCPT TO:<b@c.test>"), "250 2.1.5 Ok\r\n");
     c.send(b"BDAT 3\r\nabc");
     assert_eq!(c.reply(), "250 2.0.0 Ok: 3 octets received\r\n");
-    assert_eq!(c.cmd("DATA"), "503 5.5.1 Error: DATA is not allowed after BDAT\r\n");
+    assert_eq!(
+        c.cmd("DATA"),
+        "503 5.5.1 Error: DATA is not allowed after BDAT\r\n"
+    );
     assert_eq!(c.cmd("RSET"), "250 2.0.0 Ok\r\n");
     c.send(b"BDAT 4 LAST\r\nQUIT");
     assert_eq!(c.reply(), "503 5.5.1 Error: need MAIL command\r\n");
-    assert_eq!(c.cmd("BDAT 4 FIRST"), "501 5.5.4 Syntax: BDAT count [LAST]\r\n");
+    assert_eq!(
+        c.cmd("BDAT 4 FIRST"),
+        "501 5.5.4 Syntax: BDAT count [LAST]\r\n"
+    );
     c.expect_closed();
 }
 
@@ -243,8 +301,14 @@ fn size_is_checked_on_mail_and_on_the_data() {
     let sim = BlockingSimulator::start(Config::builder().size_limit(100).build()).unwrap();
     let mut c = Raw::greeted(sim.addr());
     assert!(c.cmd("EHLO client.test").contains("250-SIZE 100\r\n"));
-    assert_eq!(c.cmd("MAIL FROM:<a@c.test> SIZE=101"), "552 5.3.4 Message size exceeds fixed limit\r\n");
-    assert_eq!(c.cmd("MAIL FROM:<a@c.test> SIZE=1x"), "501 5.5.4 Bad message size syntax\r\n");
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@c.test> SIZE=101"),
+        "552 5.3.4 Message size exceeds fixed limit\r\n"
+    );
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@c.test> SIZE=1x"),
+        "501 5.5.4 Bad message size syntax\r\n"
+    );
     assert_eq!(c.cmd("MAIL FROM:<a@c.test> SIZE=100"), "250 2.1.0 Ok\r\n");
     assert_eq!(c.cmd("RCPT TO:<b@c.test>"), "250 2.1.5 Ok\r\n");
     assert!(c.cmd("DATA").starts_with("354"));
@@ -258,11 +322,26 @@ fn dsn_parameters_are_validated_and_stored() {
     let sim = strict();
     let mut c = Raw::greeted(sim.addr());
     assert!(c.cmd("EHLO client.test").starts_with("250-"));
-    assert_eq!(c.cmd("MAIL FROM:<a@c.test> RET=SOME"), "501 5.5.4 Bad RET parameter syntax\r\n");
-    assert_eq!(c.cmd("MAIL FROM:<a@c.test> ENVID=a=b"), "501 5.5.4 Bad ENVID parameter syntax\r\n");
-    assert_eq!(c.cmd("MAIL FROM:<a@c.test> RET=HDRS ENVID=QQ+2B1"), "250 2.1.0 Ok\r\n");
-    assert_eq!(c.cmd("RCPT TO:<b@c.test> NOTIFY=NEVER,SUCCESS"), "501 5.5.4 Bad NOTIFY parameter syntax\r\n");
-    assert_eq!(c.cmd("RCPT TO:<b@c.test> ORCPT=b@c.test"), "501 5.5.4 Bad ORCPT parameter syntax\r\n");
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@c.test> RET=SOME"),
+        "501 5.5.4 Bad RET parameter syntax\r\n"
+    );
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@c.test> ENVID=a=b"),
+        "501 5.5.4 Bad ENVID parameter syntax\r\n"
+    );
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@c.test> RET=HDRS ENVID=QQ+2B1"),
+        "250 2.1.0 Ok\r\n"
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<b@c.test> NOTIFY=NEVER,SUCCESS"),
+        "501 5.5.4 Bad NOTIFY parameter syntax\r\n"
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<b@c.test> ORCPT=b@c.test"),
+        "501 5.5.4 Bad ORCPT parameter syntax\r\n"
+    );
     assert_eq!(
         c.cmd("RCPT TO:<b@c.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b+40c.test"),
         "250 2.1.5 Ok\r\n"
@@ -294,7 +373,10 @@ fn utf8_addresses_need_the_smtputf8_parameter() {
         "553 5.6.7 Must declare SMTPUTF8 to send unicode address\r\n"
     );
     assert_eq!(c.cmd("RSET"), "250 2.0.0 Ok\r\n");
-    assert_eq!(c.cmd("MAIL FROM:<jöran@c.test> SMTPUTF8 BODY=8BITMIME"), "250 2.1.0 Ok\r\n");
+    assert_eq!(
+        c.cmd("MAIL FROM:<jöran@c.test> SMTPUTF8 BODY=8BITMIME"),
+        "250 2.1.0 Ok\r\n"
+    );
     assert_eq!(c.cmd("RCPT TO:<用户@例子.test>"), "250 2.1.5 Ok\r\n");
     assert!(c.cmd("DATA").starts_with("354"));
     c.send("Subject: héllo\r\n\r\nß\r\n.\r\n".as_bytes());
@@ -304,12 +386,17 @@ fn utf8_addresses_need_the_smtputf8_parameter() {
 
 #[test]
 fn eight_bit_without_8bitmime_is_refused_only_when_configured() {
-    let sim = BlockingSimulator::start(Config::builder().reject_8bit_without_8bitmime(true).build()).unwrap();
+    let sim =
+        BlockingSimulator::start(Config::builder().reject_8bit_without_8bitmime(true).build())
+            .unwrap();
     let mut c = Raw::greeted(sim.addr());
     c.envelope("a@c.test", &["b@c.test"]);
     assert!(c.cmd("DATA").starts_with("354"));
     c.send("ß\r\n.\r\n".as_bytes());
-    assert_eq!(c.reply(), "554 5.6.1 Error: 8-bit data without BODY=8BITMIME\r\n");
+    assert_eq!(
+        c.reply(),
+        "554 5.6.1 Error: 8-bit data without BODY=8BITMIME\r\n"
+    );
     let sim = strict();
     let mut c = Raw::greeted(sim.addr());
     c.envelope("a@c.test", &["b@c.test"]);
@@ -321,13 +408,22 @@ fn eight_bit_without_8bitmime_is_refused_only_when_configured() {
 #[test]
 fn auth_before_tls_is_refused_when_tls_is_required_for_it() {
     let sim = BlockingSimulator::start(
-        Config::builder().require_tls_for_auth(true).user("alice", "pw").build(),
+        Config::builder()
+            .require_tls_for_auth(true)
+            .user("alice", "pw")
+            .build(),
     )
     .unwrap();
     let mut c = Raw::greeted(sim.addr());
     let ehlo = c.cmd("EHLO client.test");
-    assert!(!ehlo.contains("AUTH"), "AUTH must not be offered before TLS: {ehlo}");
-    assert_eq!(c.cmd("AUTH PLAIN AGFsaWNlAHB3"), "530 5.7.0 Must issue a STARTTLS command first\r\n");
+    assert!(
+        !ehlo.contains("AUTH"),
+        "AUTH must not be offered before TLS: {ehlo}"
+    );
+    assert_eq!(
+        c.cmd("AUTH PLAIN AGFsaWNlAHB3"),
+        "530 5.7.0 Must issue a STARTTLS command first\r\n"
+    );
 }
 
 #[test]
@@ -341,8 +437,14 @@ fn auth_plain_in_a_raw_session_is_redacted_in_the_transcript() {
         "535 5.7.8 Error: authentication failed: authentication failure\r\n"
     );
     assert_eq!(c.cmd("AUTH PLAIN"), "334 \r\n");
-    assert_eq!(c.cmd("AGFsaWNlAHB3"), "235 2.7.0 Authentication successful\r\n");
-    assert_eq!(c.cmd("AUTH PLAIN AGFsaWNlAHB3"), "503 5.5.1 Error: already authenticated\r\n");
+    assert_eq!(
+        c.cmd("AGFsaWNlAHB3"),
+        "235 2.7.0 Authentication successful\r\n"
+    );
+    assert_eq!(
+        c.cmd("AUTH PLAIN AGFsaWNlAHB3"),
+        "503 5.5.1 Error: already authenticated\r\n"
+    );
     assert_eq!(c.cmd("QUIT"), "221 2.0.0 Bye\r\n");
     let t = sim.wait_for_close(1, Duration::from_secs(5)).unwrap();
     let text = t.to_string();
@@ -356,11 +458,17 @@ fn mail_requires_tls_and_auth_when_configured() {
     let sim = BlockingSimulator::start(Config::builder().require_tls(true).build()).unwrap();
     let mut c = Raw::greeted(sim.addr());
     assert!(c.cmd("EHLO client.test").starts_with("250-"));
-    assert_eq!(c.cmd("MAIL FROM:<a@c.test>"), "530 5.7.0 Must issue a STARTTLS command first\r\n");
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@c.test>"),
+        "530 5.7.0 Must issue a STARTTLS command first\r\n"
+    );
     let sim = BlockingSimulator::start(Config::builder().require_auth(true).build()).unwrap();
     let mut c = Raw::greeted(sim.addr());
     assert!(c.cmd("EHLO client.test").starts_with("250-"));
-    assert_eq!(c.cmd("MAIL FROM:<a@c.test>"), "530 5.7.0 Authentication required\r\n");
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@c.test>"),
+        "530 5.7.0 Authentication required\r\n"
+    );
 }
 
 #[test]
@@ -368,7 +476,10 @@ fn too_many_recipients_get_452() {
     let sim = BlockingSimulator::start(Config::builder().max_recipients(2).build()).unwrap();
     let mut c = Raw::greeted(sim.addr());
     c.envelope("a@c.test", &["1@c.test", "2@c.test"]);
-    assert_eq!(c.cmd("RCPT TO:<3@c.test>"), "452 4.5.3 Error: too many recipients\r\n");
+    assert_eq!(
+        c.cmd("RCPT TO:<3@c.test>"),
+        "452 4.5.3 Error: too many recipients\r\n"
+    );
 }
 
 #[test]

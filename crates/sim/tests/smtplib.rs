@@ -8,7 +8,9 @@ use postel_sim::fault::Fault;
 use postel_sim::{BlockingSimulator, Config, Transfer};
 
 fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/py")
+        .join(name)
 }
 
 /// Runs a script under python3 and fails the test with its output unless it exits 0.
@@ -56,7 +58,10 @@ fn smtplib_sends_through_each_extension() {
     assert_eq!(m[0].mail_param("BODY"), Some("8BITMIME"));
     assert_eq!(m[0].mail_param("RET"), Some("HDRS"));
     assert_eq!(m[0].mail_param("ENVID"), Some("env+2B1"));
-    assert_eq!(m[0].mail_param("SIZE"), Some(m[0].data.len().to_string().as_str()));
+    assert_eq!(
+        m[0].mail_param("SIZE"),
+        Some(m[0].data.len().to_string().as_str())
+    );
     assert_eq!(m[0].rcpt_to[0].param("NOTIFY"), Some("SUCCESS,FAILURE"));
     assert_eq!(m[0].rcpt_to[1].param("ORCPT"), Some("rfc822;b@mx.test"));
     assert_eq!(m[0].data, "Subject: dsn\r\n\r\nGrüße\r\n".as_bytes());
@@ -144,5 +149,8 @@ fn smtplib_bare_lf_is_accepted_in_lenient_mode() {
     let mut a = args(&sim);
     a.push("lenient".to_owned());
     python("smtplib_bare_lf.py", &a);
-    assert_eq!(sim.messages()[0].data, b"Subject: bare\n\nline one\nline two\n");
+    assert_eq!(
+        sim.messages()[0].data,
+        b"Subject: bare\n\nline one\nline two\n"
+    );
 }

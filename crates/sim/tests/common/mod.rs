@@ -101,7 +101,10 @@ impl Raw {
                 n
             }
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => 0,
-            Err(e) => panic!("read failed: {e}; buffered {:?}", String::from_utf8_lossy(&self.buf)),
+            Err(e) => panic!(
+                "read failed: {e}; buffered {:?}",
+                String::from_utf8_lossy(&self.buf)
+            ),
         }
     }
 
@@ -151,7 +154,10 @@ impl Raw {
                 }
             }
             if self.fill() == 0 {
-                panic!("connection closed mid-reply; buffered {:?}", String::from_utf8_lossy(&self.buf));
+                panic!(
+                    "connection closed mid-reply; buffered {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                );
             }
         }
     }
@@ -179,7 +185,11 @@ impl Raw {
     /// Asserts the server closes without sending anything more.
     pub fn expect_closed(&mut self) {
         let rest = self.rest();
-        assert_eq!(String::from_utf8_lossy(&rest), "", "expected a close with no more bytes");
+        assert_eq!(
+            String::from_utf8_lossy(&rest),
+            "",
+            "expected a close with no more bytes"
+        );
     }
 
     /// Reads exactly `n` bytes.
