@@ -251,12 +251,18 @@ pub(crate) fn hex_percent(b: u8) -> String {
 }
 
 /// Write a display name (RFC 5322 `phrase`): atoms when it is plain, a quoted string when
-/// it is short, encoded words otherwise (or when non-ASCII without SMTPUTF8).
+/// it is short ASCII, else plain words as atoms and each run of other words as encoded
+/// words. Keeping plain words literal keeps encoded words few and short: RFC 2047 §6.2
+/// says the space between two adjacent encoded words is dropped, but Python's `email`
+/// keeps it in phrases, so a name split into several adjacent encoded words reads back
+/// there with extra spaces (only for runs of non-ASCII text longer than one word holds).
 pub(crate) fn write_phrase(w: &mut HeaderWriter<'_>, name: &str, utf8: bool) {
-    let atoms = !name.is_empty()
-        && !needs_encoding(name, utf8, 60)
-        && name.split(' ').all(|a| a.chars().all(is_atext));
-    if atoms {
+    let plain = |a: &str| {
+        !a.is_empty() && a.len() <= 76 && !a.contains("=?") && a.chars().all(is_atext)
+            && (utf8 || a.is_ascii())
+    };
+    let odd_spaces = name.starts_with(' ') || name.ends_with(' ') || name.contains("  ");
+    if !odd_spaces && name.split(' ').all(plain) {
         for a in name.split(' ') {
             w.word(a);
         }
@@ -265,8 +271,23 @@ pub(crate) fn write_phrase(w: &mut HeaderWriter<'_>, name: &str, utf8: bool) {
         && name.chars().all(|c| c == ' ' || !c.is_ascii_control())
     {
         w.word(&quote(name));
-    } else {
+    } else if odd_spaces {
         w.encoded(name, WordContext::Phrase);
+    } else {
+        let words: Vec<&str> = name.split(' ').collect();
+        let mut i = 0;
+        while i < words.len() {
+            if plain(words[i]) {
+                w.word(words[i]);
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < words.len() && !plain(words[i]) {
+                i += 1;
+            }
+            w.encoded(&words[start..i].join(" "), WordContext::Phrase);
+        }
     }
 }
 
@@ -364,5 +385,6 @@ mod tests {
         assert_eq!(f("Smith, Alice"), "To: \"Smith, Alice\"\r\n");
         assert_eq!(f("a \"b\""), "To: \"a \\\"b\\\"\"\r\n");
         assert_eq!(f("Zoë"), "To: =?UTF-8?Q?Zo=C3=AB?=\r\n");
+        assert_eq!(f("Zoë Ann Müller, Jr"), "To: =?UTF-8?Q?Zo=C3=AB?= Ann =?UTF-8?Q?M=C3=BCller=2C_Jr?=\r\n");
     }
 }
