@@ -385,6 +385,6 @@ mod tests {
         assert_eq!(f("Smith, Alice"), "To: \"Smith, Alice\"\r\n");
         assert_eq!(f("a \"b\""), "To: \"a \\\"b\\\"\"\r\n");
         assert_eq!(f("Zoë"), "To: =?UTF-8?Q?Zo=C3=AB?=\r\n");
-        assert_eq!(f("Zoë Ann Müller, Jr"), "To: =?UTF-8?Q?Zo=C3=AB?= Ann =?UTF-8?Q?M=C3=BCller=2C_Jr?=\r\n");
+        assert_eq!(f("Zoë Ann Müller, Jr"), "To: =?UTF-8?Q?Zo=C3=AB?= Ann =?UTF-8?Q?M=C3=BCller=2C?= Jr\r\n");
     }
 }
