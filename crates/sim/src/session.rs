@@ -223,7 +223,7 @@ impl Session {
                 .await?;
             return Ok(Flow::Close);
         }
-        self.write_reply(code, &[text], false).await?;
+        self.write_reply(code, &[text]).await?;
         if code == 421 {
             return Ok(Flow::Close);
         }
@@ -392,16 +392,11 @@ impl Session {
             Some((c, t)) if code < 400 => (c, vec![t]),
             _ => (code, lines),
         };
-        self.write_reply(code, &lines, true).await?;
+        self.write_reply(code, &lines).await?;
         Ok(Flow::Continue)
     }
 
-    async fn write_reply(
-        &mut self,
-        code: u16,
-        lines: &[String],
-        _enhanced_ok: bool,
-    ) -> io::Result<()> {
+    async fn write_reply(&mut self, code: u16, lines: &[String]) -> io::Result<()> {
         let shaping = std::mem::take(&mut self.shaping);
         let strip = !self.config().has(Extension::EnhancedStatusCodes);
         let mut texts: Vec<String> = lines
@@ -480,7 +475,8 @@ impl Session {
         }
 
         // RFC 2920 §3.1 and Postfix `smtpd_forbid_unauth_pipelining`.
-        if self.strict() && verb != "QUIT" && self.pending_input().await {
+        // BDAT's chunk follows its command at once (RFC 3030 §2), so bdat() checks after it.
+        if self.strict() && verb != "QUIT" && verb != "BDAT" && self.pending_input().await {
             let pipelining = self.esmtp && self.config().has(Extension::Pipelining);
             let last_in_group = matches!(
                 verb.as_str(),

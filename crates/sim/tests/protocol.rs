@@ -520,3 +520,108 @@ fn lenient_mode_takes_what_lenient_servers_take() {
     assert!(c.reply().starts_with("250 "));
     assert_eq!(sim.messages()[0].mail_from, "a@c.test");
 }
+
+#[test]
+fn bdat_without_pipelining_sends_each_chunk_with_its_command() {
+    let sim =
+        BlockingSimulator::start(Config::builder().without(Extension::Pipelining).build()).unwrap();
+    let mut c = Raw::greeted(sim.addr());
+    c.envelope("a@c.test", &["b@c.test"]);
+    c.send(b"BDAT 5\r\nHello");
+    assert_eq!(c.reply(), "250 2.0.0 Ok: 5 octets received\r\n");
+    c.send(b"BDAT 2 LAST\r\n\r\n");
+    assert_eq!(c.reply(), "250 2.0.0 Ok: queued as 000001\r\n");
+    // Without PIPELINING the next BDAT may not ride along with a chunk.
+    assert_eq!(c.cmd("MAIL FROM:<a@c.test>"), "250 2.1.0 Ok\r\n");
+    assert_eq!(c.cmd("RCPT TO:<b@c.test>"), "250 2.1.5 Ok\r\n");
+    c.send(b"BDAT 1\r\nxBDAT 1 LAST\r\ny");
+    assert_eq!(
+        c.reply(),
+        "554 5.5.0 Error: SMTP protocol synchronization\r\n"
+    );
+    c.expect_closed();
+    assert_eq!(sim.messages()[0].data, b"Hello\r\n");
+}
+
+/// `run` prints where it listens, then each message, then transcripts when asked.
+#[test]
+fn run_prints_messages_and_transcripts_as_they_arrive() {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let out = Shared::default();
+    let text = |o: &Shared| String::from_utf8_lossy(&o.0.lock().unwrap()).into_owned();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let writer = out.clone();
+    let runner = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(postel_sim::run(
+            Config::builder().build(),
+            postel_sim::RunOptions { transcripts: true },
+            writer,
+            async {
+                let _ = stopped.await;
+            },
+        ))
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let addr = loop {
+        let t = text(&out);
+        if let Some(rest) = t.strip_prefix("postel-sim listening on ") {
+            if let Some(a) = rest.lines().next() {
+                break a.parse().unwrap();
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "run printed no address: {t:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut c = Raw::greeted(addr);
+    c.envelope("a@c.test", &["b@c.test"]);
+    assert!(c.cmd("DATA").starts_with("354"));
+    c.send(b"Subject: printed\r\n\r\nhello\r\n.\r\n");
+    assert!(c.reply().starts_with("250 "));
+    assert_eq!(c.cmd("QUIT"), "221 2.0.0 Bye\r\n");
+    c.expect_closed();
+    while !text(&out).contains("# closed") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no transcript: {}",
+            text(&out)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop.send(()).unwrap();
+    runner.join().unwrap().unwrap();
+    let t = text(&out);
+    assert!(
+        t.contains(
+            "=== message 000001 (connection 1, Data)\nMAIL FROM:<a@c.test>\nRCPT TO:<b@c.test>\n\
+             --- 27 octets\nSubject: printed\r\n\r\nhello\r\n=== end of message 000001\n"
+        ),
+        "{t}"
+    );
+    assert!(
+        t.contains("# connection 1\nS: 220 mx.sim.test ESMTP postel-sim\nC: EHLO client.test\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("C: Subject: printed\nC: \nC: hello\nC: .\nS: 250 2.0.0 Ok: queued as 000001\n"),
+        "{t}"
+    );
+}
