@@ -324,7 +324,7 @@ pub(crate) fn write_addresses(
         match a {
             Address::Mailbox(m) => write_mailbox(w, m, utf8, sep)?,
             Address::Group { name, members } => {
-                write_phrase(w, name, utf8);
+                write_phrase(w, name, false);
                 w.glue(":");
                 if members.is_empty() {
                     w.glue(";");
@@ -344,7 +344,9 @@ pub(crate) fn write_addresses(
     Ok(())
 }
 
-/// Write one mailbox followed by `suffix` (`,`, `;` or nothing).
+/// Write one mailbox followed by `suffix` (`,`, `;` or nothing). Display names are
+/// always ASCII (encoded words): only an address that cannot be ASCII is UTF-8, so a
+/// message needs SMTPUTF8 only when nothing else can work.
 pub(crate) fn write_mailbox(
     w: &mut HeaderWriter<'_>,
     m: &Mailbox,
@@ -354,7 +356,7 @@ pub(crate) fn write_mailbox(
     let addr = m.addr.to_smtp(utf8)?;
     match &m.name {
         Some(n) => {
-            write_phrase(w, n, utf8);
+            write_phrase(w, n, false);
             w.word(&format!("<{addr}>{suffix}"));
         }
         None => w.word(&format!("{addr}{suffix}")),

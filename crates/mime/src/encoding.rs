@@ -5,7 +5,7 @@
 //! - text parts (`text`, `html`, streams declared text) are in canonical form: any CR, LF
 //!   or CRLF is a line break, written as CRLF. In memory they are scanned: 7bit when
 //!   ASCII, no NUL and lines ≤ 998; 8bit when only the ASCII test fails and the server
-//!   offers 8BITMIME; quoted-printable when at most one byte in six is non-ASCII; base64
+//!   offers 8BITMIME; quoted-printable when at most one byte in four is non-ASCII; base64
 //!   otherwise. Streamed text, whose content is unknown ahead, is quoted-printable.
 //! - other parts keep their bytes exactly: 7bit only for an in-memory `text/*` attachment
 //!   that is already 7bit with CRLF line ends; base64 otherwise (so always for streams).
@@ -92,7 +92,7 @@ pub(crate) fn choose_text(s: &Scan, allow_8bit: bool) -> TransferEncoding {
         TransferEncoding::SevenBit
     } else if lines_ok && allow_8bit {
         TransferEncoding::EightBit
-    } else if s.eight_bit * 6 <= s.len {
+    } else if s.eight_bit * 4 <= s.len {
         TransferEncoding::QuotedPrintable
     } else {
         TransferEncoding::Base64
