@@ -114,8 +114,10 @@ pub enum Action {
     /// Write the reply one byte per TCP segment, with a short pause between them.
     Dribble,
     /// Split the reply's text over continuation lines at every space, so that
-    /// `250 2.1.0 Ok` becomes `250-2.1.0\r\n250 Ok\r\n`. In an EHLO reply only the
-    /// first line is split, so that every keyword line stays whole.
+    /// `250 2.1.0 Ok` becomes `250-2.1.0\r\n250 Ok\r\n`, and a one-word text gets an
+    /// empty last line (`250-mx.sim.test\r\n250\r\n`, valid per RFC 5321 §4.2). In an
+    /// EHLO reply only the first line is split, so that every keyword line stays whole
+    /// and the last line keeps its keyword; a 334 is never given an empty last line.
     SplitMultiline,
     /// At STARTTLS: reply 220, then answer the ClientHello with a fatal
     /// `handshake_failure` alert and close. At the greeting of an implicit-TLS listener:

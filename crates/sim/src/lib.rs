@@ -74,9 +74,33 @@
 //! After STARTTLS any plaintext the client sent with it is discarded (RFC 3207 §4.2),
 //! and EHLO, AUTH and the transaction are forgotten.
 //!
+//! Pipelining is judged the way Postfix judges it: when a command is taken, any client
+//! bytes already received beyond it (or readable from the socket at that instant) are
+//! "sent ahead". A client that sends ahead by a hair later than that is not caught; a
+//! client that waits for each reply never trips it.
+//!
 //! # Faults
 //! See [`fault`]: close, 421, a chosen reply, delays, dribbled replies, odd multi-line
-//! splits, TLS handshake failure, at any step of any or a chosen connection.
+//! splits, TLS handshake failure, at any step of any or a chosen connection. Every
+//! action is defined at every step, so a fault matrix is two loops and one table:
+//! ```no_run
+//! # fn drive_client(_: std::net::SocketAddr, _: Option<&str>) {}
+//! use postel_sim::fault::{Action, Fault, Step};
+//! use postel_sim::{BlockingSimulator, Config};
+//! let sim = BlockingSimulator::start(Config::builder().user("alice", "pw").build()).unwrap();
+//! let ca = sim.ca_pem();
+//! for step in Step::MATRIX {
+//!     for action in [Action::Close, Action::CloseAfterAccept, Action::Reply421] {
+//!         sim.set_faults(vec![Fault::new(step.clone(), action.clone())]);
+//!         let before = sim.connections();
+//!         drive_client(sim.addr(), ca.as_deref());
+//!         let delivered = sim.take_messages();       // who got it, and how often
+//!         let last = sim.transcript(sim.connections()); // closed or still open?
+//!         // assert against the expected row for (step, action) ...
+//!         # let _ = (before, delivered, last);
+//!     }
+//! }
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 

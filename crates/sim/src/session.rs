@@ -405,6 +405,11 @@ impl Session {
             .collect();
         if shaping.split {
             texts = split_texts(&texts, shaping.split_first_only);
+            // A one-word reply still gets a continuation: `250-word` then a bare `250`.
+            // Not for EHLO (its last line must hold a keyword) nor 334 (SASL data).
+            if texts.len() == 1 && !shaping.split_first_only && code != 334 {
+                texts.push(String::new());
+            }
         }
         let mut out = String::new();
         let last = texts.len().saturating_sub(1);

@@ -625,3 +625,54 @@ fn run_prints_messages_and_transcripts_as_they_arrive() {
         "{t}"
     );
 }
+
+#[test]
+fn after_helo_there_are_no_extensions_and_no_pipelining() {
+    let sim = strict();
+    let mut c = Raw::greeted(sim.addr());
+    assert_eq!(c.cmd("HELO client.test"), "250 mx.sim.test\r\n");
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@c.test> SIZE=10"),
+        "555 5.5.4 Unsupported option: SIZE=10\r\n"
+    );
+    assert_eq!(
+        c.cmd("AUTH PLAIN AGFsaWNlAHB3"),
+        "503 5.5.1 Error: send EHLO first\r\n"
+    );
+    c.send(b"MAIL FROM:<a@c.test>\r\nRCPT TO:<b@c.test>\r\n");
+    assert_eq!(
+        c.reply(),
+        "554 5.5.0 Error: SMTP protocol synchronization\r\n"
+    );
+    c.expect_closed();
+}
+
+#[test]
+fn starttls_forgets_the_session_and_discards_injected_plaintext() {
+    let sim = lenient();
+    let ca = sim.ca_pem().unwrap();
+    let mut c = Raw::greeted(sim.addr());
+    assert!(c.cmd("EHLO client.test").contains("250-STARTTLS\r\n"));
+    // CVE-2011-0411 style injection: a command riding along with STARTTLS.
+    c.send(b"STARTTLS\r\nMAIL FROM:<injected@c.test>\r\n");
+    assert_eq!(c.reply(), "220 2.0.0 Ready to start TLS\r\n");
+    c.upgrade(&ca).expect("handshake");
+    // The injected MAIL was dropped, and EHLO must be given again.
+    assert_eq!(
+        c.cmd("RCPT TO:<b@c.test>"),
+        "503 5.5.1 Error: need MAIL command\r\n"
+    );
+    let ehlo = c.cmd("EHLO client.test");
+    assert!(!ehlo.contains("STARTTLS"), "{ehlo}");
+    assert_eq!(c.cmd("STARTTLS"), "554 5.5.1 Error: TLS already active\r\n");
+    // Strict mode refuses the injection outright.
+    let sim = strict();
+    let mut c = Raw::greeted(sim.addr());
+    assert!(c.cmd("EHLO client.test").starts_with("250-"));
+    c.send(b"STARTTLS\r\nMAIL FROM:<injected@c.test>\r\n");
+    assert_eq!(
+        c.reply(),
+        "554 5.5.0 Error: SMTP protocol synchronization\r\n"
+    );
+    c.expect_closed();
+}
