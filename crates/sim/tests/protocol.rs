@@ -676,3 +676,44 @@ fn starttls_forgets_the_session_and_discards_injected_plaintext() {
     );
     c.expect_closed();
 }
+
+#[test]
+fn auth_failures_cancels_and_unknown_mechanisms() {
+    let sim = BlockingSimulator::start(
+        Config::builder()
+            .user("alice", "pw")
+            .oauth_token("alice", "good")
+            .build(),
+    )
+    .unwrap();
+    let mut c = Raw::greeted(sim.addr());
+    assert!(c.cmd("EHLO client.test").starts_with("250-"));
+    assert_eq!(
+        c.cmd("AUTH FOO"),
+        "504 5.5.4 Unrecognized authentication type\r\n"
+    );
+    assert_eq!(
+        c.cmd("AUTH PLAIN !!!"),
+        "501 5.5.2 Cannot decode response\r\n"
+    );
+    assert_eq!(c.cmd("AUTH PLAIN"), "334 \r\n");
+    assert_eq!(c.cmd("*"), "501 5.7.0 Authentication aborted\r\n");
+    // XOAUTH2 with a bad token: Google's 334 with a JSON error, an empty line, then 535.
+    // base64("user=alice\x01auth=Bearer bad\x01\x01")
+    let reply = c.cmd("AUTH XOAUTH2 dXNlcj1hbGljZQFhdXRoPUJlYXJlciBiYWQBAQ==");
+    assert_eq!(
+        reply,
+        "334 eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiQmVhcmVyIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xlLmNvbS8ifQ==\r\n"
+    );
+    assert_eq!(
+        c.cmd(""),
+        "535 5.7.8 Error: authentication failed: authentication failure\r\n"
+    );
+    // LOGIN with the user name as initial response ("alice"), then the password ("pw").
+    assert_eq!(c.cmd("AUTH LOGIN YWxpY2U="), "334 UGFzc3dvcmQ6\r\n");
+    assert_eq!(c.cmd("cHc="), "235 2.7.0 Authentication successful\r\n");
+    assert_eq!(
+        c.cmd("MAIL FROM:<alice@c.test> AUTH=alice@c.test"),
+        "250 2.1.0 Ok\r\n"
+    );
+}
