@@ -18,11 +18,13 @@ fn swaks_available() -> bool {
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("swaks is required in CI: apt-get install -y swaks libnet-ssleay-perl");
     }
-    eprintln!(
-        "\n########################################################################\n\
-         ## SKIPPED: swaks is not installed, so this swaks test did NOT run.   ##\n\
-         ## Install it with: apt-get install -y swaks libnet-ssleay-perl        ##\n\
-         ########################################################################\n"
+    // Written to the real stderr, past the test harness's capture, so it is seen.
+    use std::io::Write as _;
+    let _ = std::io::stderr().write_all(
+        b"\n########################################################################\n\
+          ## SKIPPED: swaks is not installed, so this swaks test did NOT run.   ##\n\
+          ## Install it with: apt-get install -y swaks libnet-ssleay-perl        ##\n\
+          ########################################################################\n",
     );
     false
 }
