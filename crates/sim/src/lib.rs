@@ -107,6 +107,7 @@
 mod auth;
 mod blocking;
 mod config;
+mod envelope;
 pub mod fault;
 mod run;
 mod server;
