@@ -73,13 +73,16 @@ pub enum Address {
 }
 
 fn is_dot_atom(s: &str) -> bool {
-    !s.is_empty() && s.split('.').all(|a| !a.is_empty() && a.chars().all(is_atext))
+    !s.is_empty()
+        && s.split('.')
+            .all(|a| !a.is_empty() && a.chars().all(is_atext))
 }
 
 fn is_ldh_label(l: &str) -> bool {
     !l.is_empty()
         && l.len() <= 63
-        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && l.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl AddrSpec {
@@ -116,7 +119,9 @@ impl AddrSpec {
         }
         if let Some(inner) = domain.strip_prefix('[') {
             match inner.strip_suffix(']') {
-                Some(i) if i.bytes().all(|b| b.is_ascii_graphic() && !b"[]\\".contains(&b)) => {}
+                Some(i)
+                    if i.bytes()
+                        .all(|b| b.is_ascii_graphic() && !b"[]\\".contains(&b)) => {}
                 _ => return Err(bad("malformed domain literal")),
             }
         } else if domain.is_ascii() {
@@ -653,7 +658,10 @@ mod tests {
     #[test]
     fn parses_common_forms() {
         let m: Mailbox = "a@b.test".parse().unwrap();
-        assert_eq!((m.name(), m.addr().local(), m.addr().domain()), (None, "a", "b.test"));
+        assert_eq!(
+            (m.name(), m.addr().local(), m.addr().domain()),
+            (None, "a", "b.test")
+        );
         let m: Mailbox = "Ann Lee <ann@b.test>".parse().unwrap();
         assert_eq!(m.name(), Some("Ann Lee"));
         let m: Mailbox = "\"Lee, Ann\" <ann@b.test> (work)".parse().unwrap();
@@ -677,7 +685,13 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(l[2], Address::Group { name: "empty".into(), members: Vec::new() });
+        assert_eq!(
+            l[2],
+            Address::Group {
+                name: "empty".into(),
+                members: Vec::new()
+            }
+        );
     }
 
     #[test]
@@ -688,10 +702,20 @@ mod tests {
         }
         assert!(matches!(
             "a@b.test\r\nBcc: x@y.test".parse::<Mailbox>(),
-            Err(Error::InvalidByte { byte: b'\r', at: 8, .. })
+            Err(Error::InvalidByte {
+                byte: b'\r',
+                at: 8,
+                ..
+            })
         ));
-        assert!(matches!("a@-b..test".parse::<Mailbox>(), Err(Error::InvalidAddress { .. })));
-        assert!(matches!("a.@b.test".parse::<Mailbox>(), Err(Error::InvalidAddress { .. })));
+        assert!(matches!(
+            "a@-b..test".parse::<Mailbox>(),
+            Err(Error::InvalidAddress { .. })
+        ));
+        assert!(matches!(
+            "a.@b.test".parse::<Mailbox>(),
+            Err(Error::InvalidAddress { .. })
+        ));
     }
 
     #[test]
@@ -699,10 +723,19 @@ mod tests {
         let m: Mailbox = "Jörg <jörg@bücher.example>".parse().unwrap();
         assert!(m.addr().needs_smtputf8());
         assert_eq!(m.addr().to_smtp(true).unwrap(), "jörg@bücher.example");
-        assert!(matches!(m.addr().to_smtp(false), Err(Error::NeedsSmtpUtf8 { .. })));
+        assert!(matches!(
+            m.addr().to_smtp(false),
+            Err(Error::NeedsSmtpUtf8 { .. })
+        ));
         let m: Mailbox = "joerg@bücher.example".parse().unwrap();
         assert!(!m.addr().needs_smtputf8());
-        assert_eq!(m.addr().to_smtp(false).unwrap(), "joerg@xn--bcher-kva.example");
-        assert_eq!(m.addr().to_smtp(true).unwrap(), "joerg@xn--bcher-kva.example");
+        assert_eq!(
+            m.addr().to_smtp(false).unwrap(),
+            "joerg@xn--bcher-kva.example"
+        );
+        assert_eq!(
+            m.addr().to_smtp(true).unwrap(),
+            "joerg@xn--bcher-kva.example"
+        );
     }
 }

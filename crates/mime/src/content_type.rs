@@ -294,7 +294,13 @@ mod tests {
 
     #[test]
     fn guesses_from_extension() {
-        assert_eq!(ContentType::from_file_name("a.PDF").essence(), "application/pdf");
-        assert_eq!(ContentType::from_file_name("noext").essence(), "application/octet-stream");
+        assert_eq!(
+            ContentType::from_file_name("a.PDF").essence(),
+            "application/pdf"
+        );
+        assert_eq!(
+            ContentType::from_file_name("noext").essence(),
+            "application/octet-stream"
+        );
     }
 }

@@ -158,7 +158,8 @@ impl Planner<'_> {
                     if i > 0 {
                         self.cur.extend_from_slice(b"\r\n");
                     }
-                    self.cur.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+                    self.cur
+                        .extend_from_slice(format!("--{boundary}\r\n").as_bytes());
                     self.entity(child)?;
                 }
                 self.cur
@@ -238,7 +239,11 @@ fn pick_token(seed: &[u8], plain_bodies: &[&[u8]]) -> String {
     }
 }
 
-fn choose_all(p: &Part, opts: &EncodeOptions, out: &mut Vec<TransferEncoding>) -> Result<(), Error> {
+fn choose_all(
+    p: &Part,
+    opts: &EncodeOptions,
+    out: &mut Vec<TransferEncoding>,
+) -> Result<(), Error> {
     match &p.body {
         Body::Leaf { content, text } => out.push(match content {
             Content::Bytes(b) => {
@@ -262,7 +267,11 @@ fn choose_all(p: &Part, opts: &EncodeOptions, out: &mut Vec<TransferEncoding>) -
     Ok(())
 }
 
-fn plain_bodies<'p>(p: &'p Part, encs: &mut core::slice::Iter<'_, TransferEncoding>, out: &mut Vec<&'p [u8]>) {
+fn plain_bodies<'p>(
+    p: &'p Part,
+    encs: &mut core::slice::Iter<'_, TransferEncoding>,
+    out: &mut Vec<&'p [u8]>,
+) {
     match &p.body {
         Body::Leaf { content, .. } => {
             let e = encs.next();
@@ -295,14 +304,23 @@ fn take_sources<'a>(p: &'a mut Part, out: &mut Vec<Option<Src<'a>>>) {
     }
 }
 
-fn write_message_headers(m: &Message, opts: &EncodeOptions, out: &mut Vec<u8>) -> Result<(), Error> {
+fn write_message_headers(
+    m: &Message,
+    opts: &EncodeOptions,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
     let utf8 = opts.smtputf8;
     let mut w = HeaderWriter::new(out, "Date");
     w.unstructured(&format!("{}", m.date), false);
     w.finish();
     let mut w = HeaderWriter::new(out, "From");
     for (i, mb) in m.from.iter().enumerate() {
-        write_mailbox(&mut w, mb, utf8, if i + 1 == m.from.len() { "" } else { "," })?;
+        write_mailbox(
+            &mut w,
+            mb,
+            utf8,
+            if i + 1 == m.from.len() { "" } else { "," },
+        )?;
     }
     w.finish();
     if let Some(s) = &m.sender {
@@ -327,7 +345,10 @@ fn write_message_headers(m: &Message, opts: &EncodeOptions, out: &mut Vec<u8>) -
         w.word(&format!("{id}"));
         w.finish();
     }
-    for (name, ids) in [("In-Reply-To", &m.in_reply_to), ("References", &m.references)] {
+    for (name, ids) in [
+        ("In-Reply-To", &m.in_reply_to),
+        ("References", &m.references),
+    ] {
         if !ids.is_empty() {
             let mut w = HeaderWriter::new(out, name);
             for id in ids {
@@ -374,9 +395,15 @@ impl<'a> Encoder<'a> {
     }
 
     fn from_items(items: Vec<Item>, sources: Vec<Option<Src<'a>>>) -> Self {
-        let uses_8bit = items
-            .iter()
-            .any(|i| matches!(i, Item::Body { enc: TransferEncoding::EightBit, .. }));
+        let uses_8bit = items.iter().any(|i| {
+            matches!(
+                i,
+                Item::Body {
+                    enc: TransferEncoding::EightBit,
+                    ..
+                }
+            )
+        });
         let uses_smtputf8 = items
             .iter()
             .any(|i| matches!(i, Item::Bytes(b) if !b.is_ascii()));
@@ -495,7 +522,12 @@ impl<'a> Encoder<'a> {
         }
     }
 
-    fn fill(&mut self, enc: TransferEncoding, text: bool, declared: Option<u64>) -> Result<(), Error> {
+    fn fill(
+        &mut self,
+        enc: TransferEncoding,
+        text: bool,
+        declared: Option<u64>,
+    ) -> Result<(), Error> {
         if self.active.is_none() {
             let src = self
                 .sources
@@ -596,5 +628,3 @@ impl std::io::Read for Encoder<'_> {
         Encoder::read(self, buf).map_err(Into::into)
     }
 }
-
-

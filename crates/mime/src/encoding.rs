@@ -156,7 +156,10 @@ impl QpEncoder {
 
     fn put_encoded(&mut self, b: u8, out: &mut Vec<u8>) {
         const HEX: &[u8; 16] = b"0123456789ABCDEF";
-        self.put(&[b'=', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]], out);
+        self.put(
+            &[b'=', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]],
+            out,
+        );
     }
 
     fn put_literal(&mut self, b: u8, out: &mut Vec<u8>) {
@@ -310,12 +313,30 @@ mod tests {
 
     #[test]
     fn choice_follows_content() {
-        assert_eq!(choose_text(&scan(b"hello\n"), false), TransferEncoding::SevenBit);
-        assert_eq!(choose_text(&scan("héllo wörld, mostly ascii".as_bytes()), false), TransferEncoding::QuotedPrintable);
-        assert_eq!(choose_text(&scan("héllo".as_bytes()), true), TransferEncoding::EightBit);
-        assert_eq!(choose_text(&scan("日本語のテキスト".as_bytes()), false), TransferEncoding::Base64);
-        assert_eq!(choose_text(&scan(&[b'a'; 999]), false), TransferEncoding::QuotedPrintable);
-        assert_eq!(choose_exact(&scan(b"a\r\nb"), true), TransferEncoding::SevenBit);
+        assert_eq!(
+            choose_text(&scan(b"hello\n"), false),
+            TransferEncoding::SevenBit
+        );
+        assert_eq!(
+            choose_text(&scan("héllo wörld, mostly ascii".as_bytes()), false),
+            TransferEncoding::QuotedPrintable
+        );
+        assert_eq!(
+            choose_text(&scan("héllo".as_bytes()), true),
+            TransferEncoding::EightBit
+        );
+        assert_eq!(
+            choose_text(&scan("日本語のテキスト".as_bytes()), false),
+            TransferEncoding::Base64
+        );
+        assert_eq!(
+            choose_text(&scan(&[b'a'; 999]), false),
+            TransferEncoding::QuotedPrintable
+        );
+        assert_eq!(
+            choose_exact(&scan(b"a\r\nb"), true),
+            TransferEncoding::SevenBit
+        );
         assert_eq!(choose_exact(&scan(b"a\nb"), true), TransferEncoding::Base64);
         assert_eq!(choose_exact(&scan(b"ab"), false), TransferEncoding::Base64);
     }

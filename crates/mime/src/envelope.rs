@@ -52,6 +52,9 @@ impl Envelope {
     /// Whether an address has a UTF-8 local part, so that the transaction needs a server
     /// offering SMTPUTF8 and the `SMTPUTF8` parameter on `MAIL FROM` (RFC 6531 §3.4).
     pub fn needs_smtputf8(&self) -> bool {
-        self.from.iter().chain(&self.to).any(AddrSpec::needs_smtputf8)
+        self.from
+            .iter()
+            .chain(&self.to)
+            .any(AddrSpec::needs_smtputf8)
     }
 }

@@ -103,7 +103,10 @@ impl fmt::Display for Error {
             Error::InvalidDomain { domain } => write!(f, "invalid domain {domain:?} (IDNA)"),
             Error::InvalidHeaderName { name } => write!(f, "invalid header name {name:?}"),
             Error::ReservedHeader { name } => {
-                write!(f, "header {name:?} is written by the builder; use its method")
+                write!(
+                    f,
+                    "header {name:?} is written by the builder; use its method"
+                )
             }
             Error::InvalidValue { field, reason } => write!(f, "{field}: {reason}"),
             Error::MissingField { field } => write!(f, "missing required field {field}"),
@@ -125,7 +128,9 @@ impl fmt::Display for Error {
     }
 }
 
+// `core::error::Error` needs Rust 1.81; the workspace supports 1.80.
 #[cfg(feature = "std")]
+#[allow(clippy::std_instead_of_core)]
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {

@@ -258,7 +258,10 @@ pub(crate) fn hex_percent(b: u8) -> String {
 /// there with extra spaces (only for runs of non-ASCII text longer than one word holds).
 pub(crate) fn write_phrase(w: &mut HeaderWriter<'_>, name: &str, utf8: bool) {
     let plain = |a: &str| {
-        !a.is_empty() && a.len() <= 76 && !a.contains("=?") && a.chars().all(is_atext)
+        !a.is_empty()
+            && a.len() <= 76
+            && !a.contains("=?")
+            && a.chars().all(is_atext)
             && (utf8 || a.is_ascii())
     };
     let odd_spaces = name.starts_with(' ') || name.ends_with(' ') || name.contains("  ");
@@ -385,6 +388,9 @@ mod tests {
         assert_eq!(f("Smith, Alice"), "To: \"Smith, Alice\"\r\n");
         assert_eq!(f("a \"b\""), "To: \"a \\\"b\\\"\"\r\n");
         assert_eq!(f("Zoë"), "To: =?UTF-8?Q?Zo=C3=AB?=\r\n");
-        assert_eq!(f("Zoë Ann Müller, Jr"), "To: =?UTF-8?Q?Zo=C3=AB?= Ann =?UTF-8?Q?M=C3=BCller=2C?= Jr\r\n");
+        assert_eq!(
+            f("Zoë Ann Müller, Jr"),
+            "To: =?UTF-8?Q?Zo=C3=AB?= Ann =?UTF-8?Q?M=C3=BCller=2C?= Jr\r\n"
+        );
     }
 }

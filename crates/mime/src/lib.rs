@@ -11,6 +11,7 @@
 //!     .subject("Photos from Zürich")
 //!     .text("Two photos attached.\n")
 //!     .attach(Attachment::new("zürich.jpg", vec![0xff, 0xd8, 0xff, 0xe0])?)
+//!     .date(postel_mime::DateTime::from_unix(1_795_386_300, 0)?) // default: now, with `std`
 //!     .build()?;
 //!
 //! // What the SMTP client needs: envelope, capabilities, size, then the bytes.

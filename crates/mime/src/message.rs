@@ -222,6 +222,7 @@ impl Message {
 ///     .html("<p>See <b>attached</b>.</p>")
 ///     .attach(Attachment::new("report.csv", b"q,total\r\n1,10\r\n".to_vec())?)
 ///     .header("X-Mailer", "postel")
+///     .date(postel_mime::DateTime::from_unix(1_795_386_300, 0)?) // default: now, with `std`
 ///     .build()?;
 /// assert_eq!(msg.body().content_type().essence(), "multipart/mixed");
 /// # Ok::<(), postel_mime::Error>(())
@@ -435,10 +436,9 @@ impl MessageBuilder {
         let mut body = match (self.body, self.text, self.html) {
             (Some(_), Some(_), _) | (Some(_), _, Some(_)) => return Err(Error::ConflictingBody),
             (Some(b), None, None) => Some(b),
-            (None, Some(t), Some(h)) => Some(Part::alternative(alloc::vec![
-                Part::text(t),
-                Part::html(h)
-            ])),
+            (None, Some(t), Some(h)) => {
+                Some(Part::alternative(alloc::vec![Part::text(t), Part::html(h)]))
+            }
             (None, Some(t), None) => Some(Part::text(t)),
             (None, None, Some(h)) => Some(Part::html(h)),
             (None, None, None) => None,

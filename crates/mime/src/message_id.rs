@@ -29,8 +29,7 @@ pub struct MessageId(String);
 
 fn dot_atom_ascii(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .split('.')
+        && s.split('.')
             .all(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii() && is_atext(c)))
 }
 
@@ -87,7 +86,10 @@ impl FromStr for MessageId {
         let literal = right
             .strip_prefix('[')
             .and_then(|r| r.strip_suffix(']'))
-            .is_some_and(|r| r.bytes().all(|b| b.is_ascii_graphic() && !b"[]\\".contains(&b)));
+            .is_some_and(|r| {
+                r.bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"[]\\".contains(&b))
+            });
         if !dot_atom_ascii(left) || !(literal || dot_atom_ascii(right)) {
             return Err(bad("not dot-atom@dot-atom (RFC 5322 §3.6.4)"));
         }
@@ -110,7 +112,10 @@ mod tests {
         assert_eq!("a@b".parse::<MessageId>().unwrap().as_str(), "a@b");
         assert!("<a b@c>".parse::<MessageId>().is_err());
         assert!("<a@b>\r\nBcc: x".parse::<MessageId>().is_err());
-        assert_eq!(MessageId::new("x", "bücher.example").unwrap().as_str(), "x@xn--bcher-kva.example");
+        assert_eq!(
+            MessageId::new("x", "bücher.example").unwrap().as_str(),
+            "x@xn--bcher-kva.example"
+        );
     }
 
     #[cfg(feature = "std")]

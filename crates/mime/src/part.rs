@@ -42,7 +42,10 @@ pub(crate) struct Disposition {
 #[derive(Debug)]
 pub(crate) enum Body {
     /// `text`: line ends are canonicalized to CRLF; otherwise bytes are kept exactly.
-    Leaf { content: Content, text: bool },
+    Leaf {
+        content: Content,
+        text: bool,
+    },
     Multi(Vec<Part>),
 }
 
@@ -281,7 +284,9 @@ impl Attachment {
             .unwrap_or(cid);
         if cid.is_empty()
             || cid.len() > 200
-            || !cid.bytes().all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')
+            || !cid
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')
         {
             check_value("Content-ID", cid)?;
             return Err(Error::InvalidValue {

@@ -129,10 +129,16 @@ impl RawMessage {
             if n == 0 {
                 return Ok(Self::parse(head));
             }
-            let from = head.len().saturating_sub(3);
+            // The separator's first LF may be in the last two bytes already read.
+            let from = head.len().saturating_sub(2);
             head.extend_from_slice(&buf[..n]);
-            let found = find_separator(&head[from..]).is_some() || find_separator(&head).is_some();
-            if found {
+            let found = find_separator(&head[from..]).map(|(end, _)| from + end);
+            if found.is_some_and(|end| end > MAX_HEADER_SECTION) {
+                return Err(Error::HeaderSectionTooLarge {
+                    limit: MAX_HEADER_SECTION,
+                });
+            }
+            if found.is_some() {
                 let mut m = Self::parse(head);
                 if let Some(RawBody::Bytes(prefix)) = m.body.take() {
                     m.body = Some(RawBody::Stream(Box::new(Prefixed {
@@ -166,7 +172,10 @@ impl RawMessage {
     fn field_value(field: &[Vec<u8>], name: &str) -> Option<String> {
         let first = field.first()?;
         let colon = first.iter().position(|&c| c == b':')?;
-        if !first[..colon].trim_ascii().eq_ignore_ascii_case(name.as_bytes()) {
+        if !first[..colon]
+            .trim_ascii()
+            .eq_ignore_ascii_case(name.as_bytes())
+        {
             return None;
         }
         let mut v = String::from_utf8_lossy(&first[colon + 1..]).into_owned();
@@ -249,7 +258,9 @@ impl RawMessage {
         let _ = opts;
         if let Some(RawBody::Stream(_)) | None = self.body {
             return match self.body.take() {
-                Some(RawBody::Stream(s)) => Ok(Encoder::for_raw(head, RawSrc::Stream(s), None, utf8, true)),
+                Some(RawBody::Stream(s)) => {
+                    Ok(Encoder::for_raw(head, RawSrc::Stream(s), None, utf8, true))
+                }
                 _ => Err(Error::SourceConsumed),
             };
         }
@@ -258,7 +269,13 @@ impl RawMessage {
             _ => &[],
         };
         let len = raw_len(b);
-        Ok(Encoder::for_raw(head, RawSrc::Memory(b), Some(len), utf8, !b.is_ascii()))
+        Ok(Encoder::for_raw(
+            head,
+            RawSrc::Memory(b),
+            Some(len),
+            utf8,
+            !b.is_ascii(),
+        ))
     }
 
     /// Encode the whole message into memory.

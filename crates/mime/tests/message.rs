@@ -8,7 +8,10 @@ use postel_mime::{
     Attachment, DateTime, EncodeOptions, Error, Message, MessageBuilder, MessageId, Part, Source,
 };
 
-const ASCII: EncodeOptions = EncodeOptions { allow_8bit: false, smtputf8: false };
+const ASCII: EncodeOptions = EncodeOptions {
+    allow_8bit: false,
+    smtputf8: false,
+};
 
 fn base() -> MessageBuilder {
     Message::builder()
@@ -26,7 +29,13 @@ fn text(msg: &mut Message, opts: &EncodeOptions) -> String {
 
 #[test]
 fn simple_text_message_is_exactly_these_bytes() {
-    let mut msg = base().subject("Hi").cc("Carol <carol@example.org>").bcc("dave@example.com").text("Hello\nworld").build().unwrap();
+    let mut msg = base()
+        .subject("Hi")
+        .cc("Carol <carol@example.org>")
+        .bcc("dave@example.com")
+        .text("Hello\nworld")
+        .build()
+        .unwrap();
     assert_eq!(
         text(&mut msg, &ASCII),
         "Date: Sun, 22 Nov 2026 23:25:00 +0100\r\n\
@@ -52,7 +61,14 @@ fn multipart_message_is_exactly_these_bytes() {
         .build()
         .unwrap();
     let out = text(&mut msg, &ASCII);
-    let b = out.split("boundary=\"").nth(1).unwrap().split('_').nth(1).unwrap().to_string();
+    let b = out
+        .split("boundary=\"")
+        .nth(1)
+        .unwrap()
+        .split('_')
+        .nth(1)
+        .unwrap()
+        .to_string();
     let expected = format!(
         "Date: Sun, 22 Nov 2026 23:25:00 +0100\r\n\
          From: Alice <alice@example.com>\r\n\
@@ -88,11 +104,18 @@ fn multipart_message_is_exactly_these_bytes() {
 
 #[test]
 fn bcc_is_in_the_envelope_and_never_in_the_headers() {
-    let mut msg = base().cc("c@example.org").bcc("Secret <hidden@example.com>, bob@example.net").build().unwrap();
+    let mut msg = base()
+        .cc("c@example.org")
+        .bcc("Secret <hidden@example.com>, bob@example.net")
+        .build()
+        .unwrap();
     let env = msg.envelope().unwrap();
     assert_eq!(env.from().unwrap().to_string(), "alice@example.com");
     let to: Vec<String> = env.to().iter().map(|a| a.to_string()).collect();
-    assert_eq!(to, ["bob@example.net", "c@example.org", "hidden@example.com"]);
+    assert_eq!(
+        to,
+        ["bob@example.net", "c@example.org", "hidden@example.com"]
+    );
     let out = text(&mut msg, &ASCII);
     assert!(!out.contains("hidden"), "{out}");
     assert!(!out.contains("Secret"), "{out}");
@@ -102,9 +125,19 @@ fn bcc_is_in_the_envelope_and_never_in_the_headers() {
 #[test]
 fn sender_is_the_reverse_path_and_required_for_several_from() {
     let err = base().from("second@example.com").build().unwrap_err();
-    assert!(matches!(err, Error::MissingField { field: "Sender" }), "{err:?}");
-    let msg = base().from("second@example.com").sender("ops@example.com").build().unwrap();
-    assert_eq!(msg.envelope().unwrap().from().unwrap().to_string(), "ops@example.com");
+    assert!(
+        matches!(err, Error::MissingField { field: "Sender" }),
+        "{err:?}"
+    );
+    let msg = base()
+        .from("second@example.com")
+        .sender("ops@example.com")
+        .build()
+        .unwrap();
+    assert_eq!(
+        msg.envelope().unwrap().from().unwrap().to_string(),
+        "ops@example.com"
+    );
 }
 
 #[test]
@@ -115,10 +148,19 @@ fn groups_expand_into_the_envelope_and_stay_groups_in_headers() {
         .date(DateTime::from_unix(0, 0).unwrap())
         .build()
         .unwrap();
-    let to: Vec<String> = msg.envelope().unwrap().to().iter().map(|a| a.to_string()).collect();
+    let to: Vec<String> = msg
+        .envelope()
+        .unwrap()
+        .to()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
     assert_eq!(to, ["x@example.net", "y@example.net"]);
     let out = text(&mut msg, &ASCII);
-    assert!(out.contains("\r\nTo: Team: x@example.net, Y <y@example.net>;, undisclosed:;\r\n"), "{out}");
+    assert!(
+        out.contains("\r\nTo: Team: x@example.net, Y <y@example.net>;, undisclosed:;\r\n"),
+        "{out}"
+    );
 }
 
 /// Every way a user value reaches a header refuses CR, LF and NUL, saying where.
@@ -130,8 +172,16 @@ fn header_injection_is_refused_everywhere() {
         ("X-Note", base().header("X-Note", bad).build()),
         ("To", base().to(format!("\"{bad}\" <a@b.example>")).build()),
         ("Cc", base().cc(format!("a{bad}@b.example")).build()),
-        ("From", Message::builder().from(format!("A <a@b.example>{bad}")).build()),
-        ("Reply-To", base().reply_to(format!("r@b.example{bad}")).build()),
+        (
+            "From",
+            Message::builder()
+                .from(format!("A <a@b.example>{bad}"))
+                .build(),
+        ),
+        (
+            "Reply-To",
+            base().reply_to(format!("r@b.example{bad}")).build(),
+        ),
         ("Bcc", base().bcc(format!("z@b.example\n{bad}")).build()),
     ];
     for (field, result) in cases {
@@ -148,17 +198,34 @@ fn header_injection_is_refused_everywhere() {
         base().subject("a\0b").build(),
         Err(Error::InvalidByte { byte: 0, at: 1, .. })
     ));
-    assert!(matches!(Attachment::new("a\r\nb.txt", vec![]), Err(Error::InvalidByte { at: 1, .. })));
+    assert!(matches!(
+        Attachment::new("a\r\nb.txt", vec![]),
+        Err(Error::InvalidByte { at: 1, .. })
+    ));
     assert!(matches!(
         Attachment::new("a.png", vec![]).unwrap().inline("x\r\ny"),
         Err(Error::InvalidByte { at: 1, .. })
     ));
     assert!("<a@b>\r\nX: y".parse::<MessageId>().is_err());
-    assert!("text/plain; x=\"a\r\nb\"".parse::<postel_mime::ContentType>().is_err());
-    assert!(matches!(base().header("Bad Name", "v").build(), Err(Error::InvalidHeaderName { .. })));
-    assert!(matches!(base().header("Bad:Name", "v").build(), Err(Error::InvalidHeaderName { .. })));
-    assert!(matches!(base().header("bcc", "x@y.example").build(), Err(Error::ReservedHeader { .. })));
-    assert!(matches!(base().header("Content-Type", "text/html").build(), Err(Error::ReservedHeader { .. })));
+    assert!("text/plain; x=\"a\r\nb\""
+        .parse::<postel_mime::ContentType>()
+        .is_err());
+    assert!(matches!(
+        base().header("Bad Name", "v").build(),
+        Err(Error::InvalidHeaderName { .. })
+    ));
+    assert!(matches!(
+        base().header("Bad:Name", "v").build(),
+        Err(Error::InvalidHeaderName { .. })
+    ));
+    assert!(matches!(
+        base().header("bcc", "x@y.example").build(),
+        Err(Error::ReservedHeader { .. })
+    ));
+    assert!(matches!(
+        base().header("Content-Type", "text/html").build(),
+        Err(Error::ReservedHeader { .. })
+    ));
 }
 
 #[test]
@@ -174,7 +241,13 @@ fn long_inputs_never_make_a_line_over_998() {
         .attach(Attachment::new(&format!("{}.pdf", "é".repeat(400)), vec![1u8; 10]).unwrap())
         .build()
         .unwrap();
-    for opts in [ASCII, EncodeOptions { allow_8bit: true, smtputf8: true }] {
+    for opts in [
+        ASCII,
+        EncodeOptions {
+            allow_8bit: true,
+            smtputf8: true,
+        },
+    ] {
         let bytes = msg.to_vec(&opts).unwrap();
         assert_eq!(check_wire(&bytes), Ok(()));
         let max = bytes.split(|&b| b == b'\n').map(<[u8]>::len).max().unwrap();
@@ -190,22 +263,47 @@ fn text_encoding_follows_content_and_8bitmime() {
         let uses = e.uses_8bit();
         drop(e);
         let out = text(&mut m, &opts);
-        let cte = out.split("Content-Transfer-Encoding: ").nth(1).unwrap().split("\r\n").next().unwrap().to_string();
+        let cte = out
+            .split("Content-Transfer-Encoding: ")
+            .nth(1)
+            .unwrap()
+            .split("\r\n")
+            .next()
+            .unwrap()
+            .to_string();
         (cte, uses)
     };
-    let eight = EncodeOptions { allow_8bit: true, smtputf8: false };
+    let eight = EncodeOptions {
+        allow_8bit: true,
+        smtputf8: false,
+    };
     assert_eq!(enc_of("plain ascii", ASCII), ("7bit".into(), false));
-    assert_eq!(enc_of("Grüße aus Köln, wie geht es?", ASCII), ("quoted-printable".into(), false));
-    assert_eq!(enc_of("Grüße aus Köln, wie geht es?", eight), ("8bit".into(), true));
-    assert_eq!(enc_of("日本語のテキストです", ASCII), ("base64".into(), false));
-    assert_eq!(enc_of(&"a".repeat(1200), eight), ("quoted-printable".into(), false));
+    assert_eq!(
+        enc_of("Grüße aus Köln, wie geht es?", ASCII),
+        ("quoted-printable".into(), false)
+    );
+    assert_eq!(
+        enc_of("Grüße aus Köln, wie geht es?", eight),
+        ("8bit".into(), true)
+    );
+    assert_eq!(
+        enc_of("日本語のテキストです", ASCII),
+        ("base64".into(), false)
+    );
+    assert_eq!(
+        enc_of(&"a".repeat(1200), eight),
+        ("quoted-printable".into(), false)
+    );
 }
 
 #[test]
 fn qp_body_escapes_dots_trailing_space_and_equals() {
     let mut m = base().text("über = 1 \n.hidden\n").build().unwrap();
     let out = text(&mut m, &ASCII);
-    assert!(out.ends_with("\r\n\r\n=C3=BCber =3D 1=20\r\n=2Ehidden\r\n"), "{out:?}");
+    assert!(
+        out.ends_with("\r\n\r\n=C3=BCber =3D 1=20\r\n=2Ehidden\r\n"),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -219,14 +317,26 @@ fn utf8_local_parts_need_smtputf8_and_domains_become_a_labels() {
         .unwrap();
     assert!(m.needs_smtputf8());
     assert!(m.envelope().unwrap().needs_smtputf8());
-    assert!(matches!(m.encoder(&ASCII), Err(Error::NeedsSmtpUtf8 { .. })));
-    let utf8 = EncodeOptions { allow_8bit: true, smtputf8: true };
+    assert!(matches!(
+        m.encoder(&ASCII),
+        Err(Error::NeedsSmtpUtf8 { .. })
+    ));
+    let utf8 = EncodeOptions {
+        allow_8bit: true,
+        smtputf8: true,
+    };
     let e = m.encoder(&utf8).unwrap();
     assert!(e.uses_smtputf8());
     drop(e);
     let out = text(&mut m, &utf8);
-    assert!(out.contains("\r\nFrom: =?UTF-8?Q?J=C3=B6rg?= <jörg@bücher.example>\r\n"), "{out}");
-    assert!(out.contains("\r\nTo: info@xn--bcher-kva.example\r\n"), "{out}");
+    assert!(
+        out.contains("\r\nFrom: =?UTF-8?Q?J=C3=B6rg?= <jörg@bücher.example>\r\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\r\nTo: info@xn--bcher-kva.example\r\n"),
+        "{out}"
+    );
 
     let mut m = Message::builder()
         .from("info@bücher.example")
@@ -239,8 +349,14 @@ fn utf8_local_parts_need_smtputf8_and_domains_become_a_labels() {
     assert!(!e.uses_smtputf8());
     drop(e);
     let out = text(&mut m, &ASCII);
-    assert!(out.contains("\r\nFrom: info@xn--bcher-kva.example\r\n"), "{out}");
-    assert!(out.contains("@xn--bcher-kva.example>\r\n"), "Message-ID on the A-label: {out}");
+    assert!(
+        out.contains("\r\nFrom: info@xn--bcher-kva.example\r\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("@xn--bcher-kva.example>\r\n"),
+        "Message-ID on the A-label: {out}"
+    );
 }
 
 #[test]
@@ -252,14 +368,24 @@ fn in_reply_to_and_references_are_written() {
         .build()
         .unwrap();
     let out = text(&mut m, &ASCII);
-    assert!(out.contains("\r\nIn-Reply-To: <p@example.com>\r\nReferences: <r1@example.com> <p@example.com>\r\n"), "{out}");
+    assert!(
+        out.contains(
+            "\r\nIn-Reply-To: <p@example.com>\r\nReferences: <r1@example.com> <p@example.com>\r\n"
+        ),
+        "{out}"
+    );
 }
 
 #[test]
 fn inline_images_go_in_multipart_related_with_content_id() {
     let mut m = base()
         .html("<img src=\"cid:logo@example.com\">")
-        .attach(Attachment::new("logo.png", vec![1, 2, 3]).unwrap().inline("logo@example.com").unwrap())
+        .attach(
+            Attachment::new("logo.png", vec![1, 2, 3])
+                .unwrap()
+                .inline("logo@example.com")
+                .unwrap(),
+        )
         .build()
         .unwrap();
     assert_eq!(m.body().content_type().essence(), "multipart/related");
@@ -270,9 +396,18 @@ fn inline_images_go_in_multipart_related_with_content_id() {
 
 #[test]
 fn conflicting_bodies_and_empty_multiparts_are_errors() {
-    assert!(matches!(base().text("a").body(Part::text("b")).build(), Err(Error::ConflictingBody)));
-    assert!(matches!(base().body(Part::mixed(vec![])).build(), Err(Error::InvalidValue { .. })));
-    assert!(matches!(Message::builder().to("a@b.example").build(), Err(Error::MissingField { field: "From" })));
+    assert!(matches!(
+        base().text("a").body(Part::text("b")).build(),
+        Err(Error::ConflictingBody)
+    ));
+    assert!(matches!(
+        base().body(Part::mixed(vec![])).build(),
+        Err(Error::InvalidValue { .. })
+    ));
+    assert!(matches!(
+        Message::builder().to("a@b.example").build(),
+        Err(Error::MissingField { field: "From" })
+    ));
 }
 
 struct Counting {
@@ -292,7 +427,17 @@ impl Source for Counting {
 #[test]
 fn streams_are_read_once_and_checked_against_their_declared_length() {
     let mut m = base()
-        .attach(Attachment::from_source("z.bin", Box::new(Counting { left: 1000, byte: 0 }), Some(1000)).unwrap())
+        .attach(
+            Attachment::from_source(
+                "z.bin",
+                Box::new(Counting {
+                    left: 1000,
+                    byte: 0,
+                }),
+                Some(1000),
+            )
+            .unwrap(),
+        )
         .build()
         .unwrap();
     let (bytes, len) = encode(&mut m, &ASCII, 100);
@@ -300,13 +445,33 @@ fn streams_are_read_once_and_checked_against_their_declared_length() {
     assert!(matches!(m.encoder(&ASCII), Err(Error::SourceConsumed)));
 
     let mut m = base()
-        .attach(Attachment::from_source("z.bin", Box::new(Counting { left: 10, byte: 0 }), Some(11)).unwrap())
+        .attach(
+            Attachment::from_source("z.bin", Box::new(Counting { left: 10, byte: 0 }), Some(11))
+                .unwrap(),
+        )
         .build()
         .unwrap();
-    assert!(matches!(m.to_vec(&ASCII), Err(Error::LengthMismatch { declared: 11, actual: 10 })));
+    assert!(matches!(
+        m.to_vec(&ASCII),
+        Err(Error::LengthMismatch {
+            declared: 11,
+            actual: 10
+        })
+    ));
 
     let mut m = base()
-        .attach(Attachment::from_source("z.txt", Box::new(Counting { left: 100, byte: b'a' }), None).unwrap().text())
+        .attach(
+            Attachment::from_source(
+                "z.txt",
+                Box::new(Counting {
+                    left: 100,
+                    byte: b'a',
+                }),
+                None,
+            )
+            .unwrap()
+            .text(),
+        )
         .build()
         .unwrap();
     let e = m.encoder(&ASCII).unwrap();
@@ -321,7 +486,11 @@ fn file_attachments_are_read_lazily_and_can_be_encoded_twice() {
     let path = dir.join("report ü.pdf");
     let data: Vec<u8> = (0..100_000u32).map(|i| (i * 31 % 251) as u8).collect();
     std::fs::write(&path, &data).unwrap();
-    let mut m = base().text("see file").attach(Attachment::from_path(&path).unwrap()).build().unwrap();
+    let mut m = base()
+        .text("see file")
+        .attach(Attachment::from_path(&path).unwrap())
+        .build()
+        .unwrap();
     let (first, len) = encode(&mut m, &ASCII, 777);
     assert_eq!(len, Some(first.len() as u64));
     let (second, _) = encode(&mut m, &ASCII, 4096);
@@ -332,7 +501,10 @@ fn file_attachments_are_read_lazily_and_can_be_encoded_twice() {
     assert_eq!(att.attachment_name(), Some("report ü.pdf"));
     assert_eq!(att.contents(), &data[..]);
     std::fs::remove_dir_all(&dir).unwrap();
-    assert!(matches!(Attachment::from_path(dir.join("missing")), Err(Error::Io(_))));
+    assert!(matches!(
+        Attachment::from_path(dir.join("missing")),
+        Err(Error::Io(_))
+    ));
 }
 
 #[test]
@@ -347,8 +519,20 @@ fn io_read_adapter_gives_the_same_bytes() {
 
 #[test]
 fn generated_message_ids_use_the_sender_domain() {
-    let m = Message::builder().from("a@mail.example.org").to("b@example.net").build().unwrap();
-    assert!(m.message_id().unwrap().as_str().ends_with("@mail.example.org"));
-    let m2 = Message::builder().from("a@mail.example.org").to("b@example.net").build().unwrap();
+    let m = Message::builder()
+        .from("a@mail.example.org")
+        .to("b@example.net")
+        .build()
+        .unwrap();
+    assert!(m
+        .message_id()
+        .unwrap()
+        .as_str()
+        .ends_with("@mail.example.org"));
+    let m2 = Message::builder()
+        .from("a@mail.example.org")
+        .to("b@example.net")
+        .build()
+        .unwrap();
     assert_ne!(m.message_id(), m2.message_id());
 }

@@ -7,7 +7,7 @@ use base64_json::b64;
 use common::*;
 use postel_mime::EncodeOptions;
 use proptest::strategy::{Strategy, ValueTree};
-use proptest::test_runner::{Config, TestRng, RngAlgorithm, TestRunner};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::json;
 
 mod base64_json {
@@ -55,7 +55,10 @@ fn python_email_reads_back_what_the_builder_wrote() {
     for i in 0..cases {
         let m = strategy.new_tree(&mut runner).unwrap().current();
         let mut msg = build(&m);
-        let opts = EncodeOptions { allow_8bit: i % 2 == 0, smtputf8: false };
+        let opts = EncodeOptions {
+            allow_8bit: i % 2 == 0,
+            smtputf8: false,
+        };
         let (bytes, len) = encode(&mut msg, &opts, 1 + i * 37 % 3000);
         check_wire(&bytes).unwrap();
         if let Some(len) = len {
@@ -95,6 +98,9 @@ fn python_email_reads_back_what_the_builder_wrote() {
         "python checker failed (messages kept in {}):\n{stdout}\n{stderr}",
         dir.display()
     );
-    assert!(stdout.contains(&format!("{cases} messages matched, 0 did not")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{cases} messages matched, 0 did not")),
+        "{stdout}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

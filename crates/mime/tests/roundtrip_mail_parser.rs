@@ -46,7 +46,9 @@ fn shape_of(n: &Node, s: &mut String) {
 }
 
 fn norm_text(d: &[u8]) -> Vec<u8> {
-    String::from_utf8_lossy(d).replace("\r\n", "\n").into_bytes()
+    String::from_utf8_lossy(d)
+        .replace("\r\n", "\n")
+        .into_bytes()
 }
 
 fn check(m: &Model, opts: EncodeOptions, read_size: usize) -> Result<(), TestCaseError> {
@@ -58,7 +60,15 @@ fn check(m: &Model, opts: EncodeOptions, read_size: usize) -> Result<(), TestCas
         fn known(n: &Node) -> bool {
             match n {
                 Node::Multi(_, c) => c.iter().all(known),
-                Node::Leaf(Leaf { kind: Kind::Attachment { streamed: true, text: true, .. }, .. }) => false,
+                Node::Leaf(Leaf {
+                    kind:
+                        Kind::Attachment {
+                            streamed: true,
+                            text: true,
+                            ..
+                        },
+                    ..
+                }) => false,
                 _ => true,
             }
         }
@@ -71,7 +81,11 @@ fn check(m: &Model, opts: EncodeOptions, read_size: usize) -> Result<(), TestCas
     let head = &shown[..shown.find("\r\n\r\n").unwrap_or(shown.len())];
     prop_assert!(!head.to_ascii_lowercase().contains("\nbcc:"));
     for b in &m.bcc {
-        let visible = m.to.iter().chain(&m.cc).chain([&m.from]).any(|(_, a)| a == b);
+        let visible =
+            m.to.iter()
+                .chain(&m.cc)
+                .chain([&m.from])
+                .any(|(_, a)| a == b);
         let a = ascii_addr(b);
         let hidden = !head.contains(&format!("<{a}>")) && !head.contains(&format!(" {a}"));
         prop_assert!(visible || hidden, "Bcc {} in headers", a);
@@ -86,19 +100,39 @@ fn check(m: &Model, opts: EncodeOptions, read_size: usize) -> Result<(), TestCas
         .header_text("X-Custom")
         .parse(&bytes)
         .expect("parses");
-    prop_assert_eq!(parsed.subject().unwrap_or(""), m.subject.as_str(), "{}", shown);
+    prop_assert_eq!(
+        parsed.subject().unwrap_or(""),
+        m.subject.as_str(),
+        "{}",
+        shown
+    );
     let from = parsed.from().and_then(|a| a.first()).expect("From");
     let from_addr = ascii_addr(&m.from.1);
     prop_assert_eq!(from.address(), Some(from_addr.as_str()));
     prop_assert_eq!(from.name(), m.from.0.as_deref());
     let to: Vec<(Option<String>, String)> = parsed
         .to()
-        .map(|a| a.iter().map(|x| (x.name().map(str::to_string), x.address().unwrap_or("").to_string())).collect())
+        .map(|a| {
+            a.iter()
+                .map(|x| {
+                    (
+                        x.name().map(str::to_string),
+                        x.address().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
         .unwrap_or_default();
-    let want: Vec<(Option<String>, String)> = m.to.iter().map(|(n, a)| (n.clone(), ascii_addr(a))).collect();
+    let want: Vec<(Option<String>, String)> =
+        m.to.iter()
+            .map(|(n, a)| (n.clone(), ascii_addr(a)))
+            .collect();
     prop_assert_eq!(to, want, "{}", shown);
     prop_assert_eq!(
-        parsed.header("X-Custom").and_then(|h| h.as_text()).unwrap_or(""),
+        parsed
+            .header("X-Custom")
+            .and_then(|h| h.as_text())
+            .unwrap_or(""),
         m.custom.as_str()
     );
 
@@ -122,7 +156,12 @@ fn check(m: &Model, opts: EncodeOptions, read_size: usize) -> Result<(), TestCas
             if single && gd.len() == wd.len() + 1 && gd.ends_with(b"\n") {
                 gd.pop();
             }
-            prop_assert_eq!(String::from_utf8_lossy(&gd), String::from_utf8_lossy(&wd), "{}", shown);
+            prop_assert_eq!(
+                String::from_utf8_lossy(&gd),
+                String::from_utf8_lossy(&wd),
+                "{}",
+                shown
+            );
         } else {
             prop_assert_eq!(&g.data, &w.data, "{}", shown);
         }

@@ -135,7 +135,13 @@ fn binary_data() -> impl Strategy<Value = Vec<u8>> {
 fn filename() -> impl Strategy<Value = String> {
     (
         "[a-zA-Z0-9 äöüé日本_().,'-]{1,90}",
-        prop_oneof![Just(".pdf"), Just(".png"), Just(".bin"), Just(""), Just(".tar.gz")],
+        prop_oneof![
+            Just(".pdf"),
+            Just(".png"),
+            Just(".bin"),
+            Just(""),
+            Just(".tar.gz")
+        ],
     )
         .prop_map(|(stem, ext)| format!("{}{ext}", stem.trim()))
         .prop_filter("non-empty", |n| !n.is_empty())
@@ -209,15 +215,35 @@ pub fn model() -> impl Strategy<Value = Model> {
 
 pub fn part(node: &Node) -> Part {
     match node {
-        Node::Multi(sub, children) => Part::multipart(sub, children.iter().map(part).collect()).unwrap(),
-        Node::Leaf(Leaf { kind: Kind::Text, data }) => Part::text(String::from_utf8(data.clone()).unwrap()),
-        Node::Leaf(Leaf { kind: Kind::Html, data }) => Part::html(String::from_utf8(data.clone()).unwrap()),
+        Node::Multi(sub, children) => {
+            Part::multipart(sub, children.iter().map(part).collect()).unwrap()
+        }
         Node::Leaf(Leaf {
-            kind: Kind::Attachment { name, content_type, cid, text, streamed },
+            kind: Kind::Text,
+            data,
+        }) => Part::text(String::from_utf8(data.clone()).unwrap()),
+        Node::Leaf(Leaf {
+            kind: Kind::Html,
+            data,
+        }) => Part::html(String::from_utf8(data.clone()).unwrap()),
+        Node::Leaf(Leaf {
+            kind:
+                Kind::Attachment {
+                    name,
+                    content_type,
+                    cid,
+                    text,
+                    streamed,
+                },
             data,
         }) => {
             let mut a = if *streamed {
-                Attachment::from_reader(name, std::io::Cursor::new(data.clone()), Some(data.len() as u64)).unwrap()
+                Attachment::from_reader(
+                    name,
+                    std::io::Cursor::new(data.clone()),
+                    Some(data.len() as u64),
+                )
+                .unwrap()
             } else {
                 Attachment::new(name, data.clone()).unwrap()
             };
@@ -235,7 +261,11 @@ pub fn part(node: &Node) -> Part {
 
 fn mb(m: &(Option<String>, String)) -> String {
     match &m.0 {
-        Some(n) => format!("\"{}\" <{}>", n.replace('\\', "\\\\").replace('"', "\\\""), m.1),
+        Some(n) => format!(
+            "\"{}\" <{}>",
+            n.replace('\\', "\\\\").replace('"', "\\\""),
+            m.1
+        ),
         None => m.1.clone(),
     }
 }
@@ -267,14 +297,28 @@ pub fn expected(node: &Node, out: &mut Vec<Expected>) {
             let (essence, filename, text) = match &l.kind {
                 Kind::Text => ("text/plain".to_string(), None, true),
                 Kind::Html => ("text/html".to_string(), None, true),
-                Kind::Attachment { name, content_type, text, .. } => (
+                Kind::Attachment {
+                    name,
+                    content_type,
+                    text,
+                    ..
+                } => (
                     content_type.split(';').next().unwrap().to_string(),
                     Some(name.clone()),
                     *text,
                 ),
             };
-            let data = if text { canonical(&l.data) } else { l.data.clone() };
-            out.push(Expected { essence, filename, text, data });
+            let data = if text {
+                canonical(&l.data)
+            } else {
+                l.data.clone()
+            };
+            out.push(Expected {
+                essence,
+                filename,
+                text,
+                data,
+            });
         }
     }
 }
@@ -311,11 +355,18 @@ pub fn check_wire(bytes: &[u8]) -> Result<(), String> {
 
 /// The address as it appears in headers for a server without SMTPUTF8.
 pub fn ascii_addr(a: &str) -> String {
-    a.parse::<postel_mime::AddrSpec>().unwrap().to_smtp(false).unwrap()
+    a.parse::<postel_mime::AddrSpec>()
+        .unwrap()
+        .to_smtp(false)
+        .unwrap()
 }
 
 /// Encode through the pull API with a given read size.
-pub fn encode(msg: &mut Message, opts: &postel_mime::EncodeOptions, read_size: usize) -> (Vec<u8>, Option<u64>) {
+pub fn encode(
+    msg: &mut Message,
+    opts: &postel_mime::EncodeOptions,
+    read_size: usize,
+) -> (Vec<u8>, Option<u64>) {
     let mut enc = msg.encoder(opts).unwrap();
     let len = enc.encoded_len();
     let mut out = Vec::new();

@@ -1,0 +1,123 @@
+//! A 64 MiB attachment, generated on the fly by a reader, is encoded with a bounded heap:
+//! a counting global allocator records the peak of live heap bytes while the encoder
+//! runs. This binary holds this one test so no other test's allocations are counted.
+#![allow(unsafe_code)] // the counting allocator only; the library forbids unsafe code
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use postel_mime::{Attachment, DateTime, EncodeOptions, Message, MessageId};
+
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
+            PEAK.fetch_max(live, Ordering::SeqCst);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::SeqCst);
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            LIVE.fetch_sub(layout.size(), Ordering::SeqCst);
+            let live = LIVE.fetch_add(new_size, Ordering::SeqCst) + new_size;
+            PEAK.fetch_max(live, Ordering::SeqCst);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Pseudo-random bytes, generated as they are read.
+struct Generated {
+    left: u64,
+    state: u64,
+}
+
+impl std::io::Read for Generated {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        for b in &mut buf[..n] {
+            self.state = self
+                .state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            *b = (self.state >> 56) as u8;
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+const SIZE: u64 = 64 << 20;
+/// Peak live heap allowed above what existed before encoding started.
+const BOUND: usize = 256 << 10;
+
+#[test]
+fn a_64_mib_streamed_attachment_encodes_in_bounded_memory() {
+    let mut msg = Message::builder()
+        .from("a@example.com")
+        .to("b@example.net")
+        .subject("big")
+        .date(DateTime::from_unix(0, 0).unwrap())
+        .message_id(MessageId::new("big", "example.com").unwrap())
+        .text("see attachment")
+        .attach(
+            Attachment::from_reader(
+                "big.bin",
+                Generated {
+                    left: SIZE,
+                    state: 1,
+                },
+                Some(SIZE),
+            )
+            .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let mut buf = vec![0u8; 16 << 10];
+    let before = LIVE.load(Ordering::SeqCst);
+    PEAK.store(before, Ordering::SeqCst);
+    let mut enc = msg.encoder(&EncodeOptions::default()).unwrap();
+    let expected = enc.encoded_len().unwrap();
+    let mut total = 0u64;
+    let mut line = 0usize;
+    let mut longest = 0usize;
+    loop {
+        let n = enc.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                longest = longest.max(line);
+                line = 0;
+            } else {
+                line += 1;
+            }
+        }
+    }
+    drop(enc);
+    let peak = PEAK.load(Ordering::SeqCst) - before;
+    assert_eq!(total, expected);
+    assert!(total > SIZE * 4 / 3, "{total}");
+    assert!(longest <= 77, "longest line {longest}");
+    assert!(peak < BOUND, "peak live heap while encoding: {peak} bytes");
+    println!("64 MiB attachment: {total} bytes out, peak heap above baseline {peak} bytes");
+}
