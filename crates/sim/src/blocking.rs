@@ -89,6 +89,11 @@ impl BlockingSimulator {
         self.sim().transcript(n)
     }
 
+    /// How many sessions ended in a panic (see [`Simulator::session_panics`]).
+    pub fn session_panics(&self) -> u64 {
+        self.sim().session_panics()
+    }
+
     /// How many connections were accepted.
     pub fn connections(&self) -> u64 {
         self.sim().connections()

@@ -41,6 +41,7 @@ pub(crate) struct Shared {
     events: broadcast::Sender<Event>,
     changed: Notify,
     queue_ids: AtomicU64,
+    panics: AtomicU64,
 }
 
 impl Shared {
@@ -150,6 +151,7 @@ impl Simulator {
             events,
             changed: Notify::new(),
             queue_ids: AtomicU64::new(0),
+            panics: AtomicU64::new(0),
         });
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, shared.clone(), stop_rx));
@@ -213,6 +215,12 @@ impl Simulator {
             .iter()
             .find(|t| t.connection == n)
             .cloned()
+    }
+
+    /// How many sessions ended in a panic: a simulator bug, whatever the client sent.
+    /// Tests can assert it stays 0.
+    pub fn session_panics(&self) -> u64 {
+        self.shared.panics.load(Ordering::Relaxed)
     }
 
     /// How many connections were accepted.
@@ -301,7 +309,14 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
                 });
                 let _ = shared.events.send(Event::Connected(n));
                 sessions.spawn(Session::new(shared.clone(), n, tcp).run());
-                while sessions.try_join_next().is_some() {}
+            }
+            Some(ended) = sessions.join_next(), if !sessions.is_empty() => {
+                if let Err(e) = ended {
+                    if e.is_panic() {
+                        shared.panics.fetch_add(1, Ordering::Relaxed);
+                        shared.changed.notify_waiters();
+                    }
+                }
             }
         }
     }

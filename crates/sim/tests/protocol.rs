@@ -717,3 +717,56 @@ fn auth_failures_cancels_and_unknown_mechanisms() {
         "250 2.1.0 Ok\r\n"
     );
 }
+
+/// Seeded junk (command fragments, CR, LF, dots, NUL, 8-bit, long runs) in both modes:
+/// no session panics, and the simulator still serves a clean session afterwards.
+#[test]
+fn random_input_never_panics_a_session() {
+    let pieces: [&[u8]; 16] = [
+        b"EHLO x\r\n",
+        b"MAIL FROM:<a@b>\r\n",
+        b"RCPT TO:<c@d>\r\n",
+        b"DATA\r\n",
+        b"BDAT 3\r\n",
+        b"BDAT 99999999999999999999 LAST\r\n",
+        b".\r\n",
+        b"\r",
+        b"\n",
+        b".",
+        b"\0",
+        b"\xff\xfe",
+        b"AUTH PLAIN\r\n",
+        b"AUTH SCRAM-SHA-256 biws\r\n",
+        b"STARTTLS\r\n",
+        b"RSET\r\n",
+    ];
+    let mut seed: u64 = 0x5eed_0f_5_1e;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for sim in [strict(), lenient()] {
+        for _ in 0..40 {
+            let mut c = Raw::connect(sim.addr());
+            let mut junk = Vec::new();
+            for _ in 0..(next() % 30) {
+                let p = pieces[(next() % pieces.len() as u64) as usize];
+                if next() % 8 == 0 {
+                    junk.extend_from_slice(&vec![b'x'; (next() % 3000) as usize]);
+                }
+                junk.extend_from_slice(p);
+            }
+            let _ = std::io::Write::write_all(&mut c.stream, &junk);
+            let _ = c.stream.flush_and_close();
+        }
+        let mut c = Raw::greeted(sim.addr());
+        c.envelope("a@c.test", &["b@c.test"]);
+        assert!(c.cmd("DATA").starts_with("354"));
+        c.send(b"ok\r\n.\r\n");
+        assert!(c.reply().starts_with("250 "));
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(sim.session_panics(), 0);
+    }
+}

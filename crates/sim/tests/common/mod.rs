@@ -12,6 +12,17 @@ pub enum Io {
     Gone,
 }
 
+impl Io {
+    /// Flushes and shuts the write side, leaving the server to read what was sent.
+    pub fn flush_and_close(&mut self) -> std::io::Result<()> {
+        self.flush()?;
+        if let Io::Plain(s) = self {
+            s.shutdown(std::net::Shutdown::Write)?;
+        }
+        Ok(())
+    }
+}
+
 impl Read for Io {
     fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
         match self {
