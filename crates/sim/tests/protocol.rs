@@ -740,7 +740,7 @@ fn random_input_never_panics_a_session() {
         b"STARTTLS\r\n",
         b"RSET\r\n",
     ];
-    let mut seed: u64 = 0x5eed_0f_5_1e;
+    let mut seed: u64 = 0x0005_eed0_f51e;
     let mut next = || {
         seed ^= seed << 13;
         seed ^= seed >> 7;
