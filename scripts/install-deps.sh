@@ -7,7 +7,7 @@
 # own private instance, see scripts/postfix-up.sh.
 set -euo pipefail
 
-PKGS=(postfix sasl2-bin libsasl2-modules libsasl2-modules-db swaks openssl python3 ca-certificates)
+PKGS=(postfix sasl2-bin libsasl2-modules libsasl2-modules-db swaks libnet-ssleay-perl libio-socket-ssl-perl openssl python3 ca-certificates)
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
