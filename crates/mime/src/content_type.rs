@@ -177,7 +177,9 @@ pub(crate) fn write_params(w: &mut HeaderWriter<'_>, params: &[(&str, &str)]) {
     for (i, (name, value)) in params.iter().enumerate() {
         let sep = if i + 1 == params.len() { "" } else { ";" };
         if value.is_ascii() && value.len() <= PARAM_PIECE {
-            let v = if is_token(value) {
+            // Unquoted only for RFC 2231 attribute-chars: a bare `'`, `%` or `*`
+            // makes some readers (Python's email) take it for RFC 2231 syntax.
+            let v = if !value.is_empty() && value.bytes().all(is_attr_char) {
                 (*value).to_owned()
             } else {
                 quote(value)

@@ -95,7 +95,6 @@ pub struct Encoder<'a> {
 }
 
 struct Planner<'o> {
-    opts: &'o EncodeOptions,
     encs: core::slice::Iter<'o, TransferEncoding>,
     token: String,
     boundaries: usize,
@@ -377,7 +376,6 @@ impl<'a> Encoder<'a> {
         let mut head = Vec::new();
         write_message_headers(m, opts, &mut head)?;
         let mut planner = Planner {
-            opts,
             encs: encs.iter(),
             token,
             boundaries: 0,
@@ -385,7 +383,6 @@ impl<'a> Encoder<'a> {
             cur: head,
         };
         planner.entity(&m.body)?;
-        let _ = planner.opts;
         planner.flush();
         let mut items = planner.items;
         items.push(Item::EndCrlf);

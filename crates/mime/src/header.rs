@@ -140,13 +140,40 @@ impl<'o> HeaderWriter<'o> {
     /// be, as encoded words when it must be (non-ASCII without SMTPUTF8, words too long
     /// to fold, whitespace that unfolding would not keep, or text that looks like an
     /// encoded word already).
+    ///
+    /// When only some words need encoding, plain words stay literal and each run of the
+    /// others becomes encoded words, so `Re: Café menu` reads `Re: =?UTF-8?Q?Caf=C3=A9?=
+    /// menu`: the space between an encoded word and plain text is kept by decoders.
     pub(crate) fn unstructured(&mut self, text: &str, utf8: bool) {
-        if needs_encoding(text, utf8, FOLD_AT - 2) {
-            self.encoded(text, WordContext::Text);
-        } else {
+        let max = FOLD_AT - 2;
+        if !needs_encoding(text, utf8, max) {
             for w in text.split(' ') {
                 self.word(w);
             }
+            return;
+        }
+        let odd = text.contains('\t')
+            || text.contains("  ")
+            || text.starts_with(' ')
+            || text.ends_with(' ');
+        if odd {
+            self.encoded(text, WordContext::Text);
+            return;
+        }
+        let words: Vec<&str> = text.split(' ').collect();
+        let plain = |w: &str| !needs_encoding(w, utf8, max);
+        let mut i = 0;
+        while i < words.len() {
+            if plain(words[i]) {
+                self.word(words[i]);
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < words.len() && !plain(words[i]) {
+                i += 1;
+            }
+            self.encoded(&words[start..i].join(" "), WordContext::Text);
         }
     }
 
@@ -352,6 +379,15 @@ mod tests {
         assert_eq!(
             field("Subject", |w| w.unstructured("日本語", false)),
             "Subject: =?UTF-8?B?5pel5pys6Kqe?=\r\n"
+        );
+    }
+
+    #[test]
+    fn only_the_words_that_need_it_are_encoded() {
+        assert_eq!(
+            field("Subject", |w| w
+                .unstructured("Re: Café menu für heute", false)),
+            "Subject: Re: =?UTF-8?Q?Caf=C3=A9?= menu =?UTF-8?Q?f=C3=BCr?= heute\r\n"
         );
     }
 

@@ -51,7 +51,10 @@ fn python_email_reads_back_what_the_builder_wrote() {
         TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
     );
     let strategy = model();
-    let cases = 150;
+    let cases: usize = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(150);
     for i in 0..cases {
         let m = strategy.new_tree(&mut runner).unwrap().current();
         let mut msg = build(&m);
