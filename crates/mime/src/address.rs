@@ -718,6 +718,25 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parsing_arbitrary_text_never_panics(s in "\\PC{0,60}") {
+            let _ = Address::parse_list(&s);
+        }
+
+        #[test]
+        fn display_parses_back_to_the_same_mailbox(
+            name in proptest::option::of("[a-zA-Z0-9 ,.;:@<>()\"\\\\äöü日本]{1,30}"),
+            local in "[a-z0-9!#$%&'*+/=?^_`{|}~-]{1,10}(\\.[a-z0-9-]{1,5}){0,2}|[a-z ,@<>\"\\\\]{1,20}",
+            domain in "[a-z0-9]{1,10}\\.(test|example)|bücher\\.example",
+        ) {
+            let name = name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty() && !n.contains("  "));
+            let m = Mailbox::new(name.as_deref(), AddrSpec::new(&local, &domain).unwrap()).unwrap();
+            let back: Mailbox = m.to_string().parse().unwrap();
+            proptest::prop_assert_eq!(back, m);
+        }
+    }
+
     #[test]
     fn international_addresses() {
         let m: Mailbox = "Jörg <jörg@bücher.example>".parse().unwrap();
