@@ -152,6 +152,17 @@ impl Planner<'_> {
                 let mut w = HeaderWriter::new(&mut self.cur, "Content-Type");
                 p.content_type.write(&mut w, &[("boundary", &boundary)]);
                 w.finish();
+                // RFC 2045 §6.4: a multipart holding 8bit data is itself 8bit.
+                let leaves = leaf_count(p);
+                if self
+                    .encs
+                    .clone()
+                    .take(leaves)
+                    .any(|e| *e == TransferEncoding::EightBit)
+                {
+                    self.cur
+                        .extend_from_slice(b"Content-Transfer-Encoding: 8bit\r\n");
+                }
                 self.cur.extend_from_slice(b"\r\n");
                 for (i, child) in children.iter().enumerate() {
                     if i > 0 {
@@ -166,6 +177,13 @@ impl Planner<'_> {
             }
         }
         Ok(())
+    }
+}
+
+fn leaf_count(p: &Part) -> usize {
+    match &p.body {
+        Body::Leaf { .. } => 1,
+        Body::Multi(children) => children.iter().map(leaf_count).sum(),
     }
 }
 

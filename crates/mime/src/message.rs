@@ -196,6 +196,21 @@ impl Message {
         &self.from
     }
 
+    /// The `To` addresses.
+    pub fn to(&self) -> &[Address] {
+        &self.to
+    }
+
+    /// The `Cc` addresses.
+    pub fn cc(&self) -> &[Address] {
+        &self.cc
+    }
+
+    /// The `Bcc` addresses (envelope only).
+    pub fn bcc(&self) -> &[Address] {
+        &self.bcc
+    }
+
     /// The subject, if any.
     pub fn subject(&self) -> Option<&str> {
         self.subject.as_deref()

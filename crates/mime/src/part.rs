@@ -262,6 +262,15 @@ impl Attachment {
         )
     }
 
+    /// Send under another file name (the content type is not guessed again).
+    pub fn filename(mut self, name: &str) -> Result<Self, Error> {
+        check_filename(name)?;
+        if let Some(d) = &mut self.0.disposition {
+            d.filename = Some(name.to_owned());
+        }
+        Ok(self)
+    }
+
     /// Use this content type instead of the guessed one.
     pub fn content_type(mut self, ct: ContentType) -> Self {
         self.0.content_type = ct;

@@ -536,3 +536,31 @@ fn generated_message_ids_use_the_sender_domain() {
         .unwrap();
     assert_ne!(m.message_id(), m2.message_id());
 }
+
+#[test]
+fn a_multipart_holding_8bit_text_is_marked_8bit() {
+    let eight = EncodeOptions {
+        allow_8bit: true,
+        smtputf8: false,
+    };
+    let mut m = base().text("Grüße").html("<p>Grüße</p>").build().unwrap();
+    let out = text(&mut m, &eight);
+    let head = out.split("\r\n\r\n").next().unwrap();
+    assert!(
+        head.ends_with("\r\nContent-Transfer-Encoding: 8bit"),
+        "{head}"
+    );
+    let out = text(&mut m, &ASCII);
+    let head = out.split("\r\n\r\n").next().unwrap();
+    assert!(!head.contains("Content-Transfer-Encoding"), "{head}");
+}
+
+#[test]
+fn attachments_can_be_renamed() {
+    let a = Attachment::new("tmp123", vec![1])
+        .unwrap()
+        .filename("report.pdf")
+        .unwrap();
+    let p: Part = a.into();
+    assert_eq!(p.filename(), Some("report.pdf"));
+}

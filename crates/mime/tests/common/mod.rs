@@ -238,12 +238,12 @@ pub fn part(node: &Node) -> Part {
             data,
         }) => {
             let mut a = if *streamed {
-                Attachment::from_reader(
-                    name,
-                    std::io::Cursor::new(data.clone()),
-                    Some(data.len() as u64),
-                )
-                .unwrap()
+                let reader = Trickle {
+                    data: data.clone(),
+                    pos: 0,
+                    step: 1 + data.len() % 13,
+                };
+                Attachment::from_reader(name, reader, Some(data.len() as u64)).unwrap()
             } else {
                 Attachment::new(name, data.clone()).unwrap()
             };
@@ -256,6 +256,23 @@ pub fn part(node: &Node) -> Part {
             }
             a.into()
         }
+    }
+}
+
+/// A reader that hands out a few bytes at a time, so CRLF pairs and base64 groups
+/// straddle reads.
+pub struct Trickle {
+    pub data: Vec<u8>,
+    pub pos: usize,
+    pub step: usize,
+}
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.step).min(self.data.len() - self.pos);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 
