@@ -468,6 +468,7 @@ impl<'a> Encoder<'a> {
     /// body's encoded length is known: memory bodies, and base64 streams or files with a
     /// known length. `None` when a stream has no declared length or is declared text
     /// (quoted-printable length depends on content). Use it for `SIZE=` (RFC 1870).
+    /// Memory bodies are counted by encoding them once when the encoder is created.
     pub fn encoded_len(&self) -> Option<u64> {
         self.total
     }

@@ -186,6 +186,7 @@ impl<'o> HeaderWriter<'o> {
 /// Whether `text` cannot be written literally as space-separated words.
 pub(crate) fn needs_encoding(text: &str, utf8: bool, max_word: usize) -> bool {
     (!utf8 && !text.is_ascii())
+        || text.chars().any(char::is_control)
         || text.contains("=?")
         || text.contains('\t')
         || text.contains("  ")

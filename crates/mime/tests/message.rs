@@ -564,3 +564,19 @@ fn attachments_can_be_renamed() {
     let p: Part = a.into();
     assert_eq!(p.filename(), Some("report.pdf"));
 }
+
+#[test]
+fn a_group_built_by_hand_cannot_inject_either() {
+    let group = postel_mime::Address::Group {
+        name: "Team\r\nBcc: victim@example.com".into(),
+        members: vec!["a@example.net".parse().unwrap()],
+    };
+    let mut m = base().cc(group).build().unwrap();
+    let out = text(&mut m, &ASCII);
+    assert!(
+        out.contains(
+            "\r\nCc: =?UTF-8?Q?Team=0D=0ABcc=3A_victim=40example=2Ecom?=: a@example.net;\r\n"
+        ),
+        "{out}"
+    );
+}
