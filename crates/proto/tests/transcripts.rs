@@ -18,7 +18,12 @@ fn every_transcript_replays_with_any_split_of_the_server_bytes() {
     for file in &files {
         let t = load(file);
         let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-        assert_eq!(t.name, stem, "{}: the header names the file", file.display());
+        assert_eq!(
+            t.name,
+            stem,
+            "{}: the header names the file",
+            file.display()
+        );
         let mut splits = vec![Split::Whole];
         if !t.settings.whole_only {
             splits.push(Split::Bytes);
@@ -109,7 +114,8 @@ fn print_actual_client_bytes_and_events() {
         return;
     };
     let t = load(&common::transcripts_dir().join(format!("{name}.smtp")));
-    let out = common::replay_with(&t, &Split::Whole, usize::MAX, false).unwrap_or_else(|e| panic!("{e}"));
+    let out =
+        common::replay_with(&t, &Split::Whole, usize::MAX, false).unwrap_or_else(|e| panic!("{e}"));
     for line in out.client.split_inclusive(|&b| b == b'\n') {
         let text = line.strip_suffix(b"\r\n").unwrap_or(line);
         println!("C: {}", postel_proto::reply::Escaped(text));

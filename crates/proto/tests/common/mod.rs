@@ -357,7 +357,11 @@ impl Split {
         match self {
             Split::Whole => usize::MAX,
             Split::Bytes => pos + 1,
-            Split::Cuts(cuts) => cuts.iter().copied().find(|&c| c > pos).unwrap_or(usize::MAX),
+            Split::Cuts(cuts) => cuts
+                .iter()
+                .copied()
+                .find(|&c| c > pos)
+                .unwrap_or(usize::MAX),
         }
     }
 }
@@ -394,16 +398,38 @@ pub fn event_str(e: &Event<'_>) -> String {
     match e {
         Event::Greeting(r) => format!("Greeting {}", reply(r)),
         Event::Ready => "Ready".into(),
-        Event::RecipientAccepted { txn, rcpt, reply: r } => {
-            format!("RecipientAccepted txn={} rcpt={} {}", txn.0, rcpt.0, reply(r))
+        Event::RecipientAccepted {
+            txn,
+            rcpt,
+            reply: r,
+        } => {
+            format!(
+                "RecipientAccepted txn={} rcpt={} {}",
+                txn.0,
+                rcpt.0,
+                reply(r)
+            )
         }
-        Event::RecipientRefused { txn, rcpt, reply: r } => {
-            format!("RecipientRefused txn={} rcpt={} {}", txn.0, rcpt.0, reply(r))
+        Event::RecipientRefused {
+            txn,
+            rcpt,
+            reply: r,
+        } => {
+            format!(
+                "RecipientRefused txn={} rcpt={} {}",
+                txn.0,
+                rcpt.0,
+                reply(r)
+            )
         }
         Event::MessageAccepted { txn, reply: r } => {
             format!("MessageAccepted txn={} {}", txn.0, reply(r))
         }
-        Event::MessageRejected { txn, step, reply: r } => {
+        Event::MessageRejected {
+            txn,
+            step,
+            reply: r,
+        } => {
             format!("MessageRejected txn={} {:?} {}", txn.0, step, reply(r))
         }
         Event::Quit(r) => format!("Quit {}", reply(r)),
