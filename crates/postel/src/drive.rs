@@ -1,0 +1,235 @@
+//! The blocking driver: poll the core, do what it says over a [`Wire`], and nothing else.
+//! The only place (with its async twin) that touches the core's actions.
+
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use postel_proto::{Action, Client as Core, Event, Step};
+
+use crate::error::Error;
+use crate::report::{Accepted, Refused, SendReport, ServerReply};
+use crate::transcript::Recorder;
+use crate::transport::Stream;
+
+/// Why [`run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// Run the TLS handshake, then `handle_tls_ready`.
+    StartTls,
+    /// Nothing in flight: submit or quit.
+    Idle,
+    /// The session is over.
+    Closed,
+}
+
+/// The stream with what goes with it: the transcript recorder and the timeouts in force.
+#[derive(Debug)]
+pub(crate) struct Wire {
+    pub(crate) stream: Stream,
+    pub(crate) recorder: Recorder,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+    /// Bounds every wait further (best-effort QUIT on drop).
+    pub(crate) cap: Option<Duration>,
+}
+
+impl Wire {
+    pub(crate) fn new(stream: Stream, recorder: Recorder) -> Wire {
+        Wire {
+            stream,
+            recorder,
+            read_timeout: None,
+            write_timeout: None,
+            cap: None,
+        }
+    }
+
+    fn bound(&self, within: Duration) -> Duration {
+        self.cap.map_or(within, |c| c.min(within))
+    }
+
+    /// One write of as much of `bytes` as the transport takes, within `within`.
+    fn write(&mut self, bytes: &[u8], within: Duration) -> io::Result<usize> {
+        let within = Some(self.bound(within));
+        if self.write_timeout != within {
+            self.stream.set_timeouts(self.read_timeout, within)?;
+            self.write_timeout = within;
+        }
+        let n = loop {
+            match self.stream.write(bytes) {
+                Ok(0) if !bytes.is_empty() => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        self.stream.flush()?;
+        self.recorder.sent(&bytes[..n]);
+        Ok(n)
+    }
+
+    /// One read into `into` within `within`; 0 at EOF.
+    fn read(&mut self, into: &mut [u8], within: Duration) -> io::Result<usize> {
+        let within = Some(self.bound(within));
+        if self.read_timeout != within {
+            self.stream.set_timeouts(within, self.write_timeout)?;
+            self.read_timeout = within;
+        }
+        let n = loop {
+            match self.stream.read(into) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A TLS peer that closes without close_notify: an EOF for SMTP's purposes.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break 0,
+                Err(e) => return Err(e),
+            }
+        };
+        self.recorder.received(&into[..n]);
+        Ok(n)
+    }
+
+    /// Forgets the cached timeouts (after the stream was replaced by a TLS upgrade).
+    pub(crate) fn reset_timeouts(&mut self) {
+        self.read_timeout = None;
+        self.write_timeout = None;
+    }
+}
+
+/// Gathers the core's events into a report.
+#[derive(Debug, Default)]
+pub(crate) struct Collector {
+    to: Vec<String>,
+    accepted: Vec<Accepted>,
+    refused: Vec<Refused>,
+    done: Option<ServerReply>,
+    rejected: Option<(Step, ServerReply)>,
+    /// The server answered QUIT.
+    pub(crate) quit: bool,
+}
+
+impl Collector {
+    /// For a message to `to` (empty outside a transaction).
+    pub(crate) fn new(to: &[String]) -> Collector {
+        Collector {
+            to: to.to_vec(),
+            ..Collector::default()
+        }
+    }
+
+    fn address(&self, i: u32) -> String {
+        self.to.get(i as usize).cloned().unwrap_or_default()
+    }
+
+    pub(crate) fn on_event(&mut self, e: Event<'_>) {
+        match e {
+            Event::Greeting(r) => tracing::debug!(reply = %r, "greeting"),
+            Event::Ready => tracing::debug!("session ready"),
+            Event::RecipientAccepted { rcpt, reply, .. } => self.accepted.push(Accepted {
+                address: self.address(rcpt.0),
+                reply: ServerReply::from_reply(&reply),
+            }),
+            Event::RecipientRefused { rcpt, reply, .. } => {
+                let address = self.address(rcpt.0);
+                tracing::info!(%address, %reply, "recipient refused");
+                self.refused.push(Refused {
+                    address,
+                    reply: ServerReply::from_reply(&reply),
+                });
+            }
+            Event::MessageAccepted { reply, .. } => {
+                tracing::info!(%reply, "message accepted");
+                self.done = Some(ServerReply::from_reply(&reply));
+            }
+            Event::MessageRejected { step, reply, .. } => {
+                tracing::info!(%step, %reply, "message rejected");
+                self.rejected = Some((step, ServerReply::from_reply(&reply)));
+            }
+            Event::Quit(_) => self.quit = true,
+            _ => {}
+        }
+    }
+
+    /// The outcome of the transaction, once the core is idle again.
+    pub(crate) fn finish(self) -> Result<SendReport, Error> {
+        match (self.rejected, self.done) {
+            (Some((step, reply)), _) => Err(Error::Rejected {
+                step,
+                reply,
+                refused: self.refused,
+            }),
+            (None, Some(reply)) => Ok(SendReport {
+                accepted: self.accepted,
+                refused: self.refused,
+                reply,
+            }),
+            (None, None) => Err(Error::Protocol(postel_proto::Error::Busy)),
+        }
+    }
+}
+
+/// Where the message content comes from.
+pub(crate) type Body<'b> = Option<&'b mut dyn Read>;
+
+/// Drives `core` until it needs a TLS handshake, is idle, or is closed.
+pub(crate) fn run(
+    core: &mut Core<'_>,
+    wire: &mut Wire,
+    mut body: Body<'_>,
+    events: &mut Collector,
+) -> Result<Stop, Error> {
+    loop {
+        // The I/O error and the timeout it ran into, mapped once the core is free again.
+        let failed: Option<(io::Error, Duration)> = match core.poll()? {
+            Action::Send { bytes, within } => match wire.write(bytes, within) {
+                Ok(n) => {
+                    core.handle_sent(n);
+                    None
+                }
+                Err(e) => Some((e, within)),
+            },
+            Action::Receive { into, within } => match wire.read(into, within) {
+                Ok(n) => {
+                    core.handle_received(n)?;
+                    None
+                }
+                Err(e) => Some((e, within)),
+            },
+            Action::Body { into } => {
+                let n = match body.as_deref_mut() {
+                    Some(src) => read_body(src, into)?,
+                    None => 0,
+                };
+                core.handle_body(n)?;
+                None
+            }
+            Action::StartTls => return Ok(Stop::StartTls),
+            Action::Event(e) => {
+                events.on_event(e);
+                None
+            }
+            Action::Idle => return Ok(Stop::Idle),
+            Action::Closed => return Ok(Stop::Closed),
+        };
+        if let Some((e, within)) = failed {
+            let state = core.state();
+            wire.recorder.note(format!("error: {e} ({state})"));
+            return Err(match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout {
+                    state,
+                    within: wire.bound(within),
+                },
+                _ => Error::Io(e),
+            });
+        }
+    }
+}
+
+fn read_body(src: &mut dyn Read, into: &mut [u8]) -> Result<usize, Error> {
+    loop {
+        match src.read(into) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::Source(e)),
+        }
+    }
+}

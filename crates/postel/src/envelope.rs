@@ -1,0 +1,99 @@
+//! The owned envelope a caller gives: reverse-path, recipients, body type.
+
+use postel_proto::{BodyType, Recipient};
+
+/// Who the message is from and to, as `MAIL FROM` and `RCPT TO` say it (RFC 5321 §2.3.1);
+/// not the `From:`/`To:` headers. Owned, so it can outlive the call that made it.
+///
+/// ```
+/// let env = postel::Envelope::new("alice@example.com", ["bob@example.net", "carol@example.org"]);
+/// assert_eq!(env.to.len(), 2);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    /// The reverse-path mailbox; empty for the null sender `<>` (bounces).
+    pub from: String,
+    /// The recipients, in order.
+    pub to: Vec<String>,
+    /// 7-bit or 8-bit content (`BODY=8BITMIME`, RFC 6152). [`Client::send_bytes`]
+    /// finds out by itself; for readers of unknown content, say so here.
+    ///
+    /// [`Client::send_bytes`]: crate::Client::send_bytes
+    pub body: BodyType,
+    /// The message needs SMTPUTF8 (UTF-8 in headers); UTF-8 addresses set it by themselves.
+    pub smtputf8: bool,
+    /// The size in octets when known, sent as `SIZE=` (RFC 1870); set by `send_bytes`.
+    pub size: Option<u64>,
+}
+
+impl Envelope {
+    /// An envelope from `from` to each of `to`, 7-bit, size unknown.
+    pub fn new<I, S>(from: impl Into<String>, to: I) -> Envelope
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Envelope {
+            from: from.into(),
+            to: to.into_iter().map(Into::into).collect(),
+            body: BodyType::SevenBit,
+            smtputf8: false,
+            size: None,
+        }
+    }
+
+    /// Says the content is 8-bit (`BODY=8BITMIME`).
+    pub fn eight_bit(mut self, yes: bool) -> Envelope {
+        self.body = if yes {
+            BodyType::EightBitMime
+        } else {
+            BodyType::SevenBit
+        };
+        self
+    }
+
+    /// The recipients as the core borrows them.
+    pub(crate) fn recipients(&self) -> Vec<Recipient<'_>> {
+        self.to.iter().map(|a| Recipient::new(a)).collect()
+    }
+
+    /// The core's borrowed envelope over `recipients` (from [`Envelope::recipients`]).
+    pub(crate) fn borrowed<'e>(
+        &'e self,
+        recipients: &'e [Recipient<'e>],
+    ) -> postel_proto::Envelope<'e> {
+        let mut e = postel_proto::Envelope::new(&self.from, recipients);
+        e.size = self.size;
+        e.body = self.body;
+        e.smtputf8 = self.smtputf8;
+        e
+    }
+
+    /// Builds the envelope of a composed message, with what its encoder found out.
+    pub(crate) fn from_mime(
+        env: &postel_mime::Envelope,
+        smtputf8: bool,
+    ) -> Result<Envelope, postel_mime::Error> {
+        let from = match env.from() {
+            Some(a) => a.to_smtp(smtputf8)?,
+            None => String::new(),
+        };
+        let to = env
+            .to()
+            .iter()
+            .map(|a| a.to_smtp(smtputf8))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Envelope {
+            from,
+            to,
+            body: BodyType::SevenBit,
+            smtputf8: false,
+            size: None,
+        })
+    }
+}
+
+/// True when `bytes` hold an octet above 127 (then `BODY=8BITMIME` is needed).
+pub(crate) fn is_eight_bit(bytes: &[u8]) -> bool {
+    !bytes.is_ascii()
+}

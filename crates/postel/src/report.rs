@@ -1,0 +1,96 @@
+//! What happened to one message: who got it, who did not and why, the server's verdict.
+
+use std::fmt;
+
+use postel_proto::{EnhancedCode, Reply, ReplyInfo};
+
+/// An owned copy of a server reply, whole (every line), for reports and errors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerReply {
+    /// The reply code, e.g. 250 or 550.
+    pub code: u16,
+    /// The enhanced status code of the first line (RFC 3463), when the server sent one.
+    pub enhanced: Option<EnhancedCode>,
+    /// The text: the first line after its codes, then each further line's text, joined by
+    /// `\n`. Bytes that are not UTF-8 are replaced (U+FFFD).
+    pub text: String,
+}
+
+impl ServerReply {
+    /// Copies a reply borrowed from the core's buffer.
+    pub fn from_reply(reply: &Reply<'_>) -> ServerReply {
+        let mut text = String::from_utf8_lossy(reply.text()).into_owned();
+        for line in reply.lines().skip(1) {
+            text.push('\n');
+            text.push_str(&String::from_utf8_lossy(line));
+        }
+        ServerReply {
+            code: reply.code().get(),
+            enhanced: reply.enhanced(),
+            text,
+        }
+    }
+
+    /// Copies the core's bounded reply (its text is at most 96 bytes of the first line).
+    pub fn from_info(info: &ReplyInfo) -> ServerReply {
+        ServerReply {
+            code: info.code().get(),
+            enhanced: info.enhanced(),
+            text: String::from_utf8_lossy(info.text()).into_owned(),
+        }
+    }
+
+    /// True for 4yz replies: try again later.
+    pub fn is_transient(&self) -> bool {
+        (400..500).contains(&self.code)
+    }
+}
+
+impl fmt::Display for ServerReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.code)?;
+        if let Some(e) = self.enhanced {
+            write!(f, " {e}")?;
+        }
+        if !self.text.is_empty() {
+            write!(f, " {}", self.text.replace('\n', " / "))?;
+        }
+        Ok(())
+    }
+}
+
+/// A recipient the server accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    /// The address as given in the envelope.
+    pub address: String,
+    /// The server's reply to its RCPT TO (250 or 251).
+    pub reply: ServerReply,
+}
+
+/// A recipient the server refused; the others still got the message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    /// The address as given in the envelope.
+    pub address: String,
+    /// The server's reply to its RCPT TO: 4yz means try again later, 5yz means do not.
+    pub reply: ServerReply,
+}
+
+/// The outcome of a message that was accepted for at least one recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendReport {
+    /// Recipients that will get the message, in envelope order.
+    pub accepted: Vec<Accepted>,
+    /// Recipients that will not, with the reason, in envelope order.
+    pub refused: Vec<Refused>,
+    /// The server's final reply (usually `250 2.0.0 Ok: queued as …`).
+    pub reply: ServerReply,
+}
+
+impl SendReport {
+    /// True when every recipient was accepted.
+    pub fn all_accepted(&self) -> bool {
+        self.refused.is_empty()
+    }
+}

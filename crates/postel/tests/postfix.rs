@@ -1,0 +1,654 @@
+//! The blocking client against a real Postfix 3.7 (scripts/postfix-up.sh; see
+//! docs/testing-postfix.md). Every test reads only POSTEL_POSTFIX_* variables: when they
+//! are absent it prints a loud SKIP, or panics when CI=true.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use postel::{Client, ClientBuilder, Envelope, Error, Mechanism, Options, TlsError, TlsMode};
+
+/// The instance's variables, or `None` (after a loud SKIP) when Postfix is not running.
+fn env(test: &str) -> Option<Postfix> {
+    match std::env::var("POSTEL_POSTFIX_PLAIN") {
+        Ok(_) => Some(Postfix),
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but POSTEL_POSTFIX_PLAIN is not set: Postfix did not start (scripts/postfix-up.sh)")
+        }
+        Err(_) => {
+            eprintln!(
+                "\n*** SKIP {test}: no Postfix (run scripts/postfix-up.sh and source target/postfix/env) ***\n"
+            );
+            None
+        }
+    }
+}
+
+struct Postfix;
+
+impl Postfix {
+    fn var(&self, name: &str) -> String {
+        std::env::var(format!("POSTEL_POSTFIX_{name}"))
+            .unwrap_or_else(|_| panic!("POSTEL_POSTFIX_{name} is not set"))
+    }
+
+    /// A builder for the listener `name` (`PLAIN`, `IMPLICIT`...), trusting the test root.
+    fn client(&self, listener: &str, mode: TlsMode) -> ClientBuilder {
+        let hostport = self.var(listener);
+        let (host, port) = hostport.rsplit_once(':').expect("host:port");
+        Client::builder(host)
+            .port(port.parse().expect("a port"))
+            .tls(mode)
+            .ca_file(self.var("CA"))
+            .tls_name(self.var("TLS_NAME"))
+            .ehlo_name("client.postel.test")
+            .timeouts(postel::Timeouts {
+                greeting: Duration::from_secs(20),
+                ..postel::Timeouts::RFC5321
+            })
+            .transcript(true)
+    }
+
+    fn user(&self) -> (String, String) {
+        (self.var("USER"), self.var("PASSWORD"))
+    }
+
+    fn rcpt(&self, local: &str) -> String {
+        format!("{local}@{}", self.var("DOMAIN"))
+    }
+
+    /// Waits for the delivered file holding `marker`, and returns it without the headers
+    /// Postfix prepends.
+    fn delivered(&self, marker: &str) -> Vec<u8> {
+        let dir = PathBuf::from(self.var("MAILDIR")).join("new");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for e in entries.flatten() {
+                    let Ok(bytes) = std::fs::read(e.path()) else {
+                        continue;
+                    };
+                    if contains(&bytes, marker.as_bytes()) {
+                        return strip_prepended(&bytes);
+                    }
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no delivered file holds {marker}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// How many delivered files hold `marker`.
+    fn delivered_count(&self, marker: &str) -> usize {
+        let dir = PathBuf::from(self.var("MAILDIR")).join("new");
+        std::fs::read_dir(dir)
+            .map(|it| {
+                it.flatten()
+                    .filter(|e| {
+                        std::fs::read(e.path()).is_ok_and(|b| contains(&b, marker.as_bytes()))
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Drops Return-Path, X-Original-To, Delivered-To, and Received with its continuation
+/// lines (docs/testing-postfix.md, "Comparing delivered messages").
+fn strip_prepended(file: &[u8]) -> Vec<u8> {
+    let mut lines = file.split_inclusive(|&b| b == b'\n').peekable();
+    for prefix in [
+        "Return-Path: ",
+        "X-Original-To: ",
+        "Delivered-To: ",
+        "Received: ",
+    ] {
+        let line = lines.next().expect("a prepended header");
+        assert!(
+            line.starts_with(prefix.as_bytes()),
+            "expected {prefix:?} first, got {:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    while lines
+        .peek()
+        .is_some_and(|l| l.starts_with(b" ") || l.starts_with(b"\t"))
+    {
+        lines.next();
+    }
+    lines.flatten().copied().collect()
+}
+
+/// A marker no other message in the shared Maildir has.
+fn marker() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A message with what tends to break: a leading dot, a dotted line, trailing spaces,
+/// 8-bit UTF-8, a 990-octet line.
+fn message(marker: &str) -> Vec<u8> {
+    let mut m = format!(
+        "From: Alice <alice@example.test>\r\nTo: bob@example.test\r\nSubject: postel test\r\n\
+         X-Postel-Marker: {marker}\r\n\r\nHello.\r\n.\r\n.leading dot\r\n..two\r\n\
+         trailing spaces   \r\nGr\u{fc}\u{df}e aus Z\u{fc}rich.\r\n"
+    )
+    .into_bytes();
+    m.extend_from_slice(&[b'x'; 990]);
+    m.extend_from_slice(b"\r\nend\r\n");
+    m
+}
+
+fn lf(crlf: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(crlf.len());
+    let mut i = 0;
+    while i < crlf.len() {
+        if crlf[i] == b'\r' && crlf.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
+        }
+        out.push(crlf[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Sends one message to bob and checks the delivered file byte for byte.
+fn send_and_read_back(p: &Postfix, client: &mut Client) -> postel::SendReport {
+    let mark = marker();
+    let msg = message(&mark);
+    let env = Envelope::new("alice@example.test", [p.rcpt("bob")]);
+    let report = client.send_bytes(&env, &msg).unwrap_or_else(|e| {
+        panic!(
+            "send failed: {e}\n{}",
+            client.transcript().unwrap_or_default()
+        )
+    });
+    assert_eq!(report.reply.code, 250, "{report:?}");
+    assert_eq!(p.delivered(&mark), lf(&msg), "delivered file differs");
+    report
+}
+
+fn assert_pipelined_bdat(client: &Client) {
+    let t = client.transcript().unwrap();
+    let group = t
+        .client_writes()
+        .into_iter()
+        .find(|w| w.iter().any(|l| l.starts_with("MAIL FROM")))
+        .unwrap_or_else(|| panic!("no MAIL FROM in\n{t}"));
+    assert!(
+        group[0].starts_with("MAIL FROM:<alice@example.test>"),
+        "{group:?}"
+    );
+    assert!(group[1].starts_with("RCPT TO:<"), "{group:?}");
+    assert!(
+        group
+            .iter()
+            .any(|l| l.starts_with("BDAT ") && l.ends_with(" LAST")),
+        "MAIL, RCPT and BDAT in one write: {group:?}\n{t}"
+    );
+}
+
+#[test]
+fn plain_listener_starttls_pipelines_mail_rcpt_bdat_and_delivers_byte_for_byte() {
+    let Some(p) = env("plain starttls") else {
+        return;
+    };
+    let mut client = p.client("PLAIN", TlsMode::StartTls).build().unwrap();
+    send_and_read_back(&p, &mut client);
+    assert!(client.is_encrypted());
+    assert_pipelined_bdat(&client);
+    let t = client.transcript().unwrap();
+    assert!(t.contains_line("STARTTLS"), "{t}");
+    assert!(t.contains_line("250-PIPELINING"), "{t}");
+    assert!(t.contains_line("250 CHUNKING"), "{t}");
+}
+
+#[test]
+fn plain_listener_without_tls_delivers_byte_for_byte() {
+    let Some(p) = env("plain none") else { return };
+    let mut client = p.client("PLAIN", TlsMode::Disabled).build().unwrap();
+    send_and_read_back(&p, &mut client);
+    assert!(!client.is_encrypted());
+    assert!(!client.transcript().unwrap().contains_line("STARTTLS"));
+}
+
+#[test]
+fn opportunistic_tls_uses_the_offered_starttls() {
+    let Some(p) = env("plain opportunistic") else {
+        return;
+    };
+    let mut client = p.client("PLAIN", TlsMode::Opportunistic).build().unwrap();
+    send_and_read_back(&p, &mut client);
+    assert!(client.is_encrypted());
+}
+
+#[test]
+fn data_framing_when_chunking_is_off_delivers_byte_for_byte() {
+    let Some(p) = env("plain data") else { return };
+    let options = Options {
+        chunking: false,
+        ..Options::default()
+    };
+    let mut client = p
+        .client("PLAIN", TlsMode::StartTls)
+        .options(options)
+        .build()
+        .unwrap();
+    send_and_read_back(&p, &mut client);
+    let t = client.transcript().unwrap();
+    let group = t
+        .client_writes()
+        .into_iter()
+        .find(|w| w.iter().any(|l| l.starts_with("MAIL FROM")))
+        .unwrap();
+    assert_eq!(
+        group.last().copied(),
+        Some("DATA"),
+        "MAIL, RCPT, DATA in one write: {group:?}"
+    );
+}
+
+#[test]
+fn ipv6_loopback_delivers() {
+    let Some(p) = env("plain ipv6") else { return };
+    if std::env::var("POSTEL_POSTFIX_PLAIN6").is_err() {
+        eprintln!("*** SKIP ipv6: no ::1 listener ***");
+        return;
+    }
+    let mut client = p.client("PLAIN6", TlsMode::StartTls).build().unwrap();
+    send_and_read_back(&p, &mut client);
+}
+
+#[test]
+fn implicit_tls_logs_in_with_each_offered_mechanism() {
+    let Some(p) = env("implicit auth") else {
+        return;
+    };
+    let (user, password) = p.user();
+    for mech in [
+        Mechanism::ScramSha256,
+        Mechanism::CramMd5,
+        Mechanism::Plain,
+        Mechanism::Login,
+    ] {
+        let mut client = p
+            .client("IMPLICIT", TlsMode::Implicit)
+            .credentials(&user, &password)
+            .mechanism(mech)
+            .build()
+            .unwrap();
+        send_and_read_back(&p, &mut client);
+        assert_eq!(client.authenticated(), Some(mech));
+        assert_pipelined_bdat(&client);
+        let t = client.transcript().unwrap().to_string();
+        assert!(t.contains(&format!("C: AUTH {}", mech.name())), "{t}");
+        assert!(t.contains("S: 235 2.7.0 Authentication successful"), "{t}");
+        assert!(!t.contains(&password), "password in transcript:\n{t}");
+        for e in client.transcript().unwrap().entries() {
+            if e.side == postel::Side::Client && !e.text.starts_with("AUTH") {
+                assert!(!e.text.contains("AGFsaWNl"), "credential in {:?}", e.text);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_strongest_mechanism_is_chosen_by_default() {
+    let Some(p) = env("implicit default mechanism") else {
+        return;
+    };
+    let (user, password) = p.user();
+    let mut client = p
+        .client("IMPLICIT", TlsMode::Implicit)
+        .credentials(user, password)
+        .build()
+        .unwrap();
+    send_and_read_back(&p, &mut client);
+    assert_eq!(client.authenticated(), Some(Mechanism::ScramSha256));
+}
+
+#[test]
+fn submission_requires_starttls_then_auth() {
+    let Some(p) = env("submission") else { return };
+    let (user, password) = p.user();
+    let mut client = p
+        .client("SUBMISSION", TlsMode::StartTls)
+        .credentials(&user, &password)
+        .build()
+        .unwrap();
+    send_and_read_back(&p, &mut client);
+    assert!(client.is_encrypted());
+    assert_eq!(client.authenticated(), Some(Mechanism::ScramSha256));
+    let t = client.transcript().unwrap();
+    let lines: Vec<_> = t
+        .entries()
+        .iter()
+        .filter(|e| e.side == postel::Side::Client)
+        .map(|e| e.text.as_str())
+        .collect();
+    let starttls = lines
+        .iter()
+        .position(|l| *l == "STARTTLS")
+        .expect("STARTTLS");
+    let auth = lines
+        .iter()
+        .position(|l| l.starts_with("AUTH"))
+        .expect("AUTH");
+    assert!(starttls < auth, "{t}");
+}
+
+#[test]
+fn wrong_password_is_an_auth_failure() {
+    let Some(p) = env("wrong password") else {
+        return;
+    };
+    let (user, _) = p.user();
+    let mut client = p
+        .client("SUBMISSION", TlsMode::StartTls)
+        .credentials(user, "not-the-password")
+        .mechanism(Mechanism::Plain)
+        .build()
+        .unwrap();
+    let env = Envelope::new("alice@example.test", [p.rcpt("bob")]);
+    let err = client
+        .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
+        .unwrap_err();
+    match err {
+        Error::Protocol(postel::proto::Error::AuthFailed { failure, reply }) => {
+            assert_eq!(failure, postel::proto::AuthFailure::InvalidCredentials);
+            assert_eq!(reply.code().get(), 535);
+        }
+        other => panic!("expected AuthFailed, got {other:?}"),
+    }
+    assert!(!client.transcript().unwrap().contains_line("MAIL"));
+}
+
+#[test]
+fn auth_over_plaintext_is_refused_unless_allowed() {
+    let Some(p) = env("plaintext auth") else {
+        return;
+    };
+    let (user, password) = p.user();
+    let mut client = p
+        .client("SUBMISSION_NOTLS_AUTH", TlsMode::Disabled)
+        .credentials(&user, &password)
+        .build()
+        .unwrap();
+    let env = Envelope::new("alice@example.test", [p.rcpt("bob")]);
+    let err = client
+        .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Protocol(postel::proto::Error::AuthRequiresTls)),
+        "{err:?}"
+    );
+    let t = client.transcript().unwrap();
+    assert!(!t.contains_line("AUTH"), "no AUTH may be sent:\n{t}");
+
+    let mut client = p
+        .client("SUBMISSION_NOTLS_AUTH", TlsMode::Disabled)
+        .credentials(&user, &password)
+        .dangerous_allow_plaintext_auth(true)
+        .build()
+        .unwrap();
+    send_and_read_back(&p, &mut client);
+    assert_eq!(client.authenticated(), Some(Mechanism::ScramSha256));
+}
+
+#[test]
+fn starttls_required_on_a_server_without_it_sends_nothing_private() {
+    let Some(p) = env("starttls unavailable") else {
+        return;
+    };
+    let (user, password) = p.user();
+    let mut client = p
+        .client("SUBMISSION_NOTLS_AUTH", TlsMode::StartTls)
+        .credentials(user, password)
+        .build()
+        .unwrap();
+    let env = Envelope::new("alice@example.test", [p.rcpt("bob")]);
+    let err = client
+        .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Protocol(postel::proto::Error::TlsUnavailable { reply: None })
+        ),
+        "{err:?}"
+    );
+    let t = client.transcript().unwrap();
+    assert!(!t.contains_line("AUTH") && !t.contains_line("MAIL"), "{t}");
+}
+
+#[test]
+fn a_refused_recipient_is_reported_while_the_others_get_the_message() {
+    let Some(p) = env("refused recipient") else {
+        return;
+    };
+    let mut client = p.client("PLAIN", TlsMode::StartTls).build().unwrap();
+    let mark = marker();
+    let msg = message(&mark);
+    let refused = p.var("REFUSED");
+    let env = Envelope::new(
+        "alice@example.test",
+        [p.rcpt("bob"), refused.clone(), p.rcpt("carol")],
+    );
+    let report = client.send_bytes(&env, &msg).unwrap();
+    let accepted: Vec<_> = report.accepted.iter().map(|a| a.address.clone()).collect();
+    assert_eq!(accepted, [p.rcpt("bob"), p.rcpt("carol")]);
+    assert_eq!(report.refused.len(), 1);
+    let r = &report.refused[0];
+    assert_eq!(r.address, refused);
+    assert_eq!(r.reply.code, 550);
+    assert_eq!(
+        r.reply.enhanced.map(|e| e.to_string()).as_deref(),
+        Some("5.1.1")
+    );
+    assert!(r.reply.text.contains("No such user here"), "{:?}", r.reply);
+    assert_eq!(p.delivered(&mark), lf(&msg));
+    // One file per accepted recipient.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while p.delivered_count(&mark) < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(p.delivered_count(&mark), 2);
+}
+
+#[test]
+fn a_temporarily_refused_recipient_is_transient() {
+    let Some(p) = env("tempfail recipient") else {
+        return;
+    };
+    let mut client = p.client("PLAIN", TlsMode::StartTls).build().unwrap();
+    let env = Envelope::new("alice@example.test", [p.var("TEMPFAIL")]);
+    match client.send_bytes(&env, b"Subject: x\r\n\r\nx\r\n") {
+        Err(e @ Error::Rejected { .. }) => {
+            assert!(e.is_transient(), "{e}");
+            assert_eq!(e.reply().map(|r| r.code), Some(450));
+        }
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+    // The session survives the refusal: the next message goes over it.
+    send_and_read_back(&p, &mut client);
+    assert_eq!(
+        client
+            .transcript()
+            .unwrap()
+            .entries()
+            .iter()
+            .filter(|e| e.text.starts_with("connected to"))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn many_messages_go_over_one_connection() {
+    let Some(p) = env("reuse") else { return };
+    let (user, password) = p.user();
+    let mut client = p
+        .client("SUBMISSION", TlsMode::StartTls)
+        .credentials(user, password)
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        send_and_read_back(&p, &mut client);
+    }
+    let t = client.transcript().unwrap();
+    let connects = t
+        .entries()
+        .iter()
+        .filter(|e| e.text.starts_with("connected to"))
+        .count();
+    let auths = t
+        .entries()
+        .iter()
+        .filter(|e| e.text.starts_with("AUTH"))
+        .count();
+    assert_eq!((connects, auths), (1, 1), "{t}");
+    client.quit().unwrap();
+    assert!(client.transcript().unwrap().contains_line("221"));
+}
+
+#[test]
+fn a_composed_message_is_delivered_byte_for_byte() {
+    let Some(p) = env("composed") else { return };
+    let mut client = p.client("PLAIN", TlsMode::StartTls).build().unwrap();
+    let mark = marker();
+    let mut msg = postel_mime::Message::builder()
+        .from("Alice <alice@example.test>")
+        .to(p.rcpt("bob").as_str())
+        .bcc(p.rcpt("hidden").as_str())
+        .subject("Grüße aus Zürich")
+        .header("X-Postel-Marker", mark.clone())
+        .text("Zwei Zeilen,\n.mit Punkt.\n")
+        .build()
+        .unwrap();
+    let report = client.send(&mut msg).unwrap();
+    assert_eq!(report.accepted.len(), 2);
+    let opts = postel_mime::EncodeOptions {
+        allow_8bit: true,
+        smtputf8: true,
+    };
+    let sent = msg.to_vec(&opts).unwrap();
+    assert_eq!(p.delivered(&mark), lf(&sent));
+    assert!(!contains(&sent, b"hidden@"));
+}
+
+fn bad_certificate(listener: &str, mode: TlsMode, expected: TlsError) {
+    let Some(p) = env(listener) else { return };
+    let (user, password) = p.user();
+    let mut client = p
+        .client(listener, mode)
+        .credentials(user, password)
+        .build()
+        .unwrap();
+    let env = Envelope::new("alice@example.test", [p.rcpt("bob")]);
+    let err = client
+        .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
+        .unwrap_err();
+    match &err {
+        Error::Tls(t) => assert_eq!(*t, expected, "{listener}"),
+        other => panic!("{listener}: expected {expected:?}, got {other:?}"),
+    }
+    assert!(!err.is_transient());
+    let t = client.transcript().unwrap();
+    assert!(
+        !t.contains_line("AUTH") && !t.contains_line("MAIL"),
+        "{listener}:\n{t}"
+    );
+    assert!(
+        err.to_string().contains(match expected {
+            TlsError::Expired => "expired",
+            TlsError::UnknownIssuer => "unknown issuer",
+            _ => "not valid for",
+        }),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_expired_certificate_is_refused_as_expired() {
+    bad_certificate("BAD_EXPIRED", TlsMode::Implicit, TlsError::Expired);
+    bad_certificate("BAD_EXPIRED_STARTTLS", TlsMode::StartTls, TlsError::Expired);
+}
+
+#[test]
+fn a_certificate_for_another_host_is_refused_as_not_valid_for_the_name() {
+    let name = TlsError::NotValidForName {
+        name: "localhost".to_owned(),
+    };
+    bad_certificate("BAD_WRONGHOST", TlsMode::Implicit, name.clone());
+    bad_certificate("BAD_WRONGHOST_STARTTLS", TlsMode::StartTls, name);
+}
+
+#[test]
+fn an_untrusted_certificate_is_refused_as_unknown_issuer() {
+    bad_certificate("BAD_UNTRUSTED", TlsMode::Implicit, TlsError::UnknownIssuer);
+    bad_certificate(
+        "BAD_UNTRUSTED_STARTTLS",
+        TlsMode::StartTls,
+        TlsError::UnknownIssuer,
+    );
+}
+
+#[test]
+fn the_platform_roots_do_not_trust_the_test_pki() {
+    let Some(p) = env("platform roots") else {
+        return;
+    };
+    let mut client = p
+        .client("IMPLICIT", TlsMode::Implicit)
+        .roots(postel::Roots::Platform)
+        .build()
+        .unwrap();
+    let env = Envelope::new("alice@example.test", [p.rcpt("bob")]);
+    let err = client
+        .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Tls(TlsError::UnknownIssuer)),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_client_certificate_is_presented_when_required() {
+    let Some(p) = env("client certificate") else {
+        return;
+    };
+    let mut client = p
+        .client("CLIENTCERT", TlsMode::StartTls)
+        .client_certificate(p.var("CLIENT_CERT"), p.var("CLIENT_KEY"))
+        .build()
+        .unwrap();
+    send_and_read_back(&p, &mut client);
+
+    let mut client = p.client("CLIENTCERT", TlsMode::StartTls).build().unwrap();
+    let env = Envelope::new("alice@example.test", [p.rcpt("bob")]);
+    let err = client
+        .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
+        .unwrap_err();
+    match err {
+        Error::Protocol(postel::proto::Error::ServiceClosing { reply, .. }) => {
+            assert_eq!(reply.code().get(), 421);
+        }
+        other => panic!("expected 421 without a client certificate, got {other:?}"),
+    }
+}
