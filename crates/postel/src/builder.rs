@@ -122,7 +122,6 @@ pub(crate) struct Settings {
     pub(crate) timeouts: Timeouts,
     pub(crate) options: Options,
     pub(crate) idle_timeout: Duration,
-    #[allow(dead_code)] // read by the async pool, next
     pub(crate) max_connections: usize,
     pub(crate) transcript: bool,
 }

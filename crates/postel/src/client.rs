@@ -140,7 +140,7 @@ impl Conn {
         let mut events = Collector::new(&envelope.to);
         self.run(Some(body), &mut events)?;
         self.with_tail_mut(|t| t.last_used = Instant::now());
-        events.finish()
+        events.finish(self.borrow_core())
     }
 
     fn capabilities(&self) -> Capabilities {

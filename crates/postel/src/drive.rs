@@ -149,8 +149,8 @@ impl Collector {
         }
     }
 
-    /// The outcome of the transaction, once the core is idle again.
-    pub(crate) fn finish(self) -> Result<SendReport, Error> {
+    /// The outcome of the transaction, once `core` is idle again.
+    pub(crate) fn finish(self, core: &Core<'_>) -> Result<SendReport, Error> {
         match (self.rejected, self.done) {
             (Some((step, reply)), _) => Err(Error::Rejected {
                 step,
@@ -161,6 +161,8 @@ impl Collector {
                 accepted: self.accepted,
                 refused: self.refused,
                 reply,
+                encrypted: core.is_encrypted(),
+                authenticated: core.authenticated(),
             }),
             (None, None) => Err(Error::Protocol(postel_proto::Error::Busy)),
         }

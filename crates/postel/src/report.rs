@@ -86,6 +86,10 @@ pub struct SendReport {
     pub refused: Vec<Refused>,
     /// The server's final reply (usually `250 2.0.0 Ok: queued as …`).
     pub reply: ServerReply,
+    /// Whether the message went over TLS.
+    pub encrypted: bool,
+    /// The SASL mechanism the session logged in with, if any.
+    pub authenticated: Option<postel_proto::Mechanism>,
 }
 
 impl SendReport {

@@ -1,0 +1,346 @@
+//! [`Pool`]: concurrent sending over a bounded number of connections (tokio), and
+//! [`AsyncClient`], a pool of one.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use postel_proto::{BodyType, Capabilities};
+use tokio::io::AsyncRead;
+use tokio::sync::{oneshot, Semaphore};
+
+use crate::builder::{ClientBuilder, Settings};
+use crate::envelope::{is_eight_bit, Envelope};
+use crate::error::Error;
+use crate::message::{describe, encode_options, Sendable};
+use crate::report::SendReport;
+use crate::tokio_conn::{self, Handle, Job, JobResult};
+use crate::tokio_drive::AsyncBody;
+use crate::transcript::{SharedTranscript, Transcript};
+
+/// How often a message is handed to another connection when the one chosen was closing.
+const MAX_HANDOFFS: usize = 3;
+
+#[derive(Debug)]
+struct Inner {
+    settings: Arc<Settings>,
+    permits: Semaphore,
+    idle: Mutex<Vec<Handle>>,
+    transcript: Option<SharedTranscript>,
+}
+
+/// Sends messages concurrently over at most
+/// [`max_connections`](ClientBuilder::max_connections) connections to one server.
+///
+/// A connection is reused for the next message while it is healthy; one that failed,
+/// or that the server closed (421), is never reused. Connections idle for
+/// [`idle_timeout`](ClientBuilder::idle_timeout) are closed with QUIT. Cloning a `Pool`
+/// shares it.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), postel::Error> {
+/// use postel::{Client, Envelope};
+/// let pool = Client::builder("smtp.example.com")
+///     .credentials("alice", "secret")
+///     .max_connections(8)
+///     .build_pool()?;
+/// let sends = (0..100).map(|i| {
+///     let pool = pool.clone();
+///     async move {
+///         let env = Envelope::new("alice@example.com", [format!("user{i}@example.net")]);
+///         pool.send_bytes(&env, format!("Subject: {i}\r\n\r\nHi.\r\n")).await
+///     }
+/// });
+/// # let _ = sends;
+/// pool.close().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Pool {
+    inner: Arc<Inner>,
+}
+
+impl Pool {
+    pub(crate) fn from_settings(settings: Arc<Settings>) -> Pool {
+        let transcript = settings.transcript.then(SharedTranscript::default);
+        Pool {
+            inner: Arc::new(Inner {
+                permits: Semaphore::new(settings.max_connections),
+                settings,
+                idle: Mutex::new(Vec::new()),
+                transcript,
+            }),
+        }
+    }
+
+    /// An idle live connection, or a new one.
+    async fn checkout(&self) -> Result<Handle, Error> {
+        loop {
+            let h = self
+                .inner
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop();
+            match h {
+                Some(h) if !h.jobs.is_closed() => return Ok(h),
+                Some(_) => continue,
+                None => break,
+            }
+        }
+        tokio_conn::open(
+            Arc::clone(&self.inner.settings),
+            self.inner.transcript.clone(),
+        )
+        .await
+    }
+
+    fn checkin(&self, h: Handle) {
+        if !h.jobs.is_closed() {
+            self.inner
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(h);
+        }
+    }
+
+    /// Runs one message on some connection; `prepare` makes the envelope and body from
+    /// the server's capabilities, once.
+    async fn run<F>(&self, prepare: F) -> Result<SendReport, Error>
+    where
+        F: FnOnce(&Capabilities) -> Result<(Envelope, AsyncBody), Error>,
+    {
+        let _permit = self
+            .inner
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::Config("the pool is closed".to_owned()))?;
+        let mut prepare = Some(prepare);
+        let mut job: Option<(Envelope, AsyncBody)> = None;
+        for _ in 0..MAX_HANDOFFS {
+            let handle = self.checkout().await?;
+            let (envelope, body) = match (job.take(), prepare.take()) {
+                (Some(j), _) => j,
+                (None, Some(p)) => p(&handle.ready.capabilities)?,
+                (None, None) => return Err(Error::Config("nothing to send".to_owned())),
+            };
+            let (done, result) = oneshot::channel();
+            if let Err(e) = handle
+                .jobs
+                .send(Job {
+                    envelope,
+                    body,
+                    done,
+                })
+                .await
+            {
+                job = Some((e.0.envelope, e.0.body));
+                continue;
+            }
+            match result.await {
+                Ok(JobResult::Done(r)) => {
+                    if matches!(r, Ok(_) | Err(Error::Rejected { .. })) {
+                        self.checkin(handle);
+                    }
+                    return r;
+                }
+                Ok(JobResult::Returned(e, b)) => job = Some((e, b)),
+                Err(_) => {
+                    return Err(Error::Io(std::io::Error::other(
+                        "the connection task ended while sending",
+                    )))
+                }
+            }
+        }
+        Err(Error::Io(std::io::Error::other(
+            "no connection would take the message",
+        )))
+    }
+
+    /// Sends a composed message to the recipients of its envelope (To, Cc, Bcc). It is
+    /// encoded into memory first, for what the server offers.
+    pub async fn send<M: Sendable>(&self, message: &mut M) -> Result<SendReport, Error> {
+        self.run(|caps| encode(None, message, caps)).await
+    }
+
+    /// Sends a composed message to `envelope` instead of the recipients in its headers.
+    pub async fn send_with_envelope<M: Sendable>(
+        &self,
+        envelope: &Envelope,
+        message: &mut M,
+    ) -> Result<SendReport, Error> {
+        self.run(|caps| encode(Some(envelope), message, caps)).await
+    }
+
+    /// Sends `message` (a whole RFC 5322 message) to `envelope`; `SIZE=` and
+    /// `BODY=8BITMIME` are set from the bytes.
+    pub async fn send_bytes(
+        &self,
+        envelope: &Envelope,
+        message: impl Into<Vec<u8>>,
+    ) -> Result<SendReport, Error> {
+        let data = message.into();
+        let mut envelope = envelope.clone();
+        envelope.size = Some(data.len() as u64);
+        if is_eight_bit(&data) {
+            envelope.body = BodyType::EightBitMime;
+        }
+        self.run(|_| Ok((envelope, AsyncBody::Bytes { data, pos: 0 })))
+            .await
+    }
+
+    /// Streams the message read from `message` to `envelope`. Say whether it is 8-bit,
+    /// and its size, in the envelope when known.
+    pub async fn send_reader<R>(&self, envelope: &Envelope, message: R) -> Result<SendReport, Error>
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+    {
+        let envelope = envelope.clone();
+        self.run(|_| Ok((envelope, AsyncBody::Reader(Box::new(message)))))
+            .await
+    }
+
+    /// Closes every idle connection (QUIT) and waits for them to finish. Connections
+    /// busy with a message close when idle too long, or when the pool is dropped.
+    pub async fn close(&self) {
+        let idle = std::mem::take(
+            &mut *self
+                .inner
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for h in idle {
+            drop(h.jobs);
+            let _ = h.task.await;
+        }
+    }
+
+    /// How many connections are open and idle.
+    pub fn idle_connections(&self) -> usize {
+        self.inner
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|h| !h.jobs.is_closed())
+            .count()
+    }
+
+    /// The transcript so far (every connection, interleaved), if enabled.
+    pub fn transcript(&self) -> Option<Transcript> {
+        self.inner
+            .transcript
+            .as_ref()
+            .map(|t| t.lock().unwrap_or_else(PoisonError::into_inner).clone())
+    }
+
+    /// Takes the transcript so far, leaving an empty one.
+    pub fn take_transcript(&self) -> Option<Transcript> {
+        self.inner
+            .transcript
+            .as_ref()
+            .map(|t| std::mem::take(&mut *t.lock().unwrap_or_else(PoisonError::into_inner)))
+    }
+}
+
+fn encode<M: Sendable>(
+    envelope: Option<&Envelope>,
+    message: &mut M,
+    caps: &Capabilities,
+) -> Result<(Envelope, AsyncBody), Error> {
+    let opts = encode_options(caps);
+    let mut envelope = match envelope {
+        Some(e) => e.clone(),
+        None => Envelope::from_mime(&message.envelope()?, opts.smtputf8)?,
+    };
+    let mut encoder = message.encoder(&opts)?;
+    describe(&mut envelope, &encoder);
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(&mut encoder, &mut data).map_err(Error::Source)?;
+    envelope.size = Some(data.len() as u64);
+    Ok((envelope, AsyncBody::Bytes { data, pos: 0 }))
+}
+
+/// An async SMTP client over tokio: one connection, kept between messages, replaced when
+/// it failed, was closed, or sat idle. The same API as [`Client`](crate::Client), with
+/// `async` methods taking `&self` (calls queue for the connection).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), postel::Error> {
+/// use postel::{Client, Envelope};
+/// let client = Client::builder("smtp.example.com").credentials("alice", "secret").build_async()?;
+/// let env = Envelope::new("alice@example.com", ["bob@example.net"]);
+/// let report = client.send_bytes(&env, &b"Subject: hi\r\n\r\nHello.\r\n"[..]).await?;
+/// client.quit().await;
+/// # let _ = report; Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct AsyncClient {
+    pool: Pool,
+}
+
+impl AsyncClient {
+    /// Sends a composed message to the recipients of its envelope (To, Cc, Bcc).
+    pub async fn send<M: Sendable>(&self, message: &mut M) -> Result<SendReport, Error> {
+        self.pool.send(message).await
+    }
+
+    /// Sends a composed message to `envelope` instead.
+    pub async fn send_with_envelope<M: Sendable>(
+        &self,
+        envelope: &Envelope,
+        message: &mut M,
+    ) -> Result<SendReport, Error> {
+        self.pool.send_with_envelope(envelope, message).await
+    }
+
+    /// Sends `message` bytes to `envelope`.
+    pub async fn send_bytes(
+        &self,
+        envelope: &Envelope,
+        message: impl Into<Vec<u8>>,
+    ) -> Result<SendReport, Error> {
+        self.pool.send_bytes(envelope, message).await
+    }
+
+    /// Streams the message from `message` to `envelope`.
+    pub async fn send_reader<R>(&self, envelope: &Envelope, message: R) -> Result<SendReport, Error>
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+    {
+        self.pool.send_reader(envelope, message).await
+    }
+
+    /// Ends the session politely (QUIT); the next send connects again.
+    pub async fn quit(&self) {
+        self.pool.close().await
+    }
+
+    /// The transcript so far, if enabled.
+    pub fn transcript(&self) -> Option<Transcript> {
+        self.pool.transcript()
+    }
+
+    /// Takes the transcript so far, leaving an empty one.
+    pub fn take_transcript(&self) -> Option<Transcript> {
+        self.pool.take_transcript()
+    }
+}
+
+impl ClientBuilder {
+    /// An [`AsyncClient`] (tokio). Nothing is connected yet.
+    pub fn build_async(self) -> Result<AsyncClient, Error> {
+        let mut settings = self.settings()?;
+        settings.max_connections = 1;
+        Ok(AsyncClient {
+            pool: Pool::from_settings(Arc::new(settings)),
+        })
+    }
+
+    /// A [`Pool`] of up to [`max_connections`](ClientBuilder::max_connections)
+    /// connections (tokio). Nothing is connected yet.
+    pub fn build_pool(self) -> Result<Pool, Error> {
+        Ok(Pool::from_settings(Arc::new(self.settings()?)))
+    }
+}
