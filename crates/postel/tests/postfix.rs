@@ -1,6 +1,6 @@
 //! The blocking client against a real Postfix 3.7 (scripts/postfix-up.sh; see
 //! docs/testing-postfix.md). Every test reads only POSTEL_POSTFIX_* variables: when they
-//! are absent it prints a loud SKIP, or panics when CI=true.
+//! are absent it prints a loud SKIP, or panics when CI=true or POSTEL_REQUIRE_SERVERS=1.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -12,8 +12,11 @@ use postel::{Client, ClientBuilder, Envelope, Error, Mechanism, Options, TlsErro
 fn env(test: &str) -> Option<Postfix> {
     match std::env::var("POSTEL_POSTFIX_PLAIN") {
         Ok(_) => Some(Postfix),
-        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true but POSTEL_POSTFIX_PLAIN is not set: Postfix did not start (scripts/postfix-up.sh)")
+        Err(_)
+            if std::env::var("CI").is_ok_and(|v| v == "true")
+                || std::env::var("POSTEL_REQUIRE_SERVERS").is_ok_and(|v| v == "1") =>
+        {
+            panic!("CI=true (or POSTEL_REQUIRE_SERVERS=1) but POSTEL_POSTFIX_PLAIN is not set: Postfix did not start (scripts/postfix-up.sh)")
         }
         Err(_) => {
             eprintln!(
@@ -650,5 +653,107 @@ fn a_client_certificate_is_presented_when_required() {
             assert_eq!(reply.code().get(), 421);
         }
         other => panic!("expected 421 without a client certificate, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_async_pool_delivers_concurrently_over_submission_with_auth() {
+    let Some(p) = env("async pool") else { return };
+    let (user, password) = p.user();
+    let pool = p
+        .client("SUBMISSION", TlsMode::StartTls)
+        .credentials(user, password)
+        .max_connections(3)
+        .build_pool()
+        .unwrap();
+    let mut set = tokio::task::JoinSet::new();
+    let mut expected = Vec::new();
+    for _ in 0..9 {
+        let mark = marker();
+        let msg = message(&mark);
+        expected.push((mark, lf(&msg)));
+        let pool = pool.clone();
+        let env = Envelope::new("alice@example.test", [p.rcpt("bob")]);
+        set.spawn(async move { pool.send_bytes(&env, msg).await });
+    }
+    while let Some(r) = set.join_next().await {
+        let report = r.unwrap().unwrap();
+        assert!(report.encrypted);
+        assert_eq!(report.authenticated, Some(Mechanism::ScramSha256));
+    }
+    for (mark, body) in expected {
+        assert_eq!(p.delivered(&mark), body);
+    }
+    let t = pool.transcript().unwrap();
+    let connects = t
+        .entries()
+        .iter()
+        .filter(|e| e.text.starts_with("connected to"))
+        .count();
+    assert!((1..=3).contains(&connects), "{connects} connections");
+    assert!(t.contains_line("BDAT"), "{t}");
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn the_async_client_uses_implicit_tls_and_names_bad_certificates() {
+    let Some(p) = env("async implicit") else {
+        return;
+    };
+    let (user, password) = p.user();
+    let client = p
+        .client("IMPLICIT", TlsMode::Implicit)
+        .credentials(&user, &password)
+        .mechanism(Mechanism::CramMd5)
+        .build_async()
+        .unwrap();
+    let mark = marker();
+    let mut msg = postel_mime::Message::builder()
+        .from("alice@example.test")
+        .to(p.rcpt("bob").as_str())
+        .subject("async")
+        .header("X-Postel-Marker", mark.clone())
+        .text("Hallo aus tokio.\n")
+        .build()
+        .unwrap();
+    let report = client.send(&mut msg).await.unwrap();
+    assert_eq!(report.authenticated, Some(Mechanism::CramMd5));
+    let opts = postel_mime::EncodeOptions {
+        allow_8bit: true,
+        smtputf8: true,
+    };
+    assert_eq!(p.delivered(&mark), lf(&msg.to_vec(&opts).unwrap()));
+    client.quit().await;
+
+    for (listener, mode, expected) in [
+        ("BAD_EXPIRED", TlsMode::Implicit, TlsError::Expired),
+        (
+            "BAD_UNTRUSTED_STARTTLS",
+            TlsMode::StartTls,
+            TlsError::UnknownIssuer,
+        ),
+        (
+            "BAD_WRONGHOST",
+            TlsMode::Implicit,
+            TlsError::NotValidForName {
+                name: "localhost".to_owned(),
+            },
+        ),
+    ] {
+        let client = p
+            .client(listener, mode)
+            .credentials(&user, &password)
+            .build_async()
+            .unwrap();
+        let env = Envelope::new("alice@example.test", [p.rcpt("bob")]);
+        match client
+            .send_bytes(&env, &b"Subject: x\r\n\r\nx\r\n"[..])
+            .await
+        {
+            Err(Error::Tls(t)) => assert_eq!(t, expected, "{listener}"),
+            other => panic!("{listener}: expected {expected:?}, got {other:?}"),
+        }
+        let t = client.transcript().unwrap();
+        assert!(!t.contains_line("AUTH") && !t.contains_line("MAIL"), "{t}");
     }
 }

@@ -406,3 +406,74 @@ fn an_envelope_override_replaces_the_header_recipients() {
     assert_eq!(got[0].mail_from, "bounce@client.test");
     assert_eq!(got[0].recipients(), ["other@mx.test"]);
 }
+
+#[test]
+fn the_default_ehlo_name_is_the_fqdn_or_an_address_literal() {
+    let sim = start(Config::builder().build());
+    let mut client = Client::builder("127.0.0.1")
+        .port(sim.addr().port())
+        .tls(TlsMode::Disabled)
+        .build()
+        .unwrap();
+    let env = Envelope::new("a@client.test", ["b@mx.test"]);
+    client.send_bytes(&env, MESSAGE).unwrap();
+    let helo = sim.wait_for_messages(1, WAIT)[0].helo.clone();
+    assert!(
+        helo == "[127.0.0.1]" || (helo.contains('.') && !helo.starts_with('[')),
+        "EHLO {helo}"
+    );
+}
+
+#[test]
+fn a_host_name_is_resolved_and_each_address_tried() {
+    let sim = start(Config::builder().build());
+    let mut client = Client::builder("localhost")
+        .port(sim.addr().port())
+        .tls(TlsMode::Disabled)
+        .ehlo_name("client.test")
+        .build()
+        .unwrap();
+    let env = Envelope::new("a@client.test", ["b@mx.test"]);
+    client.send_bytes(&env, MESSAGE).unwrap();
+    assert_eq!(sim.wait_for_messages(1, WAIT).len(), 1);
+}
+
+#[test]
+fn nothing_listening_is_a_transient_connect_error() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut client = Client::builder("127.0.0.1")
+        .port(port)
+        .tls(TlsMode::Disabled)
+        .connect_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let env = Envelope::new("a@client.test", ["b@mx.test"]);
+    let err = client.send_bytes(&env, MESSAGE).unwrap_err();
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    assert!(err.is_transient());
+}
+
+#[test]
+fn tls_modes_parse_from_their_names() {
+    assert_eq!("starttls".parse::<TlsMode>().unwrap(), TlsMode::StartTls);
+    assert_eq!(
+        "opportunistic".parse::<TlsMode>().unwrap(),
+        TlsMode::Opportunistic
+    );
+    assert_eq!("implicit".parse::<TlsMode>().unwrap(), TlsMode::Implicit);
+    assert_eq!("none".parse::<TlsMode>().unwrap(), TlsMode::Disabled);
+    assert!(matches!("bogus".parse::<TlsMode>(), Err(Error::Config(_))));
+    assert_eq!(TlsMode::Implicit.default_port(), 465);
+    assert_eq!(TlsMode::StartTls.default_port(), 587);
+}
+
+#[test]
+fn debug_output_never_shows_the_password() {
+    let b = Client::builder("smtp.example.com").credentials("alice", "hunter2-secret");
+    let shown = format!("{b:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("alice"));
+}
