@@ -73,6 +73,8 @@ pub struct BodyEncoder {
     pending_cr: bool,
     finished: bool,
     written: u64,
+    /// Dots added by stuffing: on the wire, but not part of the message (RFC 1870 §4).
+    stuffed: u64,
     /// Octets emitted on the current line so far, CRLF excluded.
     line_len: usize,
     longest_line: usize,
@@ -87,6 +89,7 @@ impl BodyEncoder {
             pending_cr: false,
             finished: false,
             written: 0,
+            stuffed: 0,
             line_len: 0,
             longest_line: 0,
         }
@@ -156,6 +159,7 @@ impl BodyEncoder {
                 }
                 // §4.5.3.1.6: the duplicated dot does not count against the line limit.
                 self.add_to_line(1);
+                self.stuffed += 1;
                 (1, 2)
             }
             _ => {
@@ -223,10 +227,19 @@ impl BodyEncoder {
     }
 
     /// Total bytes written so far, by [`encode`](Self::encode) and
-    /// [`finish`](Self::finish): the BDAT chunk sizes add up to it (RFC 3030 §2), and it
-    /// is what counts against the server's SIZE (RFC 1870).
+    /// [`finish`](Self::finish): the BDAT chunk sizes add up to it (RFC 3030 §2).
     pub fn written(&self) -> u64 {
         self.written
+    }
+
+    /// The message size so far as RFC 1870 §4 counts it against the server's SIZE: the
+    /// octets written, less the dots added by stuffing and the `.` CRLF terminator.
+    pub fn message_size(&self) -> u64 {
+        let terminator = match (self.finished, self.framing) {
+            (true, Framing::Data) => 3,
+            _ => 0,
+        };
+        self.written - self.stuffed - terminator
     }
 
     /// The longest line emitted so far, in octets without its CRLF and without a stuffing
@@ -295,6 +308,16 @@ mod tests {
         wire.extend_from_slice(&tail[..n]);
         assert_eq!(enc.written(), wire.len() as u64);
         (wire, enc)
+    }
+
+    #[test]
+    fn message_size_leaves_out_stuffed_dots_and_terminator() {
+        let (wire, enc) = encode_all(Framing::Data, b".a\n.b\nc");
+        assert_eq!(wire, b"..a\r\n..b\r\nc\r\n.\r\n");
+        assert_eq!(enc.written(), 16);
+        assert_eq!(enc.message_size(), 11, "\".a\\r\\n.b\\r\\nc\\r\\n\"");
+        let (_, enc) = encode_all(Framing::Bdat, b".a\n.b\nc");
+        assert_eq!(enc.message_size(), enc.written());
     }
 
     fn check(framing: Framing, input: &[u8], expected: &[u8]) {

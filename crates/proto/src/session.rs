@@ -1191,11 +1191,10 @@ impl<'a> Client<'a> {
             return Err(Error::LineTooLong { length: longest });
         }
         if let Some(limit) = t.size_limit {
-            if t.body.written() > limit {
-                return Err(Error::MessageTooLarge {
-                    size: t.body.written(),
-                    limit,
-                });
+            // RFC 1870 §4: stuffed dots are not part of the size.
+            let size = t.body.message_size();
+            if size > limit {
+                return Err(Error::MessageTooLarge { size, limit });
             }
         }
         Ok(())
@@ -1214,6 +1213,15 @@ impl<'a> Client<'a> {
             }
             Framing::Bdat => {
                 let size = (self.tx_end - t.chunk_start) as u64;
+                if size == 0 && !last && t.cmd_end > 0 {
+                    // The pipelined commands left no room for content in this write: send
+                    // them alone rather than with an empty, pointless `BDAT 0` chunk.
+                    self.tx_start = 0;
+                    self.tx_send_end = t.cmd_end;
+                    t.cmd_end = 0;
+                    t.cmd_next = 0;
+                    return Next::Send;
+                }
                 let start = command::bdat_right_aligned(&mut self.tx[..t.chunk_start], size, last);
                 // Pipelined commands not yet sent go right before the first chunk's header.
                 let cmds = t.cmd_end;
