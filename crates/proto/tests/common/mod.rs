@@ -36,6 +36,8 @@
 //!   depend on how much content was read, such as the size reached when a limit is crossed).
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,190 @@
+//! Session-level properties: any split of the server's bytes gives the same session, and any
+//! message body reaches the server (un-stuffed, chunks joined) exactly as its line ends
+//! normalized, with DATA and with BDAT, whatever the buffer sizes, write sizes, read sizes
+//! and body chunks.
+
+mod common;
+
+use common::server::{normalized, Behaviour, Server};
+use common::{check, event_str, load, transcript_files, Split};
+use postel_proto::{Action, Client, Config, Envelope, Recipient, TlsMode};
+use proptest::prelude::*;
+use proptest::sample::Index;
+use proptest::test_runner::{Config as PropConfig, TestCaseError, TestRunner};
+
+#[test]
+fn any_split_of_the_server_bytes_gives_the_same_bytes_and_events() {
+    let transcripts: Vec<_> = transcript_files()
+        .iter()
+        .map(|f| load(f))
+        .filter(|t| !t.settings.whole_only && t.settings.nonce.is_empty())
+        .collect();
+    let mut runner = TestRunner::new(PropConfig {
+        cases: 768,
+        ..PropConfig::default()
+    });
+    let strategy = (
+        0..transcripts.len(),
+        prop::collection::vec(any::<Index>(), 0..24),
+    );
+    runner
+        .run(&strategy, |(i, cuts)| {
+            let t = &transcripts[i];
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| c.index(t.server.len())).collect();
+            cuts.sort_unstable();
+            cuts.dedup();
+            check(t, &Split::Cuts(cuts), usize::MAX).map_err(TestCaseError::fail)
+        })
+        .unwrap();
+}
+
+/// How the driver and the buffers behave in one run.
+#[derive(Clone, Debug)]
+struct Knobs {
+    rx: usize,
+    tx: usize,
+    write_max: usize,
+    read_max: usize,
+    body_chunk: usize,
+    pipelining: bool,
+    chunking: bool,
+}
+
+fn knobs() -> impl Strategy<Value = Knobs> {
+    (
+        512..6000usize,
+        512..20_000usize,
+        1..4000usize,
+        1..700usize,
+        1..5000usize,
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(rx, tx, write_max, read_max, body_chunk, pipelining, chunking)| Knobs {
+                rx,
+                tx,
+                write_max,
+                read_max,
+                body_chunk,
+                pipelining,
+                chunking,
+            },
+        )
+}
+
+/// Bodies rich in what is hard: CR, LF, dots at line starts.
+fn body() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(
+        prop_oneof![
+            6 => any::<u8>(),
+            2 => Just(b'\r'),
+            2 => Just(b'\n'),
+            2 => Just(b'.'),
+        ],
+        0..6000,
+    )
+}
+
+/// Sends `bodies` as messages to a [`Server`]; returns it and the events.
+fn deliver(bodies: &[Vec<u8>], k: &Knobs) -> Result<(Server, Vec<String>), TestCaseError> {
+    let mut server = Server::new(Behaviour {
+        pipelining: k.pipelining,
+        chunking: k.chunking,
+        ..Behaviour::default()
+    });
+    let (mut rx, mut tx) = (vec![0u8; k.rx], vec![0u8; k.tx]);
+    let mut config = Config::new("client.test");
+    config.tls = TlsMode::Disabled;
+    config.options.max_line_len = usize::MAX;
+    let mut client =
+        Client::new(config, &mut rx, &mut tx).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let to = [
+        Recipient::new("a@mx.test"),
+        Recipient::new("nobody@mx.test"),
+        Recipient::new("b@mx.test"),
+    ];
+    let envelope = Envelope::new("me@client.test", &to);
+    let (mut next, mut pos, mut quit) = (0usize, 0usize, false);
+    let mut events = Vec::new();
+    for _ in 0..10_000_000 {
+        let action = client
+            .poll()
+            .map_err(|e| TestCaseError::fail(format!("session failed: {e}")))?;
+        match action {
+            Action::Send { bytes, .. } => {
+                let n = bytes.len().min(k.write_max);
+                server.write(&bytes[..n]);
+                client.handle_sent(n);
+            }
+            Action::Receive { into, .. } => {
+                let max = into.len().min(k.read_max);
+                let n = server.read_into(&mut into[..max]);
+                if n == 0 && !server.closed {
+                    return Err(TestCaseError::fail(
+                        "the client waits, the server has nothing to say",
+                    ));
+                }
+                client
+                    .handle_received(n)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            }
+            Action::Body { into } => {
+                let src = &bodies[next - 1];
+                let n = into.len().min(k.body_chunk).min(src.len() - pos);
+                into[..n].copy_from_slice(&src[pos..pos + n]);
+                pos += n;
+                client
+                    .handle_body(n)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            }
+            Action::Event(e) => events.push(event_str(&e)),
+            Action::Idle if next < bodies.len() => {
+                next += 1;
+                pos = 0;
+                client
+                    .submit(&envelope)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            }
+            Action::Idle if !quit => {
+                quit = true;
+                client
+                    .quit()
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            }
+            Action::Idle | Action::Closed => return Ok((server, events)),
+            Action::StartTls => return Err(TestCaseError::fail("TLS was disabled")),
+        }
+    }
+    Err(TestCaseError::fail("the session never ended"))
+}
+
+proptest! {
+    #![proptest_config(PropConfig { cases: 256, ..PropConfig::default() })]
+
+    #[test]
+    fn any_body_arrives_with_only_its_line_ends_normalized(
+        first in body(),
+        second in body(),
+        k in knobs(),
+    ) {
+        let (server, events) = deliver(&[first.clone(), second.clone()], &k)?;
+        prop_assert!(server.violations.is_empty(), "{:?}", server.violations);
+        prop_assert_eq!(server.messages.len(), 2, "{:?}", events);
+        prop_assert!(server.messages[0] == normalized(&first), "first body differs");
+        prop_assert!(server.messages[1] == normalized(&second), "second body differs");
+        prop_assert_eq!(&server.recipients[0], &["a@mx.test", "b@mx.test"]);
+        let accepted = events.iter().filter(|e| e.starts_with("MessageAccepted")).count();
+        prop_assert_eq!(accepted, 2, "{:?}", events);
+        let refused = events.iter().filter(|e| e.starts_with("RecipientRefused")).count();
+        prop_assert_eq!(refused, 2, "{:?}", events);
+    }
+}
+
+#[test]
+fn normalization_reference_matches_the_rfc_rules() {
+    assert_eq!(normalized(b""), b"");
+    assert_eq!(normalized(b"a"), b"a\r\n");
+    assert_eq!(normalized(b"a\rb\nc\r\nd\r"), b"a\r\nb\r\nc\r\nd\r\n");
+    assert_eq!(normalized(b"\r\r\n"), b"\r\n\r\n");
+}
