@@ -48,6 +48,9 @@ struct Knobs {
     body_chunk: usize,
     pipelining: bool,
     chunking: bool,
+    max_chunks: u32,
+    /// Extra recipients with long names, so the envelope takes much of the send buffer.
+    extra_recipients: usize,
 }
 
 fn knobs() -> impl Strategy<Value = Knobs> {
@@ -59,16 +62,22 @@ fn knobs() -> impl Strategy<Value = Knobs> {
         1..5000usize,
         any::<bool>(),
         any::<bool>(),
+        1..5u32,
+        0..5usize,
     )
         .prop_map(
-            |(rx, tx, write_max, read_max, body_chunk, pipelining, chunking)| Knobs {
-                rx,
-                tx,
-                write_max,
-                read_max,
-                body_chunk,
-                pipelining,
-                chunking,
+            |(rx, tx, write_max, read_max, body_chunk, pipelining, chunking, max_chunks, extra)| {
+                Knobs {
+                    rx,
+                    tx,
+                    write_max,
+                    read_max,
+                    body_chunk,
+                    pipelining,
+                    chunking,
+                    max_chunks,
+                    extra_recipients: extra,
+                }
             },
         )
 }
@@ -97,13 +106,18 @@ fn deliver(bodies: &[Vec<u8>], k: &Knobs) -> Result<(Server, Vec<String>), TestC
     let mut config = Config::new("client.test");
     config.tls = TlsMode::Disabled;
     config.options.max_line_len = usize::MAX;
+    config.options.max_chunks_in_flight = k.max_chunks;
     let mut client =
         Client::new(config, &mut rx, &mut tx).map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let to = [
+    let extra: Vec<String> = (0..k.extra_recipients)
+        .map(|i| format!("recipient{i:02}@a-rather-long-domain-name-for-the-envelope.test"))
+        .collect();
+    let mut to = vec![
         Recipient::new("a@mx.test"),
         Recipient::new("nobody@mx.test"),
         Recipient::new("b@mx.test"),
     ];
+    to.extend(extra.iter().map(|a| Recipient::new(a)));
     let envelope = Envelope::new("me@client.test", &to);
     let (mut next, mut pos, mut quit) = (0usize, 0usize, false);
     let mut events = Vec::new();
@@ -173,7 +187,7 @@ proptest! {
         prop_assert_eq!(server.messages.len(), 2, "{:?}", events);
         prop_assert!(server.messages[0] == normalized(&first), "first body differs");
         prop_assert!(server.messages[1] == normalized(&second), "second body differs");
-        prop_assert_eq!(&server.recipients[0], &["a@mx.test", "b@mx.test"]);
+        prop_assert_eq!(server.recipients[0].len(), 2 + k.extra_recipients);
         let accepted = events.iter().filter(|e| e.starts_with("MessageAccepted")).count();
         prop_assert_eq!(accepted, 2, "{:?}", events);
         let refused = events.iter().filter(|e| e.starts_with("RecipientRefused")).count();
