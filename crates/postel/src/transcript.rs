@@ -15,7 +15,9 @@
 //! ```
 //!
 //! Every line the client sends during an AUTH exchange is `<redacted>`, and the initial
-//! response on the `AUTH` line too, so a transcript can be pasted into a bug report.
+//! response on the `AUTH` line too; so are the server's `334` challenges (a SCRAM
+//! server's salt and signature would allow an offline guess at the password). A
+//! transcript can be pasted into a bug report.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -286,7 +288,13 @@ impl Recorder {
                         self.mode = Mode::Data { octets: 0, at: 2 };
                     }
                 }
-                lines.push(String::from_utf8_lossy(line).into_owned());
+                // A SCRAM server's challenges (salt, iterations, signature) would allow
+                // an offline guess at the password: challenges are redacted too.
+                if self.in_auth && line.starts_with(b"334") {
+                    lines.push("334 <redacted>".to_owned());
+                } else {
+                    lines.push(String::from_utf8_lossy(line).into_owned());
+                }
             }
         }
         self.with(|t| {
@@ -329,7 +337,7 @@ mod tests {
         let t = shared.lock().unwrap().to_string();
         assert_eq!(
             t,
-            "C: AUTH LOGIN <redacted>\nS: 334 UGFzc3dvcmQ6\nC: <redacted>\nS: 235 2.7.0 ok\nC: MAIL FROM:<a@b.test>\n"
+            "C: AUTH LOGIN <redacted>\nS: 334 <redacted>\nC: <redacted>\nS: 235 2.7.0 ok\nC: MAIL FROM:<a@b.test>\n"
         );
         assert!(!t.contains("aHVudGVyMg"));
     }
