@@ -477,3 +477,45 @@ fn debug_output_never_shows_the_password() {
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(shown.contains("alice"));
 }
+
+/// Gives `ok` bytes, then fails.
+struct Failing {
+    ok: usize,
+}
+
+impl std::io::Read for Failing {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.ok == 0 {
+            return Err(std::io::Error::other("disk on fire"));
+        }
+        let n = buf.len().min(self.ok).min(1000);
+        buf[..n].fill(b'a');
+        if n >= 2 {
+            buf[n - 2..n].copy_from_slice(b"\r\n");
+        }
+        self.ok -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_reader_failing_mid_message_delivers_nothing_and_drops_the_connection() {
+    for chunking in [true, false] {
+        let sim = start(Config::builder().build());
+        let options = Options {
+            chunking,
+            ..Options::default()
+        };
+        let mut client = plain(&sim).options(options).build().unwrap();
+        let env = Envelope::new("a@client.test", ["b@mx.test"]);
+        let err = client
+            .send_reader(&env, Failing { ok: 150_000 })
+            .unwrap_err();
+        assert!(matches!(err, Error::Source(_)), "{err:?}");
+        client.send_bytes(&env, MESSAGE).unwrap();
+        let got = sim.wait_for_messages(1, WAIT);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].data, MESSAGE, "only the second message arrives");
+        assert_eq!(got[0].connection, 2);
+    }
+}
