@@ -243,6 +243,7 @@ impl Client {
 
     /// Runs one transaction, dropping the connection unless the session is still good.
     fn transact(&mut self, envelope: &Envelope, body: &mut dyn Read) -> Result<SendReport, Error> {
+        envelope.check()?;
         let conn = self.conn()?;
         let result = conn.transact(envelope, body);
         let keep = match &result {
@@ -254,7 +255,12 @@ impl Client {
             Err(_) => false,
         };
         if !keep {
-            self.conn = None;
+            if let (Some(c), Err(e)) = (self.conn.take(), &result) {
+                c.borrow_tail()
+                    .wire
+                    .recorder
+                    .note(format!("dropping the connection: {e}"));
+            }
         }
         result
     }

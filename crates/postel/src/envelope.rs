@@ -52,6 +52,16 @@ impl Envelope {
         self
     }
 
+    /// Refuses an envelope no server could take.
+    pub(crate) fn check(&self) -> Result<(), crate::Error> {
+        if self.to.is_empty() {
+            return Err(crate::Error::Config(
+                "the envelope has no recipients".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
     /// The recipients as the core borrows them.
     pub(crate) fn recipients(&self) -> Vec<Recipient<'_>> {
         self.to.iter().map(|a| Recipient::new(a)).collect()

@@ -121,7 +121,11 @@ impl Pool {
             let handle = self.checkout().await?;
             let (envelope, body) = match (job.take(), prepare.take()) {
                 (Some(j), _) => j,
-                (None, Some(p)) => p(&handle.ready.capabilities)?,
+                (None, Some(p)) => {
+                    let (envelope, body) = p(&handle.ready.capabilities)?;
+                    envelope.check()?;
+                    (envelope, body)
+                }
                 (None, None) => return Err(Error::Config("nothing to send".to_owned())),
             };
             let (done, result) = oneshot::channel();

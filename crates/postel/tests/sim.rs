@@ -519,3 +519,17 @@ fn a_reader_failing_mid_message_delivers_nothing_and_drops_the_connection() {
         assert_eq!(got[0].connection, 2);
     }
 }
+
+#[test]
+fn an_envelope_without_recipients_is_refused_before_connecting() {
+    let mut client = Client::builder("127.0.0.1")
+        .port(1)
+        .tls(TlsMode::Disabled)
+        .build()
+        .unwrap();
+    let env = Envelope::new("a@client.test", Vec::<String>::new());
+    assert!(matches!(
+        client.send_bytes(&env, MESSAGE),
+        Err(Error::Config(_))
+    ));
+}
