@@ -9,7 +9,7 @@ use postel_proto::{BodyType, Capabilities, Client as Core, Extension};
 
 use crate::builder::{nonce, ClientBuilder, Settings, TlsMode};
 use crate::drive::{self, Collector, Stop, Wire};
-use crate::envelope::{is_eight_bit, Envelope};
+use crate::envelope::{is_eight_bit, normalized_len, Envelope};
 use crate::error::Error;
 use crate::message::Sendable;
 use crate::report::SendReport;
@@ -304,7 +304,7 @@ impl Client {
     /// `SIZE=` and `BODY=8BITMIME` are set from the bytes.
     pub fn send_bytes(&mut self, envelope: &Envelope, message: &[u8]) -> Result<SendReport, Error> {
         let mut envelope = envelope.clone();
-        envelope.size = Some(message.len() as u64);
+        envelope.size = Some(normalized_len(message));
         if is_eight_bit(message) {
             envelope.body = BodyType::EightBitMime;
         }

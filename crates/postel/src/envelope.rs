@@ -22,7 +22,8 @@ pub struct Envelope {
     pub body: BodyType,
     /// The message needs SMTPUTF8 (UTF-8 in headers); UTF-8 addresses set it by themselves.
     pub smtputf8: bool,
-    /// The size in octets when known, sent as `SIZE=` (RFC 1870); set by `send_bytes`.
+    /// The size in octets when known, sent as `SIZE=` (RFC 1870); `send_bytes` sets it
+    /// exactly (after CRLF normalization).
     pub size: Option<u64>,
 }
 
@@ -101,6 +102,30 @@ impl Envelope {
             size: None,
         })
     }
+}
+
+/// The size `bytes` will have on the wire after the core's CRLF normalization (bare CR
+/// or LF become CRLF, a final line end is added to a non-empty message): exact `SIZE=`.
+pub(crate) fn normalized_len(bytes: &[u8]) -> u64 {
+    let mut n = 0u64;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\r' => {
+                n += 2;
+                if bytes.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            b'\n' => n += 2,
+            _ => n += 1,
+        }
+        i += 1;
+    }
+    if !matches!(bytes.last(), None | Some(b'\n' | b'\r')) {
+        n += 2;
+    }
+    n
 }
 
 /// True when `bytes` hold an octet above 127 (then `BODY=8BITMIME` is needed).

@@ -8,7 +8,7 @@ use tokio::io::AsyncRead;
 use tokio::sync::{oneshot, Semaphore};
 
 use crate::builder::{ClientBuilder, Settings};
-use crate::envelope::{is_eight_bit, Envelope};
+use crate::envelope::{is_eight_bit, normalized_len, Envelope};
 use crate::error::Error;
 use crate::message::{describe, encode_options, Sendable};
 use crate::report::SendReport;
@@ -185,7 +185,7 @@ impl Pool {
     ) -> Result<SendReport, Error> {
         let data = message.into();
         let mut envelope = envelope.clone();
-        envelope.size = Some(data.len() as u64);
+        envelope.size = Some(normalized_len(&data));
         if is_eight_bit(&data) {
             envelope.body = BodyType::EightBitMime;
         }

@@ -533,3 +533,28 @@ fn an_envelope_without_recipients_is_refused_before_connecting() {
         Err(Error::Config(_))
     ));
 }
+
+#[test]
+fn size_is_declared_exactly_even_for_bare_line_ends() {
+    let sim = start(Config::builder().build());
+    let mut client = plain(&sim).build().unwrap();
+    let env = Envelope::new("a@client.test", ["b@mx.test"]);
+    for raw in [
+        &b"Subject: x\n\nbare LF\nand CR\rend"[..],
+        b"Subject: y\r\n\r\ny\r\n",
+        b"",
+    ] {
+        client.send_bytes(&env, raw).unwrap();
+    }
+    let got = sim.wait_for_messages(3, WAIT);
+    assert_eq!(
+        got[0].data,
+        b"Subject: x\r\n\r\nbare LF\r\nand CR\r\nend\r\n"
+    );
+    for m in &got {
+        assert_eq!(
+            m.mail_param("SIZE"),
+            Some(m.data.len().to_string().as_str())
+        );
+    }
+}
