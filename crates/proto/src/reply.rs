@@ -546,8 +546,24 @@ impl Framer {
                 return buf.len() - self.filled;
             }
         }
-        // A single line fills the buffer: keep its head and skip the rest until LF.
         let line_start = self.current_line_start(buf);
+        if self.first_line_end.is_some() {
+            let head = buf.len() / 2;
+            if line_start + 4 >= buf.len() && line_start > head + 1 {
+                // A first line of up to 512 octets is legal (RFC 5321 §4.5.3.1.5) and may leave
+                // no room for the next line's code. Keep the first line's head and a line end
+                // (the session has seen the line) and move the next line's start after it.
+                buf[head] = b'\n';
+                buf.copy_within(line_start..self.filled, head + 1);
+                let dropped = line_start - (head + 1);
+                self.filled -= dropped;
+                self.scan -= dropped;
+                self.first_line_end = Some(head + 1);
+                self.truncated = true;
+                return buf.len() - self.filled;
+            }
+        }
+        // A single line fills the buffer: keep its head and skip the rest until LF.
         let keep = if self.first_line_end.is_some() {
             4
         } else {
@@ -671,9 +687,56 @@ impl Framer {
     }
 }
 
+/// Framing internals for the fuzz targets (`cargo fuzz` builds with `--cfg fuzzing`) and the
+/// tests; not part of the API.
+#[cfg(any(test, fuzzing))]
+pub mod fuzzing {
+    use super::{Framer, ReplyError};
+
+    /// Frames `input` through `buf` as the session does, reading at most `chunk` bytes at a
+    /// time into the free part of `buf`, and calls `on_reply(code, raw, truncated)` for each
+    /// complete reply. Returns the framing error, if one ends it.
+    pub fn frame(
+        buf: &mut [u8],
+        input: &[u8],
+        chunk: usize,
+        max_reply: usize,
+        on_reply: &mut dyn FnMut(u16, &[u8], bool),
+    ) -> Result<(), ReplyError> {
+        let mut f = Framer::default();
+        let mut fed = 0;
+        loop {
+            match f.next_line(buf, max_reply)? {
+                Some(line) if line.last => {
+                    if let Some(span) = f.take_reply() {
+                        let r = span.reply(buf);
+                        on_reply(r.code().get(), r.raw(), r.is_truncated());
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    if fed == input.len() {
+                        return Ok(());
+                    }
+                    let free = f.compact(buf);
+                    // The session hands `buf[free_start..]` to the driver: it must never be
+                    // empty, or the driver's read returns 0, which means end of file.
+                    assert!(free > 0, "no room to read after compaction");
+                    let n = free.min(input.len() - fed).min(chunk.max(1));
+                    let at = f.free_start();
+                    buf[at..at + n].copy_from_slice(&input[fed..fed + n]);
+                    fed += n;
+                    f.received(n);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use std::vec::Vec;
 
     #[test]
@@ -785,6 +848,115 @@ mod tests {
         assert_eq!(replies[0].0, 554);
         assert!(replies[0].2);
         assert_eq!(replies[1].1, b"250 ok\r\n");
+    }
+
+    /// Frames with the fuzzing helper; returns the replies and the outcome.
+    #[allow(clippy::type_complexity)]
+    fn frame_with(
+        buf_len: usize,
+        input: &[u8],
+        chunk: usize,
+    ) -> (Vec<(u16, Vec<u8>, bool)>, Result<(), ReplyError>) {
+        let mut buf = std::vec![0u8; buf_len];
+        let mut out = Vec::new();
+        let result = fuzzing::frame(&mut buf, input, chunk, 64 * 1024, &mut |c, raw, t| {
+            out.push((c, raw.to_vec(), t))
+        });
+        (out, result)
+    }
+
+    #[test]
+    fn framer_makes_room_after_a_first_line_that_fills_the_buffer() {
+        // Issue 2: a legal 510-octet first line in a 512-octet buffer left no room for the
+        // next line's head, so the session offered an empty read (taken as end of file).
+        let mut input = Vec::from(&b"250-"[..]);
+        input.extend([b'x'; 504]);
+        input.extend_from_slice(b"\r\n250-SIZE 1000\r\n250 PIPELINING\r\n220 next\r\n");
+        for chunk in [1, 7, 512] {
+            let (replies, result) = frame_with(512, &input, chunk);
+            assert_eq!(result, Ok(()));
+            assert_eq!(replies.len(), 2, "chunk {chunk}");
+            let (code, raw, truncated) = &replies[0];
+            assert_eq!((*code, *truncated), (250, true));
+            assert!(raw.starts_with(b"250-xxx"));
+            assert!(raw.ends_with(b"250 PIPELINING\r\n"), "{}", Escaped(raw));
+            assert_eq!(replies[1], (220, b"220 next\r\n".to_vec(), false));
+        }
+    }
+
+    /// Replies as servers write them: a code, then lines joined by "-" or " ".
+    fn reply_bytes() -> impl Strategy<Value = (u16, Vec<Vec<u8>>, Vec<u8>)> {
+        let line =
+            proptest::collection::vec(prop_oneof![0x20u8..0x7f, Just(b'\t'), 0x80u8..=0xff], 0..80);
+        (
+            200u16..600,
+            proptest::collection::vec(line, 1..5),
+            any::<bool>(),
+        )
+            .prop_map(|(code, lines, bare_lf)| {
+                let mut raw = Vec::new();
+                for (i, text) in lines.iter().enumerate() {
+                    raw.extend_from_slice(std::format!("{code}").as_bytes());
+                    raw.push(if i + 1 == lines.len() { b' ' } else { b'-' });
+                    raw.extend_from_slice(text);
+                    raw.extend_from_slice(if bare_lf { b"\n" } else { b"\r\n" });
+                }
+                (code, lines, raw)
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn parse_and_framer_never_panic_on_random_bytes(
+            input in proptest::collection::vec(
+                prop_oneof![any::<u8>(), Just(b'\n'), Just(b'\r'), Just(b'-'), Just(b' '), b'0'..=b'9'],
+                0..3000,
+            ),
+            buf_len in 16usize..1200,
+            chunk in 1usize..600,
+        ) {
+            let _ = Reply::parse(&input);
+            let (replies, _) = frame_with(buf_len, &input, chunk);
+            for (code, raw, truncated) in &replies {
+                prop_assert!(raw.len() <= buf_len);
+                prop_assert!((200..600).contains(code));
+                if !truncated {
+                    // Whatever the framer delivers whole, the parser reads back the same.
+                    let r = Reply::parse(raw).map_err(|e| TestCaseError::fail(std::format!("{e}")))?;
+                    prop_assert_eq!(r.code().get(), *code);
+                }
+            }
+        }
+
+        #[test]
+        fn any_chunking_frames_the_same_replies(
+            input in proptest::collection::vec(any::<u8>(), 0..2000),
+            chunk in 1usize..300,
+        ) {
+            // With room for everything, how the bytes arrive changes nothing.
+            let whole = frame_with(4096, &input, usize::MAX);
+            prop_assert_eq!(frame_with(4096, &input, chunk), whole);
+        }
+
+        #[test]
+        fn replies_round_trip_through_framer_and_parser(
+            replies in proptest::collection::vec(reply_bytes(), 1..6),
+            chunk in 1usize..100,
+        ) {
+            let input: Vec<u8> = replies.iter().flat_map(|(_, _, raw)| raw.clone()).collect();
+            let (framed, result) = frame_with(4096, &input, chunk);
+            prop_assert_eq!(result, Ok(()));
+            prop_assert_eq!(framed.len(), replies.len());
+            for ((code, lines, raw), (fcode, fraw, truncated)) in replies.iter().zip(&framed) {
+                prop_assert_eq!(code, fcode);
+                prop_assert_eq!(raw, fraw);
+                prop_assert!(!truncated);
+                let r = Reply::parse(raw).map_err(|e| TestCaseError::fail(std::format!("{e}")))?;
+                let got: Vec<&[u8]> = r.lines().collect();
+                let want: Vec<&[u8]> = lines.iter().map(|l| l.as_slice()).collect();
+                prop_assert_eq!(got, want);
+            }
+        }
     }
 
     #[test]
