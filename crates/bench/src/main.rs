@@ -4,15 +4,18 @@
 //! ```text
 //! cargo run --release -p postel-bench -- [--quick]     # table on stdout + BENCHMARKS.md
 //! postel-bench client NAME --addr A [--rcpts N] ...    # one contender (spawned by the above)
-//! postel-bench proxy LISTEN UPSTREAM ONE_WAY_MS        # the delaying proxy, standalone
+//! postel-bench proxy UPSTREAM ONE_WAY_MS               # the delaying proxy, standalone
 //! ```
 #![deny(unsafe_code)]
-#![warn(missing_docs, unreachable_pub)]
+#![warn(missing_docs)]
 
 mod client;
+mod contender;
+mod harness;
 mod measure;
 mod message;
 mod proxy;
+mod report;
 mod servers;
 
 use std::process::ExitCode;
@@ -21,7 +24,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("client") => client::main(&args[1..]),
-        _ => Err("todo".into()),
+        Some("proxy") => proxy_main(&args[1..]),
+        _ => harness::main(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -29,5 +33,21 @@ fn main() -> ExitCode {
             eprintln!("postel-bench: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `postel-bench proxy UPSTREAM ONE_WAY_MS`: the delaying proxy alone, for trying a client
+/// by hand at a chosen RTT.
+fn proxy_main(args: &[String]) -> Result<(), client::BoxError> {
+    let [upstream, one_way] = args else {
+        return Err("usage: postel-bench proxy UPSTREAM ONE_WAY_MS".into());
+    };
+    let p = proxy::Proxy::start(
+        upstream.parse()?,
+        std::time::Duration::from_millis(one_way.parse()?),
+    )?;
+    println!("listening on {}", p.addr());
+    loop {
+        std::thread::park();
     }
 }

@@ -13,8 +13,6 @@ pub struct Run {
     pub wall: Duration,
     /// Peak resident set size, in KiB.
     pub max_rss_kib: u64,
-    /// User plus system CPU time.
-    pub cpu: Duration,
     /// The contender's own report (see [`Report`]), if it printed one.
     pub report: Option<Report>,
     /// Exit status was success.
@@ -90,16 +88,10 @@ pub fn run(cmd: &mut Command) -> io::Result<Run> {
     Ok(Run {
         wall,
         max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        cpu: timeval(usage.ru_utime) + timeval(usage.ru_stime),
         report: Report::parse(&stdout),
         ok: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         stderr,
     })
-}
-
-fn timeval(t: libc::timeval) -> Duration {
-    Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
-        + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
 }
 
 /// `std::process::Child::wait` gives no rusage; `wait4` does, for exactly this child.
@@ -120,19 +112,6 @@ fn wait4(pid: u32) -> io::Result<(i32, libc::rusage)> {
             return Err(e);
         }
     }
-}
-
-/// Resident set high-water mark of this process, in KiB (`VmHWM` in `/proc/self/status`).
-pub fn own_peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! real Postfix started privately for the benchmark (a realistic figure: queue files, fsync,
 //! local delivery to a Maildir).
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -138,6 +138,7 @@ pub struct Postfix {
     state: PathBuf,
     addr: SocketAddr,
     maildir: PathBuf,
+    config_dir: PathBuf,
 }
 
 /// Ports of the private instance: the test instance's plus 10000.
@@ -181,16 +182,25 @@ impl Postfix {
             .parse()
             .map_err(|e| io::Error::other(format!("POSTEL_POSTFIX_PLAIN: {e}")))?;
         let maildir = PathBuf::from(var("POSTEL_POSTFIX_MAILDIR")?);
+        let config_dir = PathBuf::from(var("POSTEL_POSTFIX_CONFIG_DIR")?);
         Ok(Postfix {
             state: state.to_path_buf(),
             addr,
             maildir,
+            config_dir,
         })
     }
 
     /// Its plain listener (STARTTLS offered, not required; PIPELINING and CHUNKING).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Waits (up to a minute) until everything queued was delivered, then empties the
+    /// Maildir: the next run must not compete with Postfix still delivering the last one.
+    pub fn settle(&self) {
+        crate::harness::wait_for_empty_queue(&self.config_dir, Duration::from_secs(60));
+        self.empty_maildir();
     }
 
     /// Deletes the delivered benchmark messages, so repeated runs do not fill the disk.
@@ -215,11 +225,4 @@ impl Postfix {
             .stderr(Stdio::null())
             .status();
     }
-}
-
-/// Reads a whole stream (used to drain a greeting in checks).
-pub fn drain(mut r: impl Read) -> io::Result<Vec<u8>> {
-    let mut v = Vec::new();
-    r.read_to_end(&mut v)?;
-    Ok(v)
 }

@@ -1,0 +1,624 @@
+//! The benchmark run: starts the servers, runs every contender in every scenario, prints
+//! the tables and writes BENCHMARKS.md.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::client::{BoxError, Spec};
+use crate::contender::{Contender, Measured};
+use crate::proxy::{self, Proxy};
+use crate::report::{mb, rate, ratio, Table};
+use crate::servers::{Postfix, Sim, Sink};
+
+/// How much to run.
+#[derive(Debug, Clone)]
+struct Plan {
+    quick: bool,
+    /// Timed phase of each throughput run.
+    seconds: f64,
+    /// One-way delay of the proxy (RTT = 2×).
+    one_way: Duration,
+    /// Attachment sizes every contender sends.
+    sizes: Vec<u64>,
+    /// Attachment size only Postel and smtp-source send (the others hold the message in
+    /// memory, several times over).
+    huge: Option<u64>,
+    /// Concurrent connections.
+    conns: usize,
+    /// Messages of the shorter callgrind run (the longer sends twice as many).
+    callgrind_messages: u64,
+    /// Sections to run (all when empty).
+    only: Vec<String>,
+    /// Start a private Postfix.
+    postfix: bool,
+}
+
+impl Plan {
+    fn parse(args: &[String]) -> Result<Plan, BoxError> {
+        let quick = args.iter().any(|a| a == "--quick");
+        let mut plan = Plan {
+            quick,
+            seconds: if quick { 0.5 } else { 3.0 },
+            one_way: Duration::from_millis(5),
+            sizes: if quick {
+                vec![1_000_000]
+            } else {
+                vec![10_000_000, 100_000_000]
+            },
+            huge: (!quick).then_some(1_000_000_000),
+            conns: if quick { 2 } else { 8 },
+            callgrind_messages: if quick { 20 } else { 200 },
+            only: Vec::new(),
+            postfix: true,
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--quick" => {}
+                "--no-postfix" => plan.postfix = false,
+                "--only" => plan
+                    .only
+                    .push(it.next().ok_or("--only needs a section")?.clone()),
+                "--seconds" => {
+                    plan.seconds = it.next().ok_or("--seconds needs a value")?.parse()?
+                }
+                other => return Err(format!("unknown option {other}; see the crate docs").into()),
+            }
+        }
+        Ok(plan)
+    }
+
+    fn runs(&self, section: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s == section)
+    }
+
+    fn spec(&self, addr: SocketAddr) -> Spec {
+        Spec {
+            addr,
+            rcpts: 1,
+            body: 1000,
+            seconds: self.seconds,
+            max: u64::MAX,
+            conns: 1,
+            attach: 0,
+        }
+    }
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn progress(msg: &str) {
+    eprintln!("postel-bench: {msg}");
+}
+
+/// Runs one contender, saying so on stderr; a failure becomes `None` and a note.
+fn attempt(
+    who: Contender,
+    spec: &Spec,
+    what: &str,
+    failures: &mut Vec<String>,
+) -> Option<Measured> {
+    match who.run(spec) {
+        Ok(m) => {
+            progress(&format!(
+                "{what}: {} {} msg/s ({} in {:.2} s), peak RSS {} MB",
+                who.name(),
+                rate(m.rate()),
+                m.messages,
+                m.secs,
+                mb(m.max_rss_kib)
+            ));
+            Some(m)
+        }
+        Err(e) => {
+            progress(&format!("{what}: {e}"));
+            failures.push(format!("{what}: {e}"));
+            None
+        }
+    }
+}
+
+/// `postel-bench [--quick] [--only rtt|loopback|concurrent|large|cpu] [--no-postfix]`.
+pub fn main(args: &[String]) -> Result<(), BoxError> {
+    let plan = Plan::parse(args)?;
+    let repo = repo_root();
+    let load_before = loadavg();
+    progress("starting smtp-sink and postel-sim");
+    let sink = Sink::start()?;
+    let sim = Sim::start()?;
+    let postfix = if plan.postfix {
+        progress("starting a private Postfix (scripts/postfix-up.sh)");
+        let state = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo.join("target"))
+            .join("postel-bench-postfix");
+        match Postfix::start(&repo, &state) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                progress(&format!("no Postfix figures: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    let mut failures = Vec::new();
+    let mut tables = Vec::new();
+    if plan.runs("rtt") {
+        tables.push(rtt(&plan, &sink, &sim, postfix.as_ref(), &mut failures)?);
+    }
+    if plan.runs("loopback") {
+        tables.push(loopback(&plan, &sink, postfix.as_ref(), &mut failures));
+    }
+    if plan.runs("concurrent") {
+        tables.push(concurrent(&plan, &sink, &mut failures));
+    }
+    if plan.runs("large") {
+        tables.push(large(&plan, &sink, &mut failures));
+    }
+    if plan.runs("cpu") {
+        tables.push(cpu(&plan, &sink, &mut failures));
+    }
+    if let Some(p) = &postfix {
+        p.stop(&repo);
+    }
+    let load_after = loadavg();
+
+    let doc = document(&plan, &tables, &failures, &load_before, &load_after);
+    println!("{doc}");
+    let out = if plan.quick || !plan.only.is_empty() {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo.join("target"))
+            .join("BENCHMARKS.partial.md")
+    } else {
+        repo.join("BENCHMARKS.md")
+    };
+    std::fs::write(&out, doc)?;
+    progress(&format!("wrote {}", out.display()));
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} run(s) failed (listed in the report)", failures.len()).into())
+    }
+}
+
+/// Section 1: messages per second through the delaying proxy, and the round trips per
+/// message they imply.
+fn rtt(
+    plan: &Plan,
+    sink: &Sink,
+    sim: &Sim,
+    postfix: Option<&Postfix>,
+    failures: &mut Vec<String>,
+) -> io::Result<Table> {
+    let mut servers: Vec<(&str, SocketAddr)> = vec![
+        ("smtp-sink (PIPELINING)", sink.addr()),
+        ("postel-sim (PIPELINING + CHUNKING)", sim.addr()),
+    ];
+    if let Some(p) = postfix {
+        servers.push(("Postfix (PIPELINING + CHUNKING)", p.addr()));
+    }
+    let mut proxies = Vec::new();
+    for (name, addr) in &servers {
+        let proxy = Proxy::start(*addr, plan.one_way)?;
+        let rtt = proxy::measure_rtt(proxy.addr(), 21)?;
+        progress(&format!(
+            "RTT through the proxy to {name}: {:.2} ms",
+            ms(rtt)
+        ));
+        proxies.push((*name, proxy, rtt));
+    }
+    let mut header = vec!["Contender".to_string()];
+    for (name, _, rtt) in &proxies {
+        header.push(format!("{name} msg/s"));
+        header.push(format!("RT/msg (RTT {:.2} ms)", ms(*rtt)));
+    }
+    header.push("Postel ÷ this (smtp-sink)".into());
+    let mut table = Table {
+        title: format!(
+            "Round trips per message at {} ms RTT (one connection, 1 kB, 1 recipient)",
+            2 * plan.one_way.as_millis()
+        ),
+        note: format!(
+            "Client and server talk through a delaying TCP proxy on loopback (this kernel has \
+             no netem): each chunk is forwarded {} ms later in each direction, write boundaries \
+             kept. RTT is measured through the proxy (median NOOP). RT/msg = (1 / msg/s) / RTT: \
+             the round trips each message costs on an open connection.",
+            plan.one_way.as_millis()
+        ),
+        header,
+        ..Table::default()
+    };
+    let mut postel_rate = None;
+    for &who in Contender::ALL {
+        let mut row = vec![who.label().to_string()];
+        let mut first_rate = None;
+        for (name, proxy, rtt) in &proxies {
+            let m = attempt(
+                who,
+                &plan.spec(proxy.addr()),
+                &format!("rtt/{name}"),
+                failures,
+            );
+            sim.forget();
+            if let Some(p) = postfix {
+                p.settle();
+            }
+            match m {
+                Some(m) => {
+                    let r = m.rate();
+                    first_rate.get_or_insert(r);
+                    row.push(rate(r));
+                    row.push(format!("{:.2}", 1.0 / r / rtt.as_secs_f64()));
+                }
+                None => {
+                    row.push("failed".into());
+                    row.push("".into());
+                }
+            }
+        }
+        if who.is_postel() {
+            postel_rate = first_rate;
+        }
+        row.push(first_rate.map_or("–".into(), |r| ratio(postel_rate, r)));
+        table.rows.push(row);
+    }
+    Ok(table)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Section 2: bare loopback, one connection.
+fn loopback(
+    plan: &Plan,
+    sink: &Sink,
+    postfix: Option<&Postfix>,
+    failures: &mut Vec<String>,
+) -> Table {
+    let mut header = vec![
+        "Contender",
+        "smtp-sink 1 rcpt msg/s",
+        "Postel ÷ this",
+        "smtp-sink 3 rcpts msg/s",
+        "Postel ÷ this",
+    ];
+    if postfix.is_some() {
+        header.extend(["Postfix 1 rcpt msg/s", "Postel ÷ this"]);
+    }
+    let mut table = Table::new(
+        "Throughput on bare loopback, one connection (1 kB body)",
+        "Messages per second over one open connection, each message composed by the \
+         contender's own composer (smtp-source has none: it sends a fixed payload). smtp-sink \
+         discards; Postfix queues each message (fsync) and delivers it to a Maildir.",
+        &header,
+    );
+    let mut cases: Vec<(SocketAddr, usize, &str)> =
+        vec![(sink.addr(), 1, "sink-1"), (sink.addr(), 3, "sink-3")];
+    if let Some(p) = postfix {
+        cases.push((p.addr(), 1, "postfix-1"));
+    }
+    let mut postel: Vec<Option<f64>> = vec![None; cases.len()];
+    for &who in Contender::ALL {
+        let mut row = vec![who.label().to_string()];
+        for (i, (addr, rcpts, name)) in cases.iter().enumerate() {
+            let mut spec = plan.spec(*addr);
+            spec.rcpts = *rcpts;
+            let m = attempt(who, &spec, &format!("loopback/{name}"), failures);
+            if let Some(p) = postfix {
+                p.settle();
+            }
+            match m {
+                Some(m) => {
+                    if who.is_postel() {
+                        postel[i] = Some(m.rate());
+                    }
+                    row.push(rate(m.rate()));
+                    row.push(ratio(postel[i], m.rate()));
+                }
+                None => row.extend(["failed".to_string(), String::new()]),
+            }
+        }
+        table.rows.push(row);
+    }
+    table
+}
+
+/// Section 3: N connections at once.
+fn concurrent(plan: &Plan, sink: &Sink, failures: &mut Vec<String>) -> Table {
+    let mut table = Table::new(
+        &format!(
+            "Throughput on bare loopback, {} concurrent connections (1 kB, 1 recipient)",
+            plan.conns
+        ),
+        "The pooled clients (lettre) share one transport among the senders; the others open \
+         one connection per sender (thread or task). smtp-source: `-s N`.",
+        &["Contender", "msg/s", "Postel ÷ this", "peak RSS MB"],
+    );
+    let mut postel = None;
+    for &who in Contender::ALL {
+        let mut spec = plan.spec(sink.addr());
+        spec.conns = plan.conns;
+        let row = match attempt(who, &spec, "concurrent", failures) {
+            Some(m) => {
+                if who.is_postel() {
+                    postel = Some(m.rate());
+                }
+                vec![
+                    who.label().to_string(),
+                    rate(m.rate()),
+                    ratio(postel, m.rate()),
+                    mb(m.max_rss_kib),
+                ]
+            }
+            None => vec![who.label().to_string(), "failed".into()],
+        };
+        table.rows.push(row);
+    }
+    table
+}
+
+/// Octets of a base64 body part of `n` octets in 76-column lines.
+fn base64_len(n: u64) -> u64 {
+    let chars = n.div_ceil(3) * 4;
+    chars + 2 * chars.div_ceil(76)
+}
+
+/// Section 4: one large attachment.
+fn large(plan: &Plan, sink: &Sink, failures: &mut Vec<String>) -> Table {
+    let mut table = Table::new(
+        "Large messages: one attachment of 10 MB, 100 MB, 1 GB (to smtp-sink)",
+        "Wall time of one message on an open connection (composition included: Postel reads \
+         the attachment from a reader as it sends; the others are given it in memory, as their \
+         APIs require, before the clock starts). MB/s = base64-encoded attachment octets on the \
+         wire ÷ wall time (smtp-source: raw payload). Peak RSS of the whole process. 1 GB only \
+         for Postel and smtp-source: the others hold several copies of the message in memory.",
+        &[
+            "Contender",
+            "attachment",
+            "wall s",
+            "MB/s on the wire",
+            "peak RSS MB",
+        ],
+    );
+    let mut sizes: Vec<(u64, bool)> = plan.sizes.iter().map(|&s| (s, false)).collect();
+    if let Some(h) = plan.huge {
+        sizes.push((h, true));
+    }
+    for &who in Contender::ALL {
+        for &(size, huge) in &sizes {
+            if huge && !(who.is_postel() || who == Contender::SmtpSource) {
+                continue;
+            }
+            let mut spec = plan.spec(sink.addr());
+            spec.attach = size;
+            spec.seconds = 600.0;
+            let what = format!("large/{}MB", size / 1_000_000);
+            if let Some(m) = attempt(who, &spec, &what, failures) {
+                let wire = if who == Contender::SmtpSource {
+                    size
+                } else {
+                    base64_len(size)
+                };
+                table.rows.push(vec![
+                    who.label().to_string(),
+                    format!("{} MB", size / 1_000_000),
+                    format!("{:.2}", m.secs),
+                    format!("{:.0}", wire as f64 / 1e6 / m.secs),
+                    mb(m.max_rss_kib),
+                ]);
+            }
+        }
+    }
+    table
+}
+
+/// Section 5: instructions per message under callgrind.
+fn cpu(plan: &Plan, sink: &Sink, failures: &mut Vec<String>) -> Table {
+    let n = plan.callgrind_messages;
+    let mut table = Table::new(
+        "CPU cost: instructions per message (callgrind)",
+        &format!(
+            "`valgrind --tool=callgrind` counts the instructions the client process executes \
+             (all threads, user space). Each contender sends {n} and then {} messages (1 kB, \
+             1 recipient) to smtp-sink over one connection; the difference ÷ {n} cancels \
+             start-up, connection and EHLO. Stable on a noisy machine, unlike time.",
+            2 * n
+        ),
+        &["Contender", "instructions/message", "this ÷ Postel"],
+    );
+    let spec = plan.spec(sink.addr());
+    let mut postel = None;
+    for &who in Contender::ALL {
+        let count = |m: u64| -> io::Result<u64> {
+            let cmd = who.fixed_count_command(&spec, m)?;
+            callgrind_instructions(cmd)
+        };
+        match count(n).and_then(|a| Ok((a, count(2 * n)?))) {
+            Ok((a, b)) => {
+                let per = b.saturating_sub(a) as f64 / n as f64;
+                progress(&format!(
+                    "cpu: {} {per:.0} instructions/message",
+                    who.name()
+                ));
+                if who.is_postel() {
+                    postel = Some(per);
+                }
+                table.rows.push(vec![
+                    who.label().to_string(),
+                    format!("{per:.0}"),
+                    postel.map_or("–".into(), |p| format!("×{:.1}", per / p)),
+                ]);
+            }
+            Err(e) => {
+                progress(&format!("cpu: {} {e}", who.name()));
+                failures.push(format!("cpu/{}: {e}", who.name()));
+            }
+        }
+    }
+    table
+}
+
+/// Runs `cmd` under callgrind and returns its total instruction count.
+fn callgrind_instructions(cmd: Command) -> io::Result<u64> {
+    let out = std::env::temp_dir().join(format!("postel-bench-callgrind.{}", std::process::id()));
+    let mut vg = Command::new("valgrind");
+    vg.arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    let status = vg
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()?;
+    let text = std::fs::read_to_string(&out);
+    let _ = std::fs::remove_file(&out);
+    if !status.success() {
+        return Err(io::Error::other(format!("valgrind exited with {status}")));
+    }
+    text?
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("summary:")
+                .or_else(|| l.strip_prefix("totals:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+        })
+        .ok_or_else(|| io::Error::other("no totals in the callgrind output"))
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn command_line(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| {
+            let s = if o.stdout.is_empty() {
+                o.stderr
+            } else {
+                o.stdout
+            };
+            String::from_utf8_lossy(&s).trim().to_string()
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn locked_version(krate: &str) -> String {
+    let lock = std::fs::read_to_string(repo_root().join("Cargo.lock")).unwrap_or_default();
+    let needle = format!("name = \"{krate}\"\nversion = \"");
+    lock.find(&needle)
+        .and_then(|i| lock[i + needle.len()..].split('"').next())
+        .unwrap_or("?")
+        .to_string()
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn document(
+    plan: &Plan,
+    tables: &[Table],
+    failures: &[String],
+    load_before: &str,
+    load_after: &str,
+) -> String {
+    let date = command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+    let mut doc = String::from("# Postel benchmarks\n\n");
+    doc.push_str(&format!(
+        "Run {date}{}, with `cargo run --release -p postel-bench{}` (crates/bench; \
+         `scripts/bench.sh`). Every figure comes from this one run on this one machine; \
+         ratios are Postel's figure divided by the contender's (above 1: Postel is faster).\n\n",
+        if plan.quick {
+            " (quick mode: short runs, small sizes)"
+        } else {
+            ""
+        },
+        if plan.quick { " -- --quick" } else { "" },
+    ));
+    doc.push_str(&format!(
+        "- Machine: {} cores ({}), kernel {}, {}\n",
+        command_line("nproc", &[]),
+        cpu_model(),
+        command_line("uname", &["-r"]),
+        command_line(
+            "sh",
+            &["-c", "free -g | awk '/Mem:/ {print $2 \" GiB RAM\"}'"]
+        ),
+    ));
+    doc.push_str(&format!(
+        "- Load average (1/5/15 min): {load_before} before, {load_after} after (other builds \
+         share these cores: time-based figures are noisier than instruction counts)\n"
+    ));
+    doc.push_str(&format!(
+        "- Postel {} (`{}`), lettre {}, mail-send {} (mail-builder {}), {}, Postfix {}; {}\n\n",
+        env!("CARGO_PKG_VERSION"),
+        command_line(
+            "git",
+            &[
+                "-C",
+                &repo_root().to_string_lossy(),
+                "rev-parse",
+                "--short",
+                "HEAD"
+            ]
+        ),
+        locked_version("lettre"),
+        locked_version("mail-send"),
+        locked_version("mail-builder"),
+        command_line("python3", &["--version"]),
+        command_line("postconf", &["-d", "-h", "mail_version"]),
+        command_line("rustc", &["--version"]),
+    ));
+    for t in tables {
+        doc.push_str(&t.markdown());
+    }
+    if !failures.is_empty() {
+        doc.push_str("### Runs that failed\n\n");
+        for f in failures {
+            doc.push_str(&format!("- {f}\n"));
+        }
+        doc.push('\n');
+    }
+    doc
+}
+
+/// Used by [`Postfix`] runs: the private instance keeps delivering after a run; wait for
+/// its queue to drain so the next contender is not measured against Postfix's own load.
+pub fn wait_for_empty_queue(config_dir: &Path, within: Duration) {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        let out = Command::new("postqueue")
+            .arg("-c")
+            .arg(config_dir)
+            .arg("-p")
+            .output();
+        match out {
+            Ok(o) if String::from_utf8_lossy(&o.stdout).contains("Mail queue is empty") => return,
+            Ok(_) => std::thread::sleep(Duration::from_millis(200)),
+            Err(_) => return,
+        }
+    }
+}
