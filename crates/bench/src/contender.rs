@@ -71,7 +71,7 @@ impl Contender {
         match self {
             Contender::SmtpSource => run_smtp_source(spec),
             Contender::Smtplib => {
-                let mut cmd = Command::new("python3");
+                let mut cmd = Command::new(python());
                 cmd.arg(python_script()).args(spec.to_args());
                 measured(measure::run(&mut cmd)?, self)
             }
@@ -91,7 +91,7 @@ impl Contender {
         Ok(match self {
             Contender::SmtpSource => smtp_source_command(&spec, messages + 1),
             Contender::Smtplib => {
-                let mut cmd = Command::new("python3");
+                let mut cmd = Command::new(python());
                 cmd.arg(python_script()).args(spec.to_args());
                 cmd
             }
@@ -139,6 +139,21 @@ fn measured(run: Run, who: Contender) -> io::Result<Measured> {
             run.stderr.trim().lines().last().unwrap_or("no RESULT line")
         ))),
     }
+}
+
+/// The real Python interpreter (not a pyenv shim: callgrind and wait4 must see Python).
+pub fn python() -> PathBuf {
+    static EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| {
+        Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|s| !s.is_empty())
+            .map_or_else(|| PathBuf::from("python3"), PathBuf::from)
+    })
+    .clone()
 }
 
 /// The smtplib contender's script.
