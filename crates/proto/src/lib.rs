@@ -34,6 +34,8 @@ pub mod body;
 mod capability;
 mod command;
 mod config;
+#[cfg(any(feature = "embedded-io", feature = "embedded-io-async"))]
+pub mod drive;
 mod envelope;
 mod error;
 pub mod reply;
