@@ -162,9 +162,10 @@ impl Pool {
     }
 
     /// Sends a composed message to the recipients of its envelope (To, Cc, Bcc). It is
-    /// encoded into memory first, for what the server offers.
+    /// encoded for what the server offers and streamed: attachments are read as the bytes
+    /// go out, in constant memory.
     pub async fn send<M: Sendable>(&self, message: &mut M) -> Result<SendReport, Error> {
-        self.run(|caps| encode(None, message, caps)).await
+        self.stream(None, message).await
     }
 
     /// Sends a composed message to `envelope` instead of the recipients in its headers.
@@ -173,7 +174,58 @@ impl Pool {
         envelope: &Envelope,
         message: &mut M,
     ) -> Result<SendReport, Error> {
-        self.run(|caps| encode(Some(envelope), message, caps)).await
+        self.stream(Some(envelope), message).await
+    }
+
+    /// Runs the message's encoder in this task and feeds its chunks to the connection task
+    /// through a small bounded channel.
+    async fn stream<M: Sendable>(
+        &self,
+        envelope: Option<&Envelope>,
+        message: &mut M,
+    ) -> Result<SendReport, Error> {
+        let (encoder_tx, encoder_rx) = oneshot::channel();
+        let (chunk_tx, chunk_rx) = tokio::sync::mpsc::channel(STREAM_CHUNKS_IN_FLIGHT);
+        let run = self.run(move |caps| {
+            let opts = encode_options(caps);
+            let mut envelope = match envelope {
+                Some(e) => e.clone(),
+                None => Envelope::from_mime(&message.envelope()?, opts.smtputf8)?,
+            };
+            let encoder = message.encoder(&opts)?;
+            describe(&mut envelope, &encoder);
+            let _ = encoder_tx.send(encoder);
+            let body = AsyncBody::Chunks {
+                rx: chunk_rx,
+                chunk: Vec::new(),
+                pos: 0,
+            };
+            Ok((envelope, body))
+        });
+        let pump = async move {
+            let Ok(mut encoder) = encoder_rx.await else {
+                return;
+            };
+            loop {
+                let mut buf = vec![0u8; STREAM_CHUNK];
+                let item = match std::io::Read::read(&mut encoder, &mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Ok(buf)
+                    }
+                    Err(e) => Err(e),
+                };
+                let failed = item.is_err();
+                // The receiver is gone when the connection failed or the message was
+                // refused: stop encoding.
+                if chunk_tx.send(item).await.is_err() || failed {
+                    return;
+                }
+            }
+        };
+        let (result, ()) = tokio::join!(run, pump);
+        result
     }
 
     /// Sends `message` (a whole RFC 5322 message) to `envelope`; `SIZE=` and
@@ -248,23 +300,11 @@ impl Pool {
     }
 }
 
-fn encode<M: Sendable>(
-    envelope: Option<&Envelope>,
-    message: &mut M,
-    caps: &Capabilities,
-) -> Result<(Envelope, AsyncBody), Error> {
-    let opts = encode_options(caps);
-    let mut envelope = match envelope {
-        Some(e) => e.clone(),
-        None => Envelope::from_mime(&message.envelope()?, opts.smtputf8)?,
-    };
-    let mut encoder = message.encoder(&opts)?;
-    describe(&mut envelope, &encoder);
-    let mut data = Vec::new();
-    std::io::Read::read_to_end(&mut encoder, &mut data).map_err(Error::Source)?;
-    envelope.size = Some(data.len() as u64);
-    Ok((envelope, AsyncBody::Bytes { data, pos: 0 }))
-}
+/// Size of each chunk pumped from a message encoder to a connection task.
+const STREAM_CHUNK: usize = 64 * 1024;
+/// Chunks that may wait in the channel: memory per message stays under
+/// `STREAM_CHUNK * (STREAM_CHUNKS_IN_FLIGHT + 2)`.
+const STREAM_CHUNKS_IN_FLIGHT: usize = 2;
 
 /// An async SMTP client over tokio: one connection, kept between messages, replaced when
 /// it failed, was closed, or sat idle. The same API as [`Client`](crate::Client), with

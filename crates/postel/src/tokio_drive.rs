@@ -19,6 +19,13 @@ pub(crate) enum AsyncBody {
     Bytes { data: Vec<u8>, pos: usize },
     /// A caller's reader.
     Reader(Box<dyn AsyncRead + Send + Unpin>),
+    /// Chunks pumped from a message encoder running in the caller's task, so a composed
+    /// message streams in constant memory; `chunk[pos..]` is not yet handed to the core.
+    Chunks {
+        rx: tokio::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+        chunk: Vec<u8>,
+        pos: usize,
+    },
 }
 
 impl std::fmt::Debug for AsyncBody {
@@ -27,6 +34,7 @@ impl std::fmt::Debug for AsyncBody {
             AsyncBody::None => f.write_str("None"),
             AsyncBody::Bytes { data, pos } => write!(f, "Bytes({} left)", data.len() - pos),
             AsyncBody::Reader(_) => f.write_str("Reader"),
+            AsyncBody::Chunks { .. } => f.write_str("Chunks"),
         }
     }
 }
@@ -39,6 +47,22 @@ impl AsyncBody {
                 let rest = data.get(*pos..).unwrap_or(&[]);
                 let n = rest.len().min(into.len());
                 into[..n].copy_from_slice(&rest[..n]);
+                *pos += n;
+                Ok(n)
+            }
+            AsyncBody::Chunks { rx, chunk, pos } => {
+                while *pos >= chunk.len() {
+                    match rx.recv().await {
+                        Some(Ok(next)) => {
+                            *chunk = next;
+                            *pos = 0;
+                        }
+                        Some(Err(e)) => return Err(Error::Source(e)),
+                        None => return Ok(0),
+                    }
+                }
+                let n = (chunk.len() - *pos).min(into.len());
+                into[..n].copy_from_slice(&chunk[*pos..*pos + n]);
                 *pos += n;
                 Ok(n)
             }

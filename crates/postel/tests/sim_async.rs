@@ -138,6 +138,49 @@ async fn async_composed_message() {
     assert_eq!(got[0].data, msg.to_vec(&opts).unwrap());
 }
 
+/// A composed message with a streamed attachment, in a spawned task (the future is Send):
+/// the encoder's chunks reach the connection task as they are produced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_composed_message_with_attachment_streams() {
+    fn compose() -> postel_mime::Message {
+        // 3 MiB of a deterministic pattern, read through a reader (not held in memory).
+        let pattern = std::io::Read::take(std::io::repeat(0xa5), 3 << 20);
+        postel_mime::Message::builder()
+            .from("a@client.test")
+            .to("b@mx.test")
+            .subject("attachment")
+            .text("see attached\n")
+            .attach(
+                postel_mime::Attachment::from_reader("blob.bin", pattern, Some(3 << 20)).unwrap(),
+            )
+            .date(postel_mime::DateTime::from_unix(1_700_000_000, 0).unwrap())
+            .message_id(postel_mime::MessageId::new("fixed", "client.test").unwrap())
+            .build()
+            .unwrap()
+    }
+    let sim = start(Config::builder().build()).await;
+    let client = builder(&sim).build_async().unwrap();
+    let report = tokio::spawn(async move {
+        let mut msg = compose();
+        client.send(&mut msg).await
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(report.accepted.len(), 1);
+    let got = sim.wait_for_messages(1, WAIT).await;
+    let opts = postel_mime::EncodeOptions {
+        allow_8bit: true,
+        smtputf8: true,
+    };
+    let expected = compose().to_vec(&opts).unwrap();
+    assert!(expected.len() > 4 << 20, "base64 of 3 MiB");
+    assert!(
+        got[0].data == expected,
+        "delivered bytes differ from the encoder's"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pool_sends_concurrently_over_a_bounded_number_of_connections() {
     let sim = start(Config::builder().build()).await;
