@@ -399,6 +399,12 @@ impl<'a> Client<'a> {
         self.state
     }
 
+    /// The step whose reply (or write) is awaited now: what a timeout or a lost
+    /// connection interrupted.
+    pub fn step(&self) -> Step {
+        self.current_step()
+    }
+
     /// What the server offered in its last EHLO.
     pub fn capabilities(&self) -> &Capabilities {
         &self.caps
