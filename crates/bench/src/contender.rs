@@ -13,6 +13,8 @@ use crate::servers;
 pub enum Contender {
     /// `postel::Client`.
     PostelBlocking,
+    /// `postel::AsyncClient`, or `postel::Pool` for several connections.
+    PostelTokio,
     /// lettre's `SmtpTransport`.
     LettreBlocking,
     /// lettre's `AsyncSmtpTransport<Tokio1Executor>`.
@@ -29,6 +31,7 @@ impl Contender {
     /// Every contender, Postel first.
     pub const ALL: &'static [Contender] = &[
         Contender::PostelBlocking,
+        Contender::PostelTokio,
         Contender::LettreBlocking,
         Contender::LettreTokio,
         Contender::MailSend,
@@ -40,6 +43,7 @@ impl Contender {
     pub fn name(self) -> &'static str {
         match self {
             Contender::PostelBlocking => "postel-blocking",
+            Contender::PostelTokio => "postel-tokio",
             Contender::LettreBlocking => "lettre-blocking",
             Contender::LettreTokio => "lettre-tokio",
             Contender::MailSend => "mail-send",
@@ -52,6 +56,7 @@ impl Contender {
     pub fn label(self) -> &'static str {
         match self {
             Contender::PostelBlocking => "postel `Client` (blocking)",
+            Contender::PostelTokio => "postel `AsyncClient` / `Pool` (tokio)",
             Contender::LettreBlocking => "lettre `SmtpTransport` (blocking)",
             Contender::LettreTokio => "lettre `AsyncSmtpTransport` (tokio)",
             Contender::MailSend => "mail-send `SmtpClient` (tokio)",
@@ -62,7 +67,18 @@ impl Contender {
 
     /// Postel's own rows.
     pub fn is_postel(self) -> bool {
-        matches!(self, Contender::PostelBlocking)
+        matches!(self, Contender::PostelBlocking | Contender::PostelTokio)
+    }
+
+    /// The Postel contender a user of this one would compare with: the blocking client
+    /// for blocking libraries and tools, the tokio one for async libraries.
+    pub fn twin(self) -> Contender {
+        match self {
+            Contender::PostelTokio | Contender::LettreTokio | Contender::MailSend => {
+                Contender::PostelTokio
+            }
+            _ => Contender::PostelBlocking,
+        }
     }
 
     /// Runs it once as specified: its own report of the timed phase, and its process's
@@ -226,4 +242,30 @@ fn run_smtp_source(spec: &Spec) -> io::Result<Measured> {
         secs: dt.max(1e-6),
         max_rss_kib: second.max_rss_kib,
     })
+}
+
+/// Postel's figures in one column, to divide the others' by ([`Contender::twin`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Baseline {
+    blocking: Option<f64>,
+    tokio: Option<f64>,
+}
+
+impl Baseline {
+    /// Records `value` if `who` is Postel.
+    pub fn note(&mut self, who: Contender, value: f64) {
+        match who {
+            Contender::PostelBlocking => self.blocking = Some(value),
+            Contender::PostelTokio => self.tokio = Some(value),
+            _ => {}
+        }
+    }
+
+    /// The figure of `who`'s Postel twin.
+    pub fn of(&self, who: Contender) -> Option<f64> {
+        match who.twin() {
+            Contender::PostelTokio => self.tokio,
+            _ => self.blocking,
+        }
+    }
 }

@@ -8,10 +8,24 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::client::{BoxError, Spec};
-use crate::contender::{Contender, Measured};
+use crate::contender::{Baseline, Contender, Measured};
 use crate::proxy::{self, Proxy};
 use crate::report::{mb, rate, ratio, Table};
 use crate::servers::{Postfix, Sim, Sink};
+
+/// Figures the sections record for the targets table: `(key, value)`.
+#[derive(Debug, Default)]
+struct Facts(Vec<(String, f64)>);
+
+impl Facts {
+    fn set(&mut self, key: String, value: f64) {
+        self.0.push((key, value));
+    }
+
+    fn get(&self, key: &str) -> Option<f64> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+}
 
 /// How much to run.
 #[derive(Debug, Clone)]
@@ -28,8 +42,10 @@ struct Plan {
     huge: Option<u64>,
     /// Concurrent connections.
     conns: usize,
-    /// Throughput runs on bare loopback keep the best of this many.
+    /// Throughput runs on bare loopback keep the best of this many...
     repeat: usize,
+    /// ...each this long.
+    burst_seconds: f64,
     /// Messages of the shorter callgrind run (the longer sends twice as many).
     callgrind_messages: u64,
     /// Sections to run (all when empty).
@@ -53,6 +69,7 @@ impl Plan {
             huge: (!quick).then_some(1_000_000_000),
             conns: if quick { 2 } else { 8 },
             repeat: if quick { 1 } else { 3 },
+            burst_seconds: if quick { 0.5 } else { 2.0 },
             callgrind_messages: if quick { 20 } else { 200 },
             only: Vec::new(),
             postfix: true,
@@ -175,17 +192,31 @@ pub fn main(args: &[String]) -> Result<(), BoxError> {
 
     let mut failures = Vec::new();
     let mut tables = Vec::new();
+    let mut facts = Facts::default();
     if plan.runs("rtt") {
-        tables.push(rtt(&plan, &sink, &sim, postfix.as_ref(), &mut failures)?);
+        tables.push(rtt(
+            &plan,
+            &sink,
+            &sim,
+            postfix.as_ref(),
+            &mut facts,
+            &mut failures,
+        )?);
     }
     if plan.runs("loopback") {
-        tables.push(loopback(&plan, &sink, postfix.as_ref(), &mut failures));
+        tables.push(loopback(
+            &plan,
+            &sink,
+            postfix.as_ref(),
+            &mut facts,
+            &mut failures,
+        ));
     }
     if plan.runs("concurrent") {
         tables.push(concurrent(&plan, &sink, &mut failures));
     }
     if plan.runs("large") {
-        tables.push(large(&plan, &sink, &mut failures));
+        tables.push(large(&plan, &sink, &mut facts, &mut failures));
     }
     if plan.runs("cpu") {
         tables.push(cpu(&plan, &sink, &mut failures));
@@ -194,6 +225,7 @@ pub fn main(args: &[String]) -> Result<(), BoxError> {
         p.stop(&repo);
     }
     let load_after = loadavg();
+    tables.insert(0, targets(&plan, &facts));
 
     let doc = document(&plan, &tables, &failures, &load_before, &load_after);
     println!("{doc}");
@@ -221,27 +253,28 @@ fn rtt(
     sink: &Sink,
     sim: &Sim,
     postfix: Option<&Postfix>,
+    facts: &mut Facts,
     failures: &mut Vec<String>,
 ) -> io::Result<Table> {
-    let mut servers: Vec<(&str, SocketAddr)> = vec![
-        ("smtp-sink (PIPELINING)", sink.addr()),
-        ("postel-sim (PIPELINING + CHUNKING)", sim.addr()),
+    let mut servers: Vec<(&str, &str, SocketAddr)> = vec![
+        ("sink", "smtp-sink (PIPELINING)", sink.addr()),
+        ("sim", "postel-sim (PIPELINING + CHUNKING)", sim.addr()),
     ];
     if let Some(p) = postfix {
-        servers.push(("Postfix (PIPELINING + CHUNKING)", p.addr()));
+        servers.push(("postfix", "Postfix (PIPELINING + CHUNKING)", p.addr()));
     }
     let mut proxies = Vec::new();
-    for (name, addr) in &servers {
+    for (key, name, addr) in &servers {
         let proxy = Proxy::start(*addr, plan.one_way)?;
         let rtt = proxy::measure_rtt(proxy.addr(), 21)?;
         progress(&format!(
             "RTT through the proxy to {name}: {:.2} ms",
             ms(rtt)
         ));
-        proxies.push((*name, proxy, rtt));
+        proxies.push((*key, *name, proxy, rtt));
     }
     let mut header = vec!["Contender".to_string()];
-    for (name, _, rtt) in &proxies {
+    for (_, name, _, rtt) in &proxies {
         header.push(format!("{name} msg/s"));
         header.push(format!("RT/msg (RTT {:.2} ms)", ms(*rtt)));
     }
@@ -261,11 +294,11 @@ fn rtt(
         header,
         ..Table::default()
     };
-    let mut postel_rate = None;
+    let mut postel = Baseline::default();
     for &who in Contender::ALL {
         let mut row = vec![who.label().to_string()];
         let mut first_rate = None;
-        for (name, proxy, rtt) in &proxies {
+        for (key, name, proxy, rtt) in &proxies {
             let m = attempt(
                 who,
                 &plan.spec(proxy.addr()),
@@ -279,9 +312,12 @@ fn rtt(
             match m {
                 Some(m) => {
                     let r = m.rate();
+                    let rt = 1.0 / r / rtt.as_secs_f64();
                     first_rate.get_or_insert(r);
+                    facts.set(format!("rtt/{key}/{}/rate", who.name()), r);
+                    facts.set(format!("rtt/{key}/{}/rt", who.name()), rt);
                     row.push(rate(r));
-                    row.push(format!("{:.2}", 1.0 / r / rtt.as_secs_f64()));
+                    row.push(format!("{rt:.2}"));
                 }
                 None => {
                     row.push("failed".into());
@@ -289,10 +325,10 @@ fn rtt(
                 }
             }
         }
-        if who.is_postel() {
-            postel_rate = first_rate;
+        if let Some(r) = first_rate {
+            postel.note(who, r);
         }
-        row.push(first_rate.map_or("–".into(), |r| ratio(postel_rate, r)));
+        row.push(first_rate.map_or("–".into(), |r| ratio(postel.of(who), r)));
         table.rows.push(row);
     }
     Ok(table)
@@ -307,6 +343,7 @@ fn loopback(
     plan: &Plan,
     sink: &Sink,
     postfix: Option<&Postfix>,
+    facts: &mut Facts,
     failures: &mut Vec<String>,
 ) -> Table {
     let mut header = vec![
@@ -321,8 +358,8 @@ fn loopback(
     }
     let mut table = Table::new(
         "Throughput on bare loopback, one connection (1 kB body)",
-        "Messages per second over one open connection, each message composed by the \
-         contender's own composer (smtp-source has none: it sends a fixed payload). smtp-sink \
+        "Messages per second over one open connection (best of 3 runs of 2 s in full mode), \
+         each message composed by the contender's own composer (smtp-source has none: it sends a fixed payload). smtp-sink \
          discards; Postfix queues each message (fsync) and delivers it to a Maildir.",
         &header,
     );
@@ -331,12 +368,13 @@ fn loopback(
     if let Some(p) = postfix {
         cases.push((p.addr(), 1, "postfix-1"));
     }
-    let mut postel: Vec<Option<f64>> = vec![None; cases.len()];
+    let mut postel = vec![Baseline::default(); cases.len()];
     for &who in Contender::ALL {
         let mut row = vec![who.label().to_string()];
         for (i, (addr, rcpts, name)) in cases.iter().enumerate() {
             let mut spec = plan.spec(*addr);
             spec.rcpts = *rcpts;
+            spec.seconds = plan.burst_seconds;
             let m = best_of(
                 plan.repeat,
                 who,
@@ -349,11 +387,10 @@ fn loopback(
             }
             match m {
                 Some(m) => {
-                    if who.is_postel() {
-                        postel[i] = Some(m.rate());
-                    }
+                    postel[i].note(who, m.rate());
+                    facts.set(format!("loopback/{name}/{}", who.name()), m.rate());
                     row.push(rate(m.rate()));
-                    row.push(ratio(postel[i], m.rate()));
+                    row.push(ratio(postel[i].of(who), m.rate()));
                 }
                 None => row.extend(["failed".to_string(), String::new()]),
             }
@@ -374,19 +411,18 @@ fn concurrent(plan: &Plan, sink: &Sink, failures: &mut Vec<String>) -> Table {
          one connection per sender (thread or task). smtp-source: `-s N`.",
         &["Contender", "msg/s", "Postel ÷ this", "peak RSS MB"],
     );
-    let mut postel = None;
+    let mut postel = Baseline::default();
     for &who in Contender::ALL {
         let mut spec = plan.spec(sink.addr());
         spec.conns = plan.conns;
+        spec.seconds = plan.burst_seconds;
         let row = match best_of(plan.repeat, who, &spec, "concurrent", failures) {
             Some(m) => {
-                if who.is_postel() {
-                    postel = Some(m.rate());
-                }
+                postel.note(who, m.rate());
                 vec![
                     who.label().to_string(),
                     rate(m.rate()),
-                    ratio(postel, m.rate()),
+                    ratio(postel.of(who), m.rate()),
                     mb(m.max_rss_kib),
                 ]
             }
@@ -397,6 +433,118 @@ fn concurrent(plan: &Plan, sink: &Sink, failures: &mut Vec<String>) -> Table {
     table
 }
 
+/// The issue's targets, each with Postel's figure from this run and a verdict.
+fn targets(plan: &Plan, facts: &Facts) -> Table {
+    let mut t = Table::new(
+        "Targets (issue 8)",
+        "Postel's best figure of its two clients (blocking `Client`, tokio `AsyncClient`), \
+         from the tables below.",
+        &["Target", "Postel", "Met?"],
+    );
+    let best = |keys: &[String]| {
+        keys.iter()
+            .filter_map(|k| facts.get(k))
+            .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))))
+    };
+    let least = |keys: &[String]| {
+        keys.iter()
+            .filter_map(|k| facts.get(k))
+            .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.min(v))))
+    };
+    let postel = |f: &dyn Fn(&str) -> String| -> Vec<String> {
+        vec![f("postel-blocking"), f("postel-tokio")]
+    };
+    let mut row = |target: String,
+                   value: Option<f64>,
+                   shown: &dyn Fn(f64) -> String,
+                   ok: &dyn Fn(f64) -> bool| {
+        t.rows.push(match value {
+            Some(v) => vec![
+                target,
+                shown(v),
+                if ok(v) { "yes" } else { "**no**" }.into(),
+            ],
+            None => vec![target, "not measured".into(), "–".into()],
+        });
+    };
+    let rtt_ms = 2 * plan.one_way.as_millis();
+    row(
+        "1 round trip per message with PIPELINING + CHUNKING (postel-sim)".into(),
+        least(&postel(&|p| format!("rtt/sim/{p}/rt"))),
+        &|v| format!("{v:.2} RT/msg"),
+        &|v| v < 1.25,
+    );
+    row(
+        "1 round trip per message with PIPELINING + CHUNKING (Postfix)".into(),
+        least(&postel(&|p| format!("rtt/postfix/{p}/rt"))),
+        &|v| format!("{v:.2} RT/msg"),
+        &|v| v < 1.25,
+    );
+    row(
+        "2 round trips per message with PIPELINING alone (smtp-sink)".into(),
+        least(&postel(&|p| format!("rtt/sink/{p}/rt"))),
+        &|v| format!("{v:.2} RT/msg"),
+        &|v| v < 2.25,
+    );
+    row(
+        format!("≥ 90 msg/s at {rtt_ms} ms RTT (CHUNKING server: postel-sim)"),
+        best(&postel(&|p| format!("rtt/sim/{p}/rate"))),
+        &|v| format!("{v:.1} msg/s"),
+        &|v| v >= 90.0,
+    );
+    row(
+        format!("≥ 90 msg/s at {rtt_ms} ms RTT (PIPELINING-only server: smtp-sink; 2 RT/msg caps it near 48)"),
+        best(&postel(&|p| format!("rtt/sink/{p}/rate"))),
+        &|v| format!("{v:.1} msg/s"),
+        &|v| v >= 90.0,
+    );
+    let source = facts.get("loopback/sink-1/smtp-source");
+    row(
+        format!(
+            "≥ smtp-source over one connection on bare loopback (same run: {})",
+            source.map_or("not measured".into(), |s| format!("{s:.0} msg/s"))
+        ),
+        best(&postel(&|p| format!("loopback/sink-1/{p}"))),
+        &|v| format!("{v:.0} msg/s"),
+        &|v| source.is_some_and(|s| v >= s),
+    );
+    row(
+        "≥ 3,000 msg/s over one connection on bare loopback (the issue's smtp-source figure)"
+            .into(),
+        best(&postel(&|p| format!("loopback/sink-1/{p}"))),
+        &|v| format!("{v:.0} msg/s"),
+        &|v| v >= 3000.0,
+    );
+    row(
+        "peak RSS < 32 MB for a 100 MB attachment".into(),
+        best(&postel(&|p| format!("large/100000000/{p}/rss"))),
+        &|v| format!("{v:.1} MB"),
+        &|v| v < 32.0,
+    );
+    let small = plan.sizes.first().copied().unwrap_or(0);
+    let big = plan.huge.or(plan.sizes.last().copied()).unwrap_or(0);
+    let flat = |p: &str| {
+        Some(
+            facts.get(&format!("large/{big}/{p}/rss"))?
+                / facts.get(&format!("large/{small}/{p}/rss"))?,
+        )
+    };
+    row(
+        format!(
+            "peak RSS flat from {} MB to {} MB (ratio < 1.25; worse of the two clients)",
+            small / 1_000_000,
+            big / 1_000_000
+        ),
+        [flat("postel-blocking"), flat("postel-tokio")]
+            .into_iter()
+            .flatten()
+            .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v)))),
+        &|v| format!("×{v:.2}"),
+        &|v| v < 1.25,
+    );
+    t
+}
+
 /// Octets of a base64 body part of `n` octets in 76-column lines.
 fn base64_len(n: u64) -> u64 {
     let chars = n.div_ceil(3) * 4;
@@ -404,7 +552,7 @@ fn base64_len(n: u64) -> u64 {
 }
 
 /// Section 4: one large attachment.
-fn large(plan: &Plan, sink: &Sink, failures: &mut Vec<String>) -> Table {
+fn large(plan: &Plan, sink: &Sink, facts: &mut Facts, failures: &mut Vec<String>) -> Table {
     let mut table = Table::new(
         "Large messages: one attachment of 10 MB, 100 MB, 1 GB (to smtp-sink)",
         "Wall time of one message on an open connection (composition included: Postel reads \
@@ -434,6 +582,10 @@ fn large(plan: &Plan, sink: &Sink, failures: &mut Vec<String>) -> Table {
             spec.seconds = 600.0;
             let what = format!("large/{}MB", size / 1_000_000);
             if let Some(m) = attempt(who, &spec, &what, failures) {
+                facts.set(
+                    format!("large/{size}/{}/rss", who.name()),
+                    m.max_rss_kib as f64 * 1024.0 / 1e6,
+                );
                 let wire = if who == Contender::SmtpSource {
                     size
                 } else {
@@ -469,7 +621,7 @@ fn cpu(plan: &Plan, sink: &Sink, failures: &mut Vec<String>) -> Table {
         &["Contender", "instructions/message", "this ÷ Postel"],
     );
     let spec = plan.spec(sink.addr());
-    let mut postel = None;
+    let mut postel = Baseline::default();
     for &who in Contender::ALL {
         let count = |m: u64| -> io::Result<Counts> {
             let cmd = who.fixed_count_command(&spec, m)?;
@@ -483,13 +635,13 @@ fn cpu(plan: &Plan, sink: &Sink, failures: &mut Vec<String>) -> Table {
                     "cpu: {} {total:.0} instructions/message",
                     who.name()
                 ));
-                if who.is_postel() {
-                    postel = Some(total);
-                }
+                postel.note(who, total);
                 table.rows.push(vec![
                     who.label().to_string(),
                     format!("{total:.0}"),
-                    postel.map_or("–".into(), |p| format!("×{:.2}", total / p)),
+                    postel
+                        .of(who)
+                        .map_or("–".into(), |p| format!("×{:.2}", total / p)),
                 ]);
                 if who.is_postel() {
                     for (label, part) in [
@@ -658,8 +810,10 @@ fn document(
     let mut doc = String::from("# Postel benchmarks\n\n");
     doc.push_str(&format!(
         "Run {date}{}, with `cargo run --release -p postel-bench{}` (crates/bench; \
-         `scripts/bench.sh`). Every figure comes from this one run on this one machine; \
-         ratios are Postel's figure divided by the contender's (above 1: Postel is faster).\n\n",
+         `scripts/bench.sh`). Every figure comes from this one run on this one machine. \
+         Ratios divide Postel's figure by the contender's (above 1: Postel is faster), \
+         comparing like with like: blocking libraries and tools with Postel's blocking \
+         `Client`, async libraries with Postel's tokio `AsyncClient`/`Pool`.\n\n",
         if plan.quick {
             " (quick mode: short runs, small sizes)"
         } else {

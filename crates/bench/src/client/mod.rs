@@ -11,6 +11,7 @@ mod lettre_blocking;
 mod lettre_tokio;
 mod mail_send;
 mod postel_blocking;
+mod postel_tokio;
 
 use std::error::Error;
 use std::net::SocketAddr;
@@ -235,6 +236,7 @@ pub fn main(args: &[String]) -> Result<(), BoxError> {
         "lettre-tokio" => lettre_tokio::run(&spec)?,
         "mail-send" => mail_send::run(&spec)?,
         "postel-blocking" => postel_blocking::run(&spec)?,
+        "postel-tokio" => postel_tokio::run(&spec)?,
         other => return Err(format!("unknown contender {other}").into()),
     };
     println!("{}", report.line());

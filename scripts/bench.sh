@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Postel's benchmarks against lettre, mail-send, Python's smtplib and Postfix's smtp-source
+# (crates/bench). Prints the tables and writes BENCHMARKS.md (full mode) or
+# $CARGO_TARGET_DIR/BENCHMARKS.partial.md (--quick, --only).
+#
+#   scripts/bench.sh            # full: ~10-15 min on 2 cores, starts a private Postfix
+#   scripts/bench.sh --quick    # seconds-long runs and 1 MB attachments: proves it still works
+#   scripts/bench.sh --only rtt --no-postfix   # sections: rtt loopback concurrent large cpu
+#
+# Needs: /usr/sbin/smtp-sink and smtp-source (Debian's postfix package: scripts/install-deps.sh),
+# python3, valgrind (the cpu section), and root for the private Postfix (else it is skipped).
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$HERE/.."
+for b in /usr/sbin/smtp-sink /usr/sbin/smtp-source python3 valgrind; do
+    command -v "$b" >/dev/null || { echo "bench.sh: $b not found (scripts/install-deps.sh; apt-get install valgrind)" >&2; exit 1; }
+done
+exec cargo run --release -q -p postel-bench -- "$@"
