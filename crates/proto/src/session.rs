@@ -432,10 +432,19 @@ impl<'a> Client<'a> {
             Err(e) => return Err(self.fail(e)),
         };
         Ok(match next {
-            Next::Send => Action::Send {
-                bytes: &self.tx[self.tx_start..self.tx_send_end],
-                within: self.current_step().timeout(&self.config.timeouts),
-            },
+            Next::Send => {
+                // RFC 5321 §4.5.3.2: every write of content, the last block and the
+                // terminator included, is a data block; DATA termination's 10 minutes are
+                // for the reply that follows.
+                let step = match self.current_step() {
+                    Step::DataEnd => Step::Body,
+                    step => step,
+                };
+                Action::Send {
+                    bytes: &self.tx[self.tx_start..self.tx_send_end],
+                    within: step.timeout(&self.config.timeouts),
+                }
+            }
             Next::Receive => {
                 let within = self.current_step().timeout(&self.config.timeouts);
                 self.framer.compact(self.rx);

@@ -96,7 +96,11 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
 }
 
 /// Sends `bodies` as messages to a [`Server`]; returns it and the events.
-fn deliver(bodies: &[Vec<u8>], k: &Knobs) -> Result<(Server, Vec<String>), TestCaseError> {
+/// Each message is a body and whether every recipient is refused.
+fn deliver(
+    messages: &[(Vec<u8>, bool)],
+    k: &Knobs,
+) -> Result<(Server, Vec<String>), TestCaseError> {
     let mut server = Server::new(Behaviour {
         pipelining: k.pipelining,
         chunking: k.chunking,
@@ -119,6 +123,11 @@ fn deliver(bodies: &[Vec<u8>], k: &Knobs) -> Result<(Server, Vec<String>), TestC
     ];
     to.extend(extra.iter().map(|a| Recipient::new(a)));
     let envelope = Envelope::new("me@client.test", &to);
+    let nobody = [
+        Recipient::new("nobody1@mx.test"),
+        Recipient::new("nobody2@mx.test"),
+    ];
+    let refused = Envelope::new("me@client.test", &nobody);
     let (mut next, mut pos, mut quit) = (0usize, 0usize, false);
     let mut events = Vec::new();
     for _ in 0..10_000_000 {
@@ -144,7 +153,7 @@ fn deliver(bodies: &[Vec<u8>], k: &Knobs) -> Result<(Server, Vec<String>), TestC
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
             }
             Action::Body { into } => {
-                let src = &bodies[next - 1];
+                let src = &messages[next - 1].0;
                 let n = into.len().min(k.body_chunk).min(src.len() - pos);
                 into[..n].copy_from_slice(&src[pos..pos + n]);
                 pos += n;
@@ -153,11 +162,16 @@ fn deliver(bodies: &[Vec<u8>], k: &Knobs) -> Result<(Server, Vec<String>), TestC
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
             }
             Action::Event(e) => events.push(event_str(&e)),
-            Action::Idle if next < bodies.len() => {
+            Action::Idle if next < messages.len() => {
+                let env = if messages[next].1 {
+                    &refused
+                } else {
+                    &envelope
+                };
                 next += 1;
                 pos = 0;
                 client
-                    .submit(&envelope)
+                    .submit(env)
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
             }
             Action::Idle if !quit => {
@@ -182,7 +196,7 @@ proptest! {
         second in body(),
         k in knobs(),
     ) {
-        let (server, events) = deliver(&[first.clone(), second.clone()], &k)?;
+        let (server, events) = deliver(&[(first.clone(), false), (second.clone(), false)], &k)?;
         prop_assert!(server.violations.is_empty(), "{:?}", server.violations);
         prop_assert_eq!(server.messages.len(), 2, "{:?}", events);
         prop_assert!(server.messages[0] == normalized(&first), "first body differs");
@@ -192,6 +206,32 @@ proptest! {
         prop_assert_eq!(accepted, 2, "{:?}", events);
         let refused = events.iter().filter(|e| e.starts_with("RecipientRefused")).count();
         prop_assert_eq!(refused, 2, "{:?}", events);
+    }
+}
+
+proptest! {
+    #![proptest_config(PropConfig { cases: 128, ..PropConfig::default() })]
+
+    #[test]
+    fn a_message_refused_for_everyone_does_not_disturb_the_next(
+        messages in prop::collection::vec((body(), any::<bool>()), 1..4),
+        k in knobs(),
+    ) {
+        let (server, events) = deliver(&messages, &k)?;
+        prop_assert!(server.violations.is_empty(), "{:?}", server.violations);
+        let delivered: Vec<Vec<u8>> = messages
+            .iter()
+            .filter(|(_, refused)| !refused)
+            .map(|(b, _)| normalized(b))
+            .collect();
+        prop_assert!(server.messages == delivered, "{:?}", events);
+        let rejected = messages.iter().filter(|(_, refused)| *refused).count();
+        let count = |p: &str| events.iter().filter(|e| e.starts_with(p)).count();
+        prop_assert_eq!(count("MessageRejected"), rejected, "{:?}", events);
+        prop_assert_eq!(count("MessageAccepted"), delivered.len(), "{:?}", events);
+        for (i, e) in events.iter().filter(|e| e.starts_with("MessageRejected")).enumerate() {
+            prop_assert!(e.contains(" Rcpt 550"), "{} ({})", e, i);
+        }
     }
 }
 

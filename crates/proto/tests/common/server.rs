@@ -124,7 +124,11 @@ impl Server {
                         return;
                     }
                     self.mode = Mode::Command;
-                    if last {
+                    if self.rcpts.is_empty() {
+                        // RFC 3030 §2: without a valid recipient every chunk is refused.
+                        self.current.clear();
+                        self.reply("554 5.5.1 no valid recipients");
+                    } else if last {
                         self.finish_message();
                     } else {
                         self.reply("250 2.0.0 chunk ok");
