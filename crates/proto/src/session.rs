@@ -728,10 +728,12 @@ impl<'a> Client<'a> {
             State::InTransaction => match self.txn {
                 Some(t) if t.outstanding() > 0 => match t.phase {
                     Phase::Envelope | Phase::Final | Phase::Draining => true,
+                    // `cmd_end > 0`: pipelined commands not written yet (see `advance`).
                     Phase::Body => {
-                        !t.pipelined
-                            || t.bdat_sent - t.bdat_replied
-                                >= self.config.options.max_chunks_in_flight
+                        t.cmd_end == 0
+                            && (!t.pipelined
+                                || t.bdat_sent - t.bdat_replied
+                                    >= self.config.options.max_chunks_in_flight)
                     }
                 },
                 _ => false,
@@ -758,7 +760,12 @@ impl<'a> Client<'a> {
                 _ => {}
             }
             let outstanding = self.txn.map_or(0, |t| t.outstanding());
-            let opportunistic = outstanding > 0 && self.framer.has_unscanned();
+            // Pipelined MAIL and RCPT wait in tx for the first BDAT chunk; a reply read before
+            // they are written would be matched to a command the server never saw.
+            let unsent = self
+                .txn
+                .is_some_and(|t| t.phase == Phase::Body && t.cmd_end > 0);
+            let opportunistic = outstanding > 0 && self.framer.has_unscanned() && !unsent;
             if self.must_read() || opportunistic {
                 let max = self.config.options.max_reply_bytes;
                 let step = self.current_step();
