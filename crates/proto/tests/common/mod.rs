@@ -259,13 +259,25 @@ fn parse_config(rest: &str, s: &mut Settings) -> Result<(), String> {
     Ok(())
 }
 
+/// A directive's value with its escapes decoded (no implicit line end).
+fn decode_value(value: &str) -> Result<String, String> {
+    let (bytes, _) = decode(&format!("{value}\\"))?;
+    String::from_utf8(bytes).map_err(|e| e.to_string())
+}
+
 fn parse_message(rest: &str) -> Result<Message, String> {
     let mut m = Message::default();
     for word in rest.split_whitespace() {
         let (key, value) = word.split_once('=').unwrap_or((word, ""));
+        let value = &decode_value(value)?;
         match key {
             "from" => m.from = value.to_string(),
-            "to" => m.to = value.split(',').map(str::to_string).collect(),
+            "to" => {
+                m.to = word[3..]
+                    .split(',')
+                    .map(decode_value)
+                    .collect::<Result<_, _>>()?
+            }
             "size" => m.size = Some(value.parse().map_err(|e| format!("{word}: {e}"))?),
             "body" if value == "8bit" => m.eight_bit = true,
             "body" => {
@@ -300,9 +312,7 @@ pub fn parse(text: &str) -> Result<Transcript, String> {
             if let Some(rest) = comment.strip_prefix("config:") {
                 parse_config(rest, &mut t.settings).map_err(at)?;
             } else if let Some(rest) = comment.strip_prefix("message:") {
-                let (bytes, _) = decode(&format!("{rest}\\")).map_err(at)?;
-                let rest = String::from_utf8(bytes).map_err(|e| at(e.to_string()))?;
-                t.messages.push(parse_message(&rest).map_err(at)?);
+                t.messages.push(parse_message(rest).map_err(at)?);
             } else if let Some(rest) = comment.strip_prefix("splits:") {
                 t.settings.whole_only = rest.trim() == "whole";
             } else if let Some(rest) = comment.strip_prefix("body-chunks:") {
@@ -457,6 +467,11 @@ pub fn error_str(e: &Error) -> String {
         Error::AuthUnavailable { wanted: None } => "AuthUnavailable".into(),
         Error::AuthUnavailable { wanted: Some(m) } => format!("AuthUnavailable {}", m.name()),
         Error::ExtensionRequired { extension } => format!("ExtensionRequired {extension}"),
+        Error::InvalidArgument {
+            argument,
+            at,
+            invalid,
+        } => format!("InvalidArgument {argument:?} at={at} {invalid:?}"),
         other => format!("{other:?}"),
     }
 }
