@@ -32,6 +32,18 @@ def body_text(length):
     return out.decode()
 
 
+def vm_hwm_kib():
+    """Peak RSS of this process (VmHWM), as the Rust contenders report it."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def compose(rcpts, text, attachment):
     msg = EmailMessage()
     msg["From"] = FROM
@@ -100,7 +112,7 @@ def main():
     if errors:
         raise SystemExit(f"smtplib: {errors[0]!r}")
     secs = time.perf_counter() - state["start"]
-    print(f"RESULT msgs={state['sent']} secs={secs:.6f}")
+    print(f"RESULT msgs={state['sent']} secs={secs:.6f} hwm={vm_hwm_kib()}")
 
 
 if __name__ == "__main__":

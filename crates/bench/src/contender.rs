@@ -137,6 +137,7 @@ impl Measured {
         Report {
             messages: self.messages,
             secs: self.secs,
+            hwm_kib: 0,
         }
         .rate()
     }
@@ -231,7 +232,7 @@ fn run_smtp_source(spec: &Spec) -> io::Result<Measured> {
             max_rss_kib: r.max_rss_kib,
         });
     }
-    let m1 = 10 * spec.conns as u64;
+    let m1 = 50 * spec.conns as u64;
     let first = once(m1)?;
     let guess = m1 as f64 / first.wall.as_secs_f64().max(1e-3);
     let extra = ((guess * spec.seconds) as u64).clamp(m1, spec.max.min(2_000_000));

@@ -6,7 +6,7 @@
 //! postel-bench client NAME --addr A [--rcpts N] ...    # one contender (spawned by the above)
 //! postel-bench proxy UPSTREAM ONE_WAY_MS               # the delaying proxy, standalone
 //! ```
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod client;

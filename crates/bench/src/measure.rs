@@ -1,9 +1,17 @@
-//! Runs one contender as its own process and measures it from outside: wall time, peak
-//! resident set (the kernel's `ru_maxrss` from `wait4`, so each contender's figure is its
-//! own and not the harness's), CPU time, and the `RESULT` line it prints.
+//! Runs one contender as its own process and measures it: wall time, peak resident set, and
+//! the `RESULT` line it prints.
+//!
+//! Peak RSS is `VmHWM` of the contender's own address space: the Rust and Python contenders
+//! read it from `/proc/self/status` as they finish (`hwm=` in their report), and the harness
+//! also samples `/proc/<pid>/status` every 5 ms while the process runs (the only source for
+//! `smtp-source`). Not `ru_maxrss` from `wait4`: Linux carries the high-water mark of the
+//! address space a child was forked from across `exec`, so every child would report at least
+//! the harness's own RSS.
 
 use std::io::{self, Read};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What one contender process did.
@@ -21,13 +29,16 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// The line a contender prints on success: `RESULT msgs=<messages> secs=<timed seconds>`.
+/// The line a contender prints on success:
+/// `RESULT msgs=<messages> secs=<timed seconds> hwm=<peak RSS in KiB>`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Report {
     /// Messages accepted in the timed phase.
     pub messages: u64,
     /// Length of the timed phase.
     pub secs: f64,
+    /// The process's own `VmHWM` at the end, KiB (0: not reported).
+    pub hwm_kib: u64,
 }
 
 impl Report {
@@ -40,6 +51,7 @@ impl Report {
             match k {
                 "msgs" => r.messages = v.parse().ok()?,
                 "secs" => r.secs = v.parse().ok()?,
+                "hwm" => r.hwm_kib = v.parse().ok()?,
                 _ => {}
             }
         }
@@ -48,7 +60,10 @@ impl Report {
 
     /// Formats the line [`Report::parse`] reads.
     pub fn line(&self) -> String {
-        format!("RESULT msgs={} secs={:.6}", self.messages, self.secs)
+        format!(
+            "RESULT msgs={} secs={:.6} hwm={}",
+            self.messages, self.secs, self.hwm_kib
+        )
     }
 
     /// Messages per second in the timed phase.
@@ -61,7 +76,7 @@ impl Report {
     }
 }
 
-/// Spawns `cmd`, collects its output, and reaps it with `wait4` to get its own rusage.
+/// Spawns `cmd`, samples its peak RSS while it runs, and collects its output.
 pub fn run(cmd: &mut Command) -> io::Result<Run> {
     let start = Instant::now();
     let mut child = cmd
@@ -78,40 +93,49 @@ pub fn run(cmd: &mut Command) -> io::Result<Run> {
         }
         s
     });
+    let pid = child.id();
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(Ordering::Relaxed) {
+                peak = peak.max(hwm_kib(&format!("/proc/{pid}/status")));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            peak
+        })
+    };
     let mut stdout = String::new();
     if let Some(o) = out.as_mut() {
         o.read_to_string(&mut stdout)?;
     }
-    let (status, usage) = wait4(child.id())?;
+    let status = child.wait()?;
     let wall = start.elapsed();
+    done.store(true, Ordering::Relaxed);
+    let sampled = sampler.join().unwrap_or(0);
     let stderr = err_reader.join().unwrap_or_default();
+    let report = Report::parse(&stdout);
     Ok(Run {
         wall,
-        max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        report: Report::parse(&stdout),
-        ok: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        max_rss_kib: sampled.max(report.map_or(0, |r| r.hwm_kib)),
+        report,
+        ok: status.success(),
         stderr,
     })
 }
 
-/// `std::process::Child::wait` gives no rusage; `wait4` does, for exactly this child.
-#[allow(unsafe_code)]
-fn wait4(pid: u32) -> io::Result<(i32, libc::rusage)> {
-    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::other("pid out of range"))?;
-    let mut status = 0;
-    // SAFETY: rusage is plain old data; all-zero is a valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: both pointers are to live locals of the right types.
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if r == pid {
-            return Ok((status, usage));
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
+/// `VmHWM` from a `/proc/.../status` file, KiB (0 when gone or unreadable).
+pub fn hwm_kib(status_path: &str) -> u64 {
+    std::fs::read_to_string(status_path)
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -123,15 +147,16 @@ mod tests {
         let r = Report {
             messages: 42,
             secs: 1.5,
+            hwm_kib: 7,
         };
         let back = Report::parse(&format!("noise\n{}\n", r.line())).unwrap_or_default();
-        assert_eq!(back.messages, 42);
+        assert_eq!((back.messages, back.hwm_kib), (42, 7));
         assert_eq!(back.secs, 1.5);
     }
 
     #[test]
-    fn run_reports_a_child_s_own_peak_rss() {
-        let r = run(Command::new("true").arg("x")).unwrap_or_default();
+    fn run_samples_a_child_s_own_peak_rss() {
+        let r = run(Command::new("sleep").arg("0.1")).unwrap_or_default();
         assert!(r.ok);
         assert!(r.max_rss_kib > 0);
     }

@@ -140,6 +140,7 @@ impl Budget {
         Report {
             messages: sent,
             secs: self.started().elapsed().as_secs_f64(),
+            hwm_kib: 0,
         }
     }
 }
@@ -238,6 +239,10 @@ pub fn main(args: &[String]) -> Result<(), BoxError> {
         "postel-blocking" => postel_blocking::run(&spec)?,
         "postel-tokio" => postel_tokio::run(&spec)?,
         other => return Err(format!("unknown contender {other}").into()),
+    };
+    let report = Report {
+        hwm_kib: crate::measure::hwm_kib("/proc/self/status"),
+        ..report
     };
     println!("{}", report.line());
     Ok(())
