@@ -47,7 +47,11 @@ fuzz_target!(|data: &[u8]| {
 
     let big = input.len() + 1;
     let whole = frame_all(big, input, usize::MAX, max_reply);
-    assert_eq!(frame_all(big, input, chunk, max_reply), whole, "split invariance");
+    assert_eq!(
+        frame_all(big, input, chunk, max_reply),
+        whole,
+        "split invariance"
+    );
 
     if let Ok(r) = Reply::parse(input) {
         assert!(r.raw().len() == input.len());

@@ -34,15 +34,30 @@ fn run(knobs: u8, rx_len: usize, server: &[u8], chunk: usize) -> Run {
             password: Secret::new("pass"),
             authzid: None,
         });
-        config.mechanism = Some(if knobs & 8 != 0 { Mechanism::Plain } else { Mechanism::Login });
+        config.mechanism = Some(if knobs & 8 != 0 {
+            Mechanism::Plain
+        } else {
+            Mechanism::Login
+        });
         config.dangerous_allow_plaintext_auth = true;
     }
-    config.tls = if knobs & 16 != 0 { TlsMode::Implicit } else { TlsMode::Disabled };
+    config.tls = if knobs & 16 != 0 {
+        TlsMode::Implicit
+    } else {
+        TlsMode::Disabled
+    };
     let (mut rx, mut tx) = (vec![0u8; rx_len], vec![0u8; 1024]);
     let mut client = Client::new(config, &mut rx, &mut tx).expect("valid configuration");
-    let to = [Recipient::new("a@mx.example"), Recipient::new("b@mx.example")];
+    let to = [
+        Recipient::new("a@mx.example"),
+        Recipient::new("b@mx.example"),
+    ];
     let envelope = Envelope::new("me@client.example", &to);
-    let mut out = Run { client: Vec::new(), events: Vec::new(), end: String::new() };
+    let mut out = Run {
+        client: Vec::new(),
+        events: Vec::new(),
+        end: String::new(),
+    };
     let (mut fed, mut body_pos, mut submitted, mut quit) = (0usize, 0usize, 0, false);
     for _ in 0..200_000 {
         let action = match client.poll() {
@@ -59,7 +74,10 @@ fn run(knobs: u8, rx_len: usize, server: &[u8], chunk: usize) -> Run {
                 client.handle_sent(n);
             }
             Action::Receive { into, .. } => {
-                assert!(!into.is_empty(), "the client asks to read into an empty buffer");
+                assert!(
+                    !into.is_empty(),
+                    "the client asks to read into an empty buffer"
+                );
                 let n = into.len().min(chunk).min(server.len() - fed);
                 into[..n].copy_from_slice(&server[fed..fed + n]);
                 fed += n;

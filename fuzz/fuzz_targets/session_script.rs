@@ -7,7 +7,11 @@
 //!   exactly one when the session ends with QUIT answered;
 //! - every recipient is answered at most once;
 //! - no message content is sent for a message already refused for every recipient
-//!   (`MessageRejected` at MAIL or RCPT) other than the lone dot that ends a DATA.
+//!   (`MessageRejected` at MAIL or RCPT) other than the lone dot that ends a DATA;
+//! - with TLS required (input bit 0x20), nothing but EHLO and STARTTLS is written before the
+//!   handshake, whatever the server says (a stripping or injecting attacker gains nothing).
+//!   Split invariance is not checked then: bytes arriving with STARTTLS's 220 are refused as
+//!   an injection, which depends on how they arrive.
 #![no_main]
 
 use std::collections::{HashMap, HashSet};
@@ -19,10 +23,10 @@ use postel_proto::{
 };
 
 const CODES: [u16; 24] = [
-    220, 221, 235, 250, 251, 334, 354, 421, 450, 451, 452, 454, 500, 501, 502, 503, 504, 530,
-    534, 535, 550, 552, 553, 554,
+    220, 221, 235, 250, 251, 334, 354, 421, 450, 451, 452, 454, 500, 501, 502, 503, 504, 530, 534,
+    535, 550, 552, 553, 554,
 ];
-const KEYWORDS: [&str; 10] = [
+const KEYWORDS: [&str; 11] = [
     "PIPELINING",
     "CHUNKING",
     "SIZE 100000",
@@ -33,6 +37,7 @@ const KEYWORDS: [&str; 10] = [
     "ENHANCEDSTATUSCODES",
     "SIZE",
     "X-UNKNOWN",
+    "STARTTLS",
 ];
 
 /// Turns the input into server bytes: 2 bytes per reply.
@@ -72,7 +77,12 @@ const BODY: &[u8] = b"Subject: s\n\n.dot\nline\r\n";
 
 fn run(knobs: u8, server: &[u8], chunk: usize) -> Run {
     let mut config = Config::new("client.example");
-    config.tls = TlsMode::Disabled;
+    let tls_required = knobs & 0x20 != 0;
+    config.tls = if tls_required {
+        TlsMode::Required
+    } else {
+        TlsMode::Disabled
+    };
     config.options.pipelining = knobs & 1 != 0;
     config.options.chunking = knobs & 2 != 0;
     if knobs & 4 != 0 {
@@ -81,15 +91,29 @@ fn run(knobs: u8, server: &[u8], chunk: usize) -> Run {
             password: Secret::new("p"),
             authzid: None,
         });
-        config.mechanism = Some(if knobs & 8 != 0 { Mechanism::Plain } else { Mechanism::Login });
-        config.dangerous_allow_plaintext_auth = true;
+        config.mechanism = Some(if knobs & 8 != 0 {
+            Mechanism::Plain
+        } else {
+            Mechanism::Login
+        });
+        config.dangerous_allow_plaintext_auth = !tls_required;
     }
-    let (mut rx, mut tx) = (vec![0u8; 512], vec![0u8; 512 + usize::from(knobs >> 4) * 128]);
+    let (mut rx, mut tx) = (
+        vec![0u8; 512],
+        vec![0u8; 512 + usize::from(knobs >> 6) * 256],
+    );
     let mut client = Client::new(config, &mut rx, &mut tx).expect("valid configuration");
-    let to = [Recipient::new("a@mx.example"), Recipient::new("b@mx.example")];
+    let to = [
+        Recipient::new("a@mx.example"),
+        Recipient::new("b@mx.example"),
+    ];
     let mut envelope = Envelope::new("me@client.example", &to);
     envelope.size = Some(BODY.len() as u64 + 8);
-    let mut out = Run { client: Vec::new(), events: Vec::new(), end: String::new() };
+    let mut out = Run {
+        client: Vec::new(),
+        events: Vec::new(),
+        end: String::new(),
+    };
     let (mut fed, mut pos, mut submitted, mut quit) = (0usize, 0usize, 0u32, false);
     let mut verdicts: HashMap<u32, u32> = HashMap::new();
     let mut answered: HashSet<(u32, u32)> = HashSet::new();
@@ -128,7 +152,25 @@ fn run(knobs: u8, server: &[u8], chunk: usize) -> Run {
                 pos += n;
                 client.handle_body(n).expect("content requested");
             }
-            Action::StartTls => panic!("TLS is disabled"),
+            Action::StartTls => {
+                assert!(tls_required, "STARTTLS only when TLS is wanted");
+                let mut plain = out.client.as_slice();
+                while !plain.is_empty() {
+                    let end = plain
+                        .windows(2)
+                        .position(|w| w == b"\r\n")
+                        .map_or(plain.len(), |p| p + 2);
+                    let line = &plain[..end];
+                    assert!(
+                        line.starts_with(b"EHLO ") || line == b"STARTTLS\r\n",
+                        "sent before TLS: {:?}",
+                        String::from_utf8_lossy(line)
+                    );
+                    plain = &plain[end..];
+                }
+                out.events.push("StartTls".into());
+                client.handle_tls_ready().expect("the client asked for TLS");
+            }
             Action::Event(e) => {
                 match e {
                     Event::MessageAccepted { txn, .. } => {
@@ -171,11 +213,21 @@ fn run(knobs: u8, server: &[u8], chunk: usize) -> Run {
         }
     }
     assert!(!out.end.is_empty(), "the session did not end");
-    assert!(verdicts.values().all(|&n| n == 1), "a message got two verdicts: {verdicts:?}");
+    assert!(
+        verdicts.values().all(|&n| n == 1),
+        "a message got two verdicts: {verdicts:?}"
+    );
     if out.end == "closed" {
-        assert_eq!(verdicts.len() as u32, submitted, "every message got a verdict");
+        assert_eq!(
+            verdicts.len() as u32,
+            submitted,
+            "every message got a verdict"
+        );
     }
-    assert_eq!(content_after_refusal, 0, "content sent for a refused message");
+    assert_eq!(
+        content_after_refusal, 0,
+        "content sent for a refused message"
+    );
     out
 }
 
@@ -192,6 +244,22 @@ fuzz_target!(|data: &[u8]| {
             _ => {}
         }
     }
-    let chunk = 1 + usize::from(*split % 16);
-    assert_eq!(run(*knobs, &server, chunk), whole, "split invariance (chunk {chunk})");
+    if knobs & 0x20 == 0 {
+        let chunk = 1 + usize::from(*split % 16);
+        assert_eq!(
+            run(*knobs, &server, chunk),
+            whole,
+            "split invariance (chunk {chunk})"
+        );
+    } else if !whole.events.iter().any(|e| e == "StartTls") {
+        // TLS never started: nothing but EHLO and STARTTLS may have been written.
+        assert!(
+            whole
+                .client
+                .split(|&b| b == b'\n')
+                .all(|l| l.is_empty() || l.starts_with(b"EHLO ") || l == b"STARTTLS\r"),
+            "plaintext sent without TLS: {:?}",
+            String::from_utf8_lossy(&whole.client)
+        );
+    }
 });
