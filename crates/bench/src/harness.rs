@@ -31,7 +31,7 @@ impl Facts {
 #[derive(Debug, Clone)]
 struct Plan {
     quick: bool,
-    /// Timed phase of each throughput run.
+    /// Timed phase of each run through the delaying proxy.
     seconds: f64,
     /// One-way delay of the proxy (RTT = 2×).
     one_way: Duration,
@@ -445,7 +445,7 @@ fn targets(plan: &Plan, facts: &Facts) -> Table {
     let mut t = Table::new(
         "Targets (issue 8)",
         "Postel's best figure of its two clients (blocking `Client`, tokio `AsyncClient`), \
-         from the tables below.",
+         from the tables of the full report.",
         &["Target", "Postel", "Met?"],
     );
     let best = |keys: &[String]| {
@@ -559,7 +559,7 @@ fn overview(plan: &Plan, facts: &Facts) -> Table {
         "At a glance",
         &format!(
             "One connection, 1 kB messages. Peak RSS: one message with a {} MB attachment. \
-             Details and ratios in the sections below.",
+             Details and ratios in the sections of the full report.",
             big / 1_000_000
         ),
         &[

@@ -1,11 +1,18 @@
-//! postel-bench: Postel against what users would pick instead, in the same run on the
-//! same machine, reported as ratios.
+//! postel-bench: Postel against what users would pick instead (lettre blocking and tokio,
+//! mail-send, Python's smtplib, Postfix's smtp-source), in the same run on the same machine,
+//! reported as ratios.
 //!
 //! ```text
-//! cargo run --release -p postel-bench -- [--quick]     # table on stdout + BENCHMARKS.md
-//! postel-bench client NAME --addr A [--rcpts N] ...    # one contender (spawned by the above)
-//! postel-bench proxy UPSTREAM ONE_WAY_MS               # the delaying proxy, standalone
+//! cargo run --release -p postel-bench              # full (~10 min): stdout + BENCHMARKS.md + README
+//! cargo run --release -p postel-bench -- --quick   # ~1 min, to target/BENCHMARKS.partial.md
+//!     [--only rtt|loopback|concurrent|large|cpu]... [--no-postfix] [--seconds S]
+//! postel-bench client NAME --addr A [--rcpts N] [--body N] [--seconds S] [--max N]
+//!     [--conns N] [--attach N]                     # one contender (the harness spawns these)
+//! postel-bench proxy UPSTREAM ONE_WAY_MS           # the delaying proxy, standalone
 //! ```
+//!
+//! Benchmarks are not tests: nothing here asserts a timing. The unit tests check only the
+//! harness's own pieces (report parsing, table layout, the message generator).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
