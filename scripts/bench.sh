@@ -7,12 +7,13 @@
 #   scripts/bench.sh --quick    # seconds-long runs and 1 MB attachments: proves it still works
 #   scripts/bench.sh --only rtt --no-postfix   # sections: rtt loopback concurrent large cpu
 #
-# Needs: /usr/sbin/smtp-sink and smtp-source (Debian's postfix package: scripts/install-deps.sh),
-# python3, valgrind (the cpu section), and root for the private Postfix (else it is skipped).
+# Needs: /usr/sbin/smtp-sink and smtp-source (Debian's postfix package: scripts/install-deps.sh)
+# and python3. Optional: valgrind (else the cpu section says it was not measured) and root for
+# the private Postfix (else its figures are skipped). Exits non-zero if any run failed.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$HERE/.."
-for b in /usr/sbin/smtp-sink /usr/sbin/smtp-source python3 valgrind; do
-    command -v "$b" >/dev/null || { echo "bench.sh: $b not found (scripts/install-deps.sh; apt-get install valgrind)" >&2; exit 1; }
+for b in /usr/sbin/smtp-sink /usr/sbin/smtp-source python3; do
+    command -v "$b" >/dev/null || { echo "bench.sh: $b not found: run scripts/install-deps.sh" >&2; exit 1; }
 done
 exec cargo run --release -q -p postel-bench -- "$@"

@@ -694,6 +694,13 @@ fn cpu(plan: &Plan, sink: &Sink, facts: &mut Facts, failures: &mut Vec<String>) 
         ),
         &["Contender", "instructions/message", "this ÷ Postel"],
     );
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        progress("cpu: valgrind not installed: section skipped");
+        table.findings.push(
+            "Not measured: valgrind is not installed here (`apt-get install valgrind`).".into(),
+        );
+        return table;
+    }
     let spec = plan.spec(sink.addr());
     let mut postel = Baseline::default();
     for &who in Contender::ALL {
