@@ -5,11 +5,12 @@
 #
 #   scripts/bench.sh            # full: ~10-15 min on 2 cores, starts a private Postfix
 #   scripts/bench.sh --quick    # seconds-long runs and 1 MB attachments: proves it still works
-#   scripts/bench.sh --only rtt --no-postfix   # sections: rtt loopback concurrent large cpu
+#   scripts/bench.sh --only rtt --no-postfix   # sections: rtt loopback concurrent large cpu syscalls
 #
 # Needs: /usr/sbin/smtp-sink and smtp-source (Debian's postfix package: scripts/install-deps.sh)
-# and python3. Optional: valgrind (else the cpu section says it was not measured) and root for
-# the private Postfix (else its figures are skipped). Exits non-zero if any run failed.
+# and python3. Optional: valgrind and strace (else the cpu and syscalls sections say they were
+# not measured), and root for the private Postfix (else its figures are skipped).
+# Exits non-zero if any run failed.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$HERE/.."

@@ -143,7 +143,8 @@ fn attempt(
     }
 }
 
-/// `postel-bench [--quick] [--only rtt|loopback|concurrent|large|cpu] [--no-postfix]`.
+/// `postel-bench [--quick] [--only rtt|loopback|concurrent|large|cpu|syscalls]...
+/// [--no-postfix] [--seconds S]`.
 pub fn main(args: &[String]) -> Result<(), BoxError> {
     let plan = Plan::parse(args)?;
     let repo = repo_root();
@@ -198,6 +199,9 @@ pub fn main(args: &[String]) -> Result<(), BoxError> {
     }
     if plan.runs("cpu") {
         tables.push(cpu(&plan, &sink, &mut facts, &mut failures));
+    }
+    if plan.runs("syscalls") {
+        tables.push(syscalls(&plan, &sink, &sim, &mut failures));
     }
     if let Some(p) = &postfix {
         p.stop(&repo);
@@ -747,6 +751,117 @@ fn cpu(plan: &Plan, sink: &Sink, facts: &mut Facts, failures: &mut Vec<String>) 
         }
     }
     table
+}
+
+/// Section 6: socket system calls per message, counted with strace.
+fn syscalls(plan: &Plan, sink: &Sink, sim: &Sim, failures: &mut Vec<String>) -> Table {
+    let n = plan.callgrind_messages;
+    let mut table = Table::new(
+        "System calls on the socket per message (strace)",
+        &format!(
+            "`strace -ff -yy` on the client; counted: writes (`write`, `writev`, `sendto`, \
+             `sendmsg`) and reads (`read`, `readv`, `recvfrom`, `recvmsg`) on the TCP socket to \
+             the server that moved data (not `EAGAIN`, not `MSG_PEEK`). {n} then {} messages, \
+             1 kB, 1 recipient, one connection; the difference ÷ {n}. Against a PIPELINING \
+             server with no CHUNKING the least is 2 writes and 2 reads, with CHUNKING 1 and 1; \
+             a write not answered before the next one risks a Nagle stall.",
+            2 * n
+        ),
+        &[
+            "Contender",
+            "smtp-sink writes/msg",
+            "smtp-sink reads/msg",
+            "postel-sim (CHUNKING) writes/msg",
+            "postel-sim reads/msg",
+        ],
+    );
+    if Command::new("strace").arg("-V").output().is_err() {
+        progress("syscalls: strace not installed: section skipped");
+        table
+            .findings
+            .push("Not measured: strace is not installed here (`apt-get install strace`).".into());
+        return table;
+    }
+    for &who in Contender::ALL {
+        let mut row = vec![who.label().to_string()];
+        for (name, addr) in [("smtp-sink", sink.addr()), ("postel-sim", sim.addr())] {
+            let spec = plan.spec(addr);
+            let count = |m: u64| -> io::Result<(u64, u64)> {
+                strace_socket_calls(who.fixed_count_command(&spec, m)?, addr)
+            };
+            let result = count(n).and_then(|a| Ok((a, count(2 * n)?)));
+            sim.forget();
+            match result {
+                Ok(((w1, r1), (w2, r2))) => {
+                    let per = |a: u64, b: u64| b.saturating_sub(a) as f64 / n as f64;
+                    progress(&format!(
+                        "syscalls/{name}: {} {:.2} writes, {:.2} reads per message",
+                        who.name(),
+                        per(w1, w2),
+                        per(r1, r2)
+                    ));
+                    row.push(format!("{:.2}", per(w1, w2)));
+                    row.push(format!("{:.2}", per(r1, r2)));
+                }
+                Err(e) => {
+                    progress(&format!("syscalls/{name}: {} {e}", who.name()));
+                    failures.push(format!("syscalls/{name}/{}: {e}", who.name()));
+                    row.extend(["failed".to_string(), String::new()]);
+                }
+            }
+        }
+        table.rows.push(row);
+    }
+    table
+}
+
+/// Runs `cmd` under `strace -ff -yy` and counts its data-moving writes and reads on TCP
+/// sockets connected to `server`.
+fn strace_socket_calls(cmd: Command, server: SocketAddr) -> io::Result<(u64, u64)> {
+    let dir = std::env::temp_dir().join(format!("postel-bench-strace.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let status = Command::new("strace")
+        .args(["-ff", "-yy", "-s", "0", "-e"])
+        .arg("trace=write,writev,sendto,sendmsg,read,readv,recvfrom,recvmsg")
+        .arg("-o")
+        .arg(dir.join("t"))
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()?;
+    let peer = format!("->{server}]>");
+    let (mut writes, mut reads) = (0, 0);
+    for entry in std::fs::read_dir(&dir)?.flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        for line in text.lines() {
+            let Some((call, _)) = line.split_once('(') else {
+                continue;
+            };
+            if !line.contains(&peer) || line.contains("MSG_PEEK") {
+                continue;
+            }
+            let moved = line
+                .rsplit_once(") = ")
+                .and_then(|(_, r)| r.split_whitespace().next())
+                .and_then(|r| r.parse::<i64>().ok())
+                .is_some_and(|r| r > 0);
+            if !moved {
+                continue;
+            }
+            match call {
+                "write" | "writev" | "sendto" | "sendmsg" => writes += 1,
+                "read" | "readv" | "recvfrom" | "recvmsg" => reads += 1,
+                _ => {}
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if !status.success() {
+        return Err(io::Error::other(format!("strace exited with {status}")));
+    }
+    Ok((writes, reads))
 }
 
 /// Instruction counts of one callgrind run.

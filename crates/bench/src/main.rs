@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release -p postel-bench              # full (~10 min): stdout + BENCHMARKS.md + README
 //! cargo run --release -p postel-bench -- --quick   # ~1 min, to target/BENCHMARKS.partial.md
-//!     [--only rtt|loopback|concurrent|large|cpu]... [--no-postfix] [--seconds S]
+//!     [--only rtt|loopback|concurrent|large|cpu|syscalls]... [--no-postfix] [--seconds S]
 //! postel-bench client NAME --addr A [--rcpts N] [--body N] [--seconds S] [--max N]
 //!     [--conns N] [--attach N]                     # one contender (the harness spawns these)
 //! postel-bench proxy UPSTREAM ONE_WAY_MS           # the delaying proxy, standalone
