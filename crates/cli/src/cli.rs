@@ -1,0 +1,208 @@
+//! The command line, as clap definitions; completions and the man page come from these.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Send mail over SMTP, test servers, run a local simulator.
+#[derive(Debug, Parser)]
+#[command(name = "postel", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The config file (default: $XDG_CONFIG_HOME/postel/config.toml, else
+    /// ~/.config/postel/config.toml; also $POSTEL_CONFIG).
+    #[arg(long, global = true, value_name = "FILE", env = "POSTEL_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands. (`queue` and `send --direct` are planned.)
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compose a message from flags, or send ready ones (--raw), through a server.
+    Send(SendArgs),
+    /// The sendmail interface for cron, git send-email, mutt and mail(): recipients as
+    /// arguments, the message on stdin.
+    #[command(disable_help_flag = true)]
+    Sendmail(SendmailArgs),
+    /// Show what a server offers: greeting, EHLO extensions, TLS and certificates, AUTH.
+    Probe(ProbeArgs),
+    /// Run the SMTP server simulator on loopback, printing each message as it arrives.
+    Sim(SimArgs),
+    /// A tour: start the simulator, send it a message with an attachment over STARTTLS
+    /// and AUTH, and show the session and the message as it arrived.
+    Demo,
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into a directory.
+    Man {
+        /// Write postel.1, postel-send.1, ... into this directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// When to use TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Tls {
+    /// STARTTLS, required (the default; port 587).
+    Starttls,
+    /// TLS from the first byte (port 465; the default there).
+    Implicit,
+    /// STARTTLS when offered, plaintext otherwise.
+    Opportunistic,
+    /// Never TLS (port 25).
+    None,
+}
+
+/// Which server, and how to log in.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServerArgs {
+    /// Use this account from the config file (default: its `default`).
+    #[arg(long, short = 'a', value_name = "NAME", env = "POSTEL_ACCOUNT")]
+    pub account: Option<String>,
+    /// The server: HOST, HOST:PORT or [IPv6]:PORT.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub server: Option<String>,
+    /// When to use TLS [default: starttls; implicit on port 465].
+    #[arg(long, value_enum)]
+    pub tls: Option<Tls>,
+    /// Trust only the CA certificates in this PEM file.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// The login name.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Read the password from this environment variable.
+    #[arg(long, value_name = "VAR", conflicts_with = "password_command")]
+    pub password_env: Option<String>,
+    /// Run this command (sh -c) and use the first line it prints as the password.
+    #[arg(long, value_name = "CMD")]
+    pub password_command: Option<String>,
+    /// The SASL mechanism (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER)
+    /// [default: the strongest offered].
+    #[arg(long, value_name = "MECH")]
+    pub auth: Option<String>,
+    /// The name to send with EHLO [default: this host's FQDN].
+    #[arg(long, value_name = "NAME")]
+    pub helo: Option<String>,
+    /// Send credentials over an unencrypted connection (dangerous).
+    #[arg(long)]
+    pub allow_plaintext_auth: bool,
+}
+
+/// `postel send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Server and login.
+    #[command(flatten)]
+    pub server: ServerArgs,
+
+    /// The sender (From: and envelope) [default: the account's `from`].
+    #[arg(long, value_name = "ADDR")]
+    pub from: Option<String>,
+    /// A recipient (repeatable, or comma-separated).
+    #[arg(long, value_name = "ADDR")]
+    pub to: Vec<String>,
+    /// A Cc recipient (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub cc: Vec<String>,
+    /// A Bcc recipient (repeatable): in the envelope, never in the headers.
+    #[arg(long, value_name = "ADDR")]
+    pub bcc: Vec<String>,
+    /// The subject.
+    #[arg(long, value_name = "TEXT")]
+    pub subject: Option<String>,
+    /// The plain-text body.
+    #[arg(long, value_name = "TEXT", conflicts_with = "text_file")]
+    pub text: Option<String>,
+    /// The plain-text body, from a file (`-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub text_file: Option<PathBuf>,
+    /// An HTML body, from a file (with a text body: multipart/alternative).
+    #[arg(long, value_name = "FILE")]
+    pub html_file: Option<PathBuf>,
+    /// Attach a file (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub attach: Vec<PathBuf>,
+    /// An extra header, 'Name: value' (repeatable).
+    #[arg(long, value_name = "'NAME: VALUE'")]
+    pub header: Vec<String>,
+    /// Send a ready message from a file (`-` for stdin), repeatable: all over one
+    /// connection. The envelope comes from --from/--to, else from the headers
+    /// (as `sendmail -t`; Bcc removed).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["subject", "text", "text_file", "html_file", "attach", "header"])]
+    pub raw: Vec<PathBuf>,
+
+    /// Print the SMTP session (credentials redacted), swaks style.
+    #[arg(long)]
+    pub transcript: bool,
+    /// Print the result as JSON: accepted and refused recipients with their replies.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `postel sendmail`: the arguments as sendmail takes them.
+#[derive(Debug, Args)]
+pub struct SendmailArgs {
+    /// sendmail options and recipients: -t, -i, -oi, -f FROM, -F NAME, -C FILE, ...
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    pub args: Vec<OsString>,
+}
+
+/// `postel probe`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The server: HOST, HOST:PORT or [IPv6]:PORT [default port: 587, or 465 with
+    /// --tls implicit].
+    #[arg(value_name = "HOST[:PORT]")]
+    pub server: String,
+    /// How to reach TLS [default: starttls; implicit on port 465].
+    #[arg(long, value_enum)]
+    pub tls: Option<Tls>,
+    /// Verify against the CA certificates in this PEM file instead of the platform's.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// The name to verify the certificate against [default: the host].
+    #[arg(long, value_name = "NAME")]
+    pub tls_name: Option<String>,
+    /// The name to send with EHLO.
+    #[arg(long, value_name = "NAME", default_value = "probe.postel.invalid")]
+    pub helo: String,
+    /// Print the findings as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `postel sim`.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Where to listen (loopback only).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:2525")]
+    pub listen: std::net::SocketAddr,
+    /// Also deliver each message into this Maildir.
+    #[arg(long, value_name = "DIR")]
+    pub maildir: Option<PathBuf>,
+    /// A user AUTH accepts (repeatable).
+    #[arg(long, value_name = "NAME:PASS")]
+    pub user: Vec<String>,
+    /// Forgive bare LF, unpoliced pipelining and sloppy paths (a pre-3.9 Postfix).
+    #[arg(long)]
+    pub lenient: bool,
+    /// TLS from the first byte instead of STARTTLS.
+    #[arg(long)]
+    pub implicit_tls: bool,
+    /// Write the generated CA certificate (PEM) here, for clients to trust.
+    #[arg(long, value_name = "FILE")]
+    pub write_ca: Option<PathBuf>,
+    /// Print each connection's transcript when it closes.
+    #[arg(long)]
+    pub transcripts: bool,
+}

@@ -1,0 +1,111 @@
+//! `postel`: send mail through SMTP servers (msmtp- and sendmail-style), probe them (what
+//! `openssl s_client -starttls smtp` and swaks are used for), and run a local simulator.
+//!
+//! ```text
+//! $ postel demo
+//! $ postel send --server smtp.example.com --user me --password-command 'pass smtp' \
+//!       --from me@example.com --to you@example.net --subject hi --text hello
+//! $ printf 'To: a@x\nSubject: s\n\nbody\n' | postel sendmail -t
+//! $ postel probe smtp.example.com:587
+//! ```
+//! Exit codes are sendmail's (sysexits), see [`exit`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod cli;
+mod config;
+mod deliver;
+mod demo;
+mod exit;
+mod output;
+mod probe;
+mod send;
+mod sendmail;
+mod server;
+mod sim;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use crate::cli::{Cli, Command};
+use crate::exit::Failure;
+
+fn main() -> ExitCode {
+    let mut argv: Vec<OsString> = std::env::args_os().collect();
+    let invoked_as = argv
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (name, result) = if invoked_as == "sendmail" {
+        let args = argv.split_off(1.min(argv.len()));
+        ("sendmail", sendmail::run(lossy(args), None))
+    } else {
+        let cli = Cli::parse_from(argv);
+        ("postel", dispatch(cli))
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            let bad = anstyle::AnsiColor::Red.on_default().bold();
+            let _ = writeln!(output::stderr(), "{name}: {bad}error{bad:#}: {f}");
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn lossy(args: Vec<OsString>) -> Vec<String> {
+    args.into_iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
+}
+
+fn dispatch(cli: Cli) -> Result<u8, Failure> {
+    match cli.command {
+        Command::Send(args) => {
+            let file = config::load(cli.config.as_deref())?;
+            send::run(&args, &file)
+        }
+        Command::Sendmail(args) => sendmail::run(lossy(args.args), cli.config),
+        Command::Probe(args) => probe::run(&args),
+        Command::Sim(args) => sim::run(&args),
+        Command::Demo => demo::run(),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "postel", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Man { dir } => man(dir.as_deref()),
+    }
+}
+
+/// The man page from the clap definitions: one page to stdout, or a page per command.
+fn man(dir: Option<&Path>) -> Result<u8, Failure> {
+    let io = |e: std::io::Error| Failure::new(exit::IOERR, format!("writing the man page: {e}"));
+    let cmd = Cli::command();
+    match dir {
+        None => clap_mangen::Man::new(cmd)
+            .render(&mut std::io::stdout())
+            .map_err(io)?,
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(io)?;
+            let mut cmd = cmd;
+            cmd.build();
+            let mut pages = vec![("postel.1".to_owned(), cmd.clone())];
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() != "help" {
+                    pages.push((format!("postel-{}.1", sub.get_name()), sub.clone()));
+                }
+            }
+            for (file, c) in pages {
+                let mut buf = Vec::new();
+                clap_mangen::Man::new(c).render(&mut buf).map_err(io)?;
+                std::fs::write(d.join(file), buf).map_err(io)?;
+            }
+        }
+    }
+    Ok(exit::OK)
+}

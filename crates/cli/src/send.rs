@@ -1,0 +1,220 @@
+//! `postel send`: compose from flags, or send ready messages (`--raw`) over one connection.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use postel::Envelope;
+use postel_mime::{Attachment, Message, RawMessage};
+use serde_json::json;
+
+use crate::cli::SendArgs;
+use crate::config::ConfigFile;
+use crate::deliver::{addresses, deliver, sender, Outgoing};
+use crate::exit::{self, Failure};
+use crate::output;
+
+/// Runs `postel send`; returns the exit code.
+pub fn run(args: &SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
+    let (mut client, server) = crate::server::client(&args.server, file, args.transcript)?;
+    let from = args.from.clone().or(server.from.clone());
+
+    let mut jobs: Vec<(String, Outgoing)> = Vec::new();
+    if args.raw.is_empty() {
+        jobs.push(("message".to_owned(), Outgoing::Composed(compose(args, from.as_deref())?)));
+    } else {
+        let stdin_count = args.raw.iter().filter(|p| p.as_os_str() == "-").count();
+        if stdin_count > 1 {
+            return Err(Failure::usage("--raw - (stdin) can be given only once"));
+        }
+        for p in &args.raw {
+            jobs.push((p.display().to_string(), Outgoing::Raw(open_raw(p)?)));
+        }
+    }
+
+    // With --raw, --from/--to give the envelope; otherwise the headers do.
+    let envelope = if args.raw.is_empty() {
+        None
+    } else {
+        raw_envelope(args, from.as_deref())?
+    };
+
+    let bar = progress(jobs.len());
+    let mut results = Vec::new();
+    let mut codes = Vec::new();
+    let mut err = output::stderr();
+    let mut out = output::stdout();
+    for (source, mut msg) in jobs {
+        if let Some(b) = &bar {
+            b.set_message(source.clone());
+            b.set_position(0);
+        }
+        let result = deliver(&mut client, envelope.as_ref(), &mut msg, bar.as_ref());
+        let code = match &result {
+            Ok(r) => exit::code_for_report(r),
+            Err(e) => exit::code_for_error(e),
+        };
+        codes.push(code);
+        if let Some(b) = &bar {
+            b.suspend(|| print_result(&mut err, &source, &result, args.json));
+        } else {
+            print_result(&mut err, &source, &result, args.json);
+        }
+        results.push(match &result {
+            Ok(r) => output::report_json(&source, r),
+            Err(e) => output::error_json(&source, e, code),
+        });
+    }
+    let _ = client.quit();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let code = exit::worst(codes.iter().copied());
+    if args.transcript {
+        if let Some(t) = client.take_transcript() {
+            let target: &mut dyn Write = if args.json { &mut err } else { &mut out };
+            output::transcript(target, &t).map_err(io_failure)?;
+        }
+    }
+    if args.json {
+        let v = json!({ "exit_code": code, "messages": results });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default())
+            .map_err(io_failure)?;
+    }
+    Ok(code)
+}
+
+fn print_result(
+    err: &mut dyn Write,
+    source: &str,
+    result: &Result<postel::SendReport, postel::Error>,
+    json: bool,
+) {
+    match result {
+        Ok(r) if !json => {
+            let _ = output::report_text(err, source, r);
+        }
+        Ok(_) => {}
+        Err(e) => {
+            let _ = writeln!(err, "postel: {source}: {e}");
+        }
+    }
+}
+
+fn io_failure(e: std::io::Error) -> Failure {
+    Failure::new(exit::IOERR, format!("writing the output: {e}"))
+}
+
+/// A bar per message when sending many (and a byte count for each); only on a terminal.
+fn progress(messages: usize) -> Option<ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(0);
+    let style = ProgressStyle::with_template(if messages > 1 {
+        "{spinner} {msg} {bytes}/{total_bytes} [{bar:30}] {bytes_per_sec}"
+    } else {
+        "{spinner} {bytes}/{total_bytes} [{bar:30}] {bytes_per_sec}"
+    })
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    Some(bar)
+}
+
+fn raw_envelope(args: &SendArgs, from: Option<&str>) -> Result<Option<Envelope>, Failure> {
+    let mut to = Vec::new();
+    for a in args.to.iter().chain(&args.cc).chain(&args.bcc) {
+        to.extend(addresses(a).map_err(|e| Failure::data(format!("recipient {a:?}: {e}")))?);
+    }
+    if to.is_empty() && args.from.is_none() {
+        return Ok(None);
+    }
+    if to.is_empty() {
+        return Err(Failure::usage("--from with --raw needs --to too (or neither: the headers give the envelope)"));
+    }
+    let from = match from {
+        Some(f) => sender(f).map_err(|e| Failure::data(format!("sender {f:?}: {e}")))?,
+        None => return Err(Failure::usage("--to with --raw needs --from (or an account with `from`)")),
+    };
+    Ok(Some(Envelope::new(from, to)))
+}
+
+fn open_raw(path: &Path) -> Result<RawMessage, Failure> {
+    let raw = if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| Failure::new(exit::NOINPUT, format!("reading stdin: {e}")))?;
+        RawMessage::from_bytes(bytes)
+    } else {
+        let f = std::fs::File::open(path).map_err(|e| {
+            Failure::new(exit::NOINPUT, format!("cannot open {}: {e}", path.display()))
+        })?;
+        RawMessage::from_reader(f)
+    };
+    raw.map_err(|e| Failure::data(format!("{}: {e}", path.display())))
+}
+
+fn read_text(path: &Path) -> Result<String, Failure> {
+    let mut s = String::new();
+    let r = if path.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut s)
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut s))
+    };
+    r.map_err(|e| Failure::new(exit::NOINPUT, format!("cannot read {}: {e}", path.display())))?;
+    Ok(s)
+}
+
+fn compose(args: &SendArgs, from: Option<&str>) -> Result<Message, Failure> {
+    let from = from.ok_or_else(|| {
+        Failure::usage("no sender: give --from ADDR (or an account with `from` in the config file)")
+    })?;
+    if args.to.is_empty() && args.cc.is_empty() && args.bcc.is_empty() {
+        return Err(Failure::usage("no recipient: give --to ADDR (or --cc, --bcc)"));
+    }
+    let mut b = Message::builder().from(from);
+    for t in &args.to {
+        b = b.to(t.as_str());
+    }
+    for t in &args.cc {
+        b = b.cc(t.as_str());
+    }
+    for t in &args.bcc {
+        b = b.bcc(t.as_str());
+    }
+    if let Some(s) = &args.subject {
+        b = b.subject(s.as_str());
+    }
+    let text = match (&args.text, &args.text_file) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(p)) => Some(read_text(p)?),
+        (None, None) => None,
+    };
+    let html = args.html_file.as_deref().map(read_text).transpose()?;
+    match (text, html) {
+        (t, Some(h)) => {
+            if let Some(t) = t {
+                b = b.text(t);
+            }
+            b = b.html(h);
+        }
+        (Some(t), None) => b = b.text(t),
+        (None, None) => b = b.text(String::new()),
+    }
+    for h in &args.header {
+        let (name, value) = h
+            .split_once(':')
+            .ok_or_else(|| Failure::usage(format!("--header {h:?}: expected 'Name: value'")))?;
+        b = b.header(name.trim(), value.trim());
+    }
+    for p in &args.attach {
+        let a = Attachment::from_path(p).map_err(|e| {
+            Failure::new(exit::NOINPUT, format!("cannot attach {}: {e}", p.display()))
+        })?;
+        b = b.attach(a);
+    }
+    Ok(b.build()?)
+}

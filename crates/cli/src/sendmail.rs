@@ -1,0 +1,294 @@
+//! `postel sendmail` (and `postel` run through a link named `sendmail`): the interface
+//! cron, `git send-email`, mutt and PHP's `mail()` call.
+//!
+//! ```text
+//! $ printf 'To: a@x\nSubject: s\n\nbody\n' | sendmail -t        # recipients from headers
+//! $ sendmail -oi -f me@x.test you@y.test < message              # recipients as arguments
+//! ```
+//! Options real callers pass and that mean nothing here (`-oem`, `-odb`, `-bm`, `-B8BITMIME`,
+//! `-N never`, `-R hdrs`, `-V envid`, `-X file`, `-O opt=v`, `-L tag`, `-h hops`...) are
+//! accepted and ignored; `-v` prints the session on stderr.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use postel::Envelope;
+use postel_mime::RawMessage;
+
+use crate::cli::ServerArgs;
+use crate::deliver::{addresses, deliver, sender, Outgoing};
+use crate::exit::{self, Failure};
+use crate::output;
+
+/// What the sendmail arguments say.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Invocation {
+    /// `-t`: recipients from To, Cc and Bcc (added to those given as arguments).
+    pub extract: bool,
+    /// `-i` / `-oi`: a line with a single dot does not end the message.
+    pub ignore_dots: bool,
+    /// `-f FROM` / `-r FROM`: the envelope sender.
+    pub from: Option<String>,
+    /// `-F NAME`: the sender's full name, for a From: header when the message has none.
+    pub full_name: Option<String>,
+    /// `-v`: print the session on stderr.
+    pub verbose: bool,
+    /// `-C FILE`: the config file.
+    pub config: Option<PathBuf>,
+    /// `-a NAME` / `--account NAME`: the account.
+    pub account: Option<String>,
+    /// Recipients given as arguments.
+    pub recipients: Vec<String>,
+}
+
+/// Options that take a value, as a separate argument when not attached (`-N never`).
+const WITH_VALUE: &[char] = &['f', 'r', 'F', 'C', 'a', 'N', 'R', 'V', 'X', 'O', 'L', 'h', 'B', 'p', 'q'];
+
+/// Parses sendmail's arguments (after the program name).
+pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Invocation, Failure> {
+    let mut inv = Invocation::default();
+    let mut args = args.into_iter();
+    while let Some(a) = args.next() {
+        if a == "--" {
+            inv.recipients.extend(args.by_ref());
+            break;
+        }
+        if a == "--account" {
+            inv.account = Some(args.next().ok_or_else(|| Failure::usage("--account needs a name"))?);
+            continue;
+        }
+        let Some(opt) = a.strip_prefix('-').filter(|o| !o.is_empty()) else {
+            inv.recipients.push(a);
+            continue;
+        };
+        let mut chars = opt.chars();
+        let flag = chars.next().unwrap_or('-');
+        let attached: String = chars.collect();
+        match flag {
+            // -oi, -oem, -odb, -oQ...: only -oi means something (same as -i).
+            'o' => {
+                if attached == "i" {
+                    inv.ignore_dots = true;
+                }
+            }
+            // -bm (deliver, the default) and the other modes.
+            'b' => match attached.as_str() {
+                "m" | "" => {}
+                mode => {
+                    return Err(Failure::usage(format!(
+                        "sendmail -b{mode} is not supported (only -bm, delivering a message)"
+                    )))
+                }
+            },
+            // -A, -G, -U, -n, -m, -e..: no-ops for a submission client.
+            'A' | 'G' | 'U' | 'n' | 'm' | 'e' | 'd' | 'x' | 'Q' if attached.len() <= 2 => {}
+            't' if attached.is_empty() => inv.extract = true,
+            'i' if attached.is_empty() => inv.ignore_dots = true,
+            'v' if attached.chars().all(|c| c == 'v') => inv.verbose = true,
+            c if WITH_VALUE.contains(&c) => {
+                let value = if attached.is_empty() {
+                    args.next()
+                        .ok_or_else(|| Failure::usage(format!("sendmail option -{c} needs a value")))?
+                } else {
+                    attached
+                };
+                match c {
+                    'f' | 'r' => inv.from = Some(value),
+                    'F' => inv.full_name = Some(value),
+                    'C' => inv.config = Some(PathBuf::from(value)),
+                    'a' => inv.account = Some(value),
+                    _ => {} // -N dsn, -R ret, -V envid, -X log, -O opt, -L tag, -h hops, -B type
+                }
+            }
+            _ => {
+                return Err(Failure::usage(format!(
+                    "unknown sendmail option {a:?}"
+                )))
+            }
+        }
+    }
+    Ok(inv)
+}
+
+/// Without `-i`, a line holding only a dot ends the message (sendmail's default).
+pub fn cut_at_dot(input: &[u8]) -> &[u8] {
+    let mut start = 0;
+    while start < input.len() {
+        let end = input[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(input.len(), |p| start + p + 1);
+        let line = &input[start..end];
+        let bare = line
+            .strip_suffix(b"\n")
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .unwrap_or(line);
+        if bare == b"." {
+            return &input[..start];
+        }
+        start = end;
+    }
+    input
+}
+
+/// Whether the header section has a field named `name`.
+fn has_header(message: &[u8], name: &str) -> bool {
+    for line in message.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return false;
+        }
+        if let Some(colon) = line.iter().position(|&b| b == b':') {
+            if line[..colon].trim_ascii().eq_ignore_ascii_case(name.as_bytes()) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Runs sendmail with `args` (after the program name), the message on stdin; returns the
+/// exit code. `config` is `postel --config` when run as a subcommand.
+pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
+    let inv = parse(args)?;
+    let file = crate::config::load(inv.config.as_deref().or(config.as_deref()))?;
+    let server = ServerArgs {
+        account: inv.account.clone().or_else(|| std::env::var("POSTEL_ACCOUNT").ok()),
+        ..ServerArgs::default()
+    };
+    let (mut client, srv) = crate::server::client(&server, &file, inv.verbose)?;
+
+    let mut input = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut input)
+        .map_err(|e| Failure::new(exit::NOINPUT, format!("reading the message from stdin: {e}")))?;
+    let mut message = if inv.ignore_dots {
+        input
+    } else {
+        cut_at_dot(&input).to_vec()
+    };
+
+    let from = inv.from.clone().or(srv.from.clone());
+    let from_addr = match &from {
+        Some(f) => Some(sender(f).map_err(|e| Failure::data(format!("sender {f:?}: {e}")))?),
+        None => None,
+    };
+    if let Some(n) = &inv.full_name {
+        if n.chars().any(char::is_control) {
+            return Err(Failure::data("-F: the full name holds a control character"));
+        }
+    }
+    if !has_header(&message, "From") {
+        let Some(addr) = &from_addr else {
+            return Err(Failure::data(
+                "the message has no From: header and no sender was given (-f FROM, or `from` in the account)",
+            ));
+        };
+        let line = match &inv.full_name {
+            Some(n) => format!("From: {} <{addr}>\r\n", quote_name(n)),
+            None => format!("From: {addr}\r\n"),
+        };
+        let mut with = line.into_bytes();
+        with.extend_from_slice(&message);
+        message = with;
+    }
+
+    let raw = RawMessage::from_bytes(message)?;
+    let mut recipients = Vec::new();
+    for r in &inv.recipients {
+        recipients.extend(addresses(r).map_err(|e| Failure::data(format!("recipient {r:?}: {e}")))?);
+    }
+    if inv.extract {
+        let env = raw.envelope()?;
+        for a in env.to() {
+            recipients.push(a.to_smtp(true)?);
+        }
+    }
+    if recipients.is_empty() {
+        return Err(Failure::usage(
+            "no recipients: give them as arguments, or -t to take them from To, Cc and Bcc",
+        ));
+    }
+    let env_from = match from_addr {
+        Some(a) => a,
+        None => match raw.envelope()?.from() {
+            Some(a) => a.to_smtp(true)?,
+            None => String::new(),
+        },
+    };
+    let envelope = Envelope::new(env_from, recipients);
+    let mut msg = Outgoing::Raw(raw);
+    let result = deliver(&mut client, Some(&envelope), &mut msg, None);
+    let _ = client.quit();
+    if inv.verbose {
+        if let Some(t) = client.take_transcript() {
+            let _ = output::transcript(&mut output::stderr(), &t);
+        }
+    }
+    match result {
+        Ok(report) => {
+            for r in &report.refused {
+                eprintln!("sendmail: {}: {}", r.address, r.reply);
+            }
+            Ok(exit::code_for_report(&report))
+        }
+        Err(e) => Err(Failure::from(e)),
+    }
+}
+
+/// A display name as a quoted string when it needs one (RFC 5322 §3.2.4).
+fn quote_name(n: &str) -> String {
+    if n.chars().all(|c| c.is_alphanumeric() || c == ' ' || c == '-' || c == '.') && n.is_ascii() {
+        n.to_owned()
+    } else {
+        format!("\"{}\"", n.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Invocation {
+        parse(args.iter().map(|s| s.to_string())).unwrap()
+    }
+
+    #[test]
+    fn what_git_send_email_mutt_and_php_pass_is_understood() {
+        let inv = p(&["-i", "a@x.test", "b@y.test"]);
+        assert!(inv.ignore_dots);
+        assert_eq!(inv.recipients, ["a@x.test", "b@y.test"]);
+        let inv = p(&["-oem", "-oi", "-f", "me@x.test", "--", "c@z.test"]);
+        assert_eq!(inv.from.as_deref(), Some("me@x.test"));
+        assert_eq!(inv.recipients, ["c@z.test"]);
+        let inv = p(&["-t", "-i", "-fme@x.test", "-FMe Myself"]);
+        assert!(inv.extract);
+        assert_eq!(inv.full_name.as_deref(), Some("Me Myself"));
+    }
+
+    #[test]
+    fn noise_flags_are_ignored() {
+        let inv = p(&[
+            "-odb", "-bm", "-B8BITMIME", "-N", "never", "-R", "hdrs", "-V", "env1", "-v", "-Am",
+            "-X", "/tmp/log", "-Ofoo=bar", "x@y.test",
+        ]);
+        assert!(inv.verbose);
+        assert_eq!(inv.recipients, ["x@y.test"]);
+    }
+
+    #[test]
+    fn unsupported_modes_are_usage_errors() {
+        let e = parse(["-bp".to_string()]).unwrap_err();
+        assert_eq!(e.code, exit::USAGE);
+        let e = parse(["-f".to_string()]).unwrap_err();
+        assert_eq!(e.code, exit::USAGE);
+    }
+
+    #[test]
+    fn a_lone_dot_ends_the_message_unless_told_otherwise() {
+        assert_eq!(cut_at_dot(b"a\n.\nb\n"), b"a\n");
+        assert_eq!(cut_at_dot(b"a\r\n.\r\nb"), b"a\r\n");
+        assert_eq!(cut_at_dot(b"a\n..\nb\n"), b"a\n..\nb\n");
+        assert_eq!(cut_at_dot(b".\n"), b"");
+    }
+}

@@ -1,0 +1,187 @@
+//! From flags and the config file's account to a connected-on-demand [`postel::Client`].
+
+use postel::{Client, Mechanism, TlsMode};
+
+use crate::cli::{ServerArgs, Tls};
+use crate::config::{Account, ConfigFile, PasswordSource};
+use crate::exit::Failure;
+
+/// Where to connect and how, after flags override the account.
+#[derive(Debug)]
+pub struct Server {
+    /// The account's default sender, if any.
+    pub from: Option<String>,
+}
+
+/// Splits `HOST`, `HOST:PORT`, `[V6]` or `[V6]:PORT`.
+pub fn split_host_port(s: &str) -> Result<(String, Option<u16>), Failure> {
+    let bad = || Failure::usage(format!("bad server {s:?}: expected HOST, HOST:PORT or [IPv6]:PORT"));
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+        return match after {
+            "" => Ok((host.to_owned(), None)),
+            p => Ok((
+                host.to_owned(),
+                Some(p.strip_prefix(':').ok_or_else(bad)?.parse().map_err(|_| bad())?),
+            )),
+        };
+    }
+    match s.rsplit_once(':') {
+        Some((h, _)) if h.contains(':') => Ok((s.to_owned(), None)), // bare IPv6
+        Some((h, p)) if !h.is_empty() => Ok((h.to_owned(), Some(p.parse().map_err(|_| bad())?))),
+        Some(_) => Err(bad()),
+        None if s.is_empty() => Err(bad()),
+        None => Ok((s.to_owned(), None)),
+    }
+}
+
+/// The TLS mode named in the flags or the account, else by port (465 implicit).
+fn tls_mode(flag: Option<Tls>, account: Option<&str>, port: Option<u16>) -> Result<TlsMode, Failure> {
+    if let Some(t) = flag {
+        return Ok(mode_of(t));
+    }
+    if let Some(name) = account {
+        return name
+            .parse::<TlsMode>()
+            .map_err(|e| Failure::config(format!("account: {e}")));
+    }
+    Ok(if port == Some(465) {
+        TlsMode::Implicit
+    } else {
+        TlsMode::StartTls
+    })
+}
+
+/// The library's mode for the flag's.
+pub fn mode_of(t: Tls) -> TlsMode {
+    match t {
+        Tls::Starttls => TlsMode::StartTls,
+        Tls::Implicit => TlsMode::Implicit,
+        Tls::Opportunistic => TlsMode::Opportunistic,
+        Tls::None => TlsMode::Disabled,
+    }
+}
+
+/// The port for a mode when none is given: 587 STARTTLS, 465 implicit, 25 otherwise.
+pub fn default_port(mode: TlsMode) -> u16 {
+    match mode {
+        TlsMode::StartTls => 587,
+        TlsMode::Implicit => 465,
+        _ => 25,
+    }
+}
+
+/// Builds the client for `args` over the config file's account (named, or the default).
+/// `transcript` records the session.
+pub fn client(
+    args: &ServerArgs,
+    file: &ConfigFile,
+    transcript: bool,
+) -> Result<(Client, Server), Failure> {
+    let account = file
+        .account(args.account.as_deref())?
+        .map(|(_, a)| a)
+        .unwrap_or_default();
+    let Account {
+        host: acc_host,
+        port: acc_port,
+        tls: acc_tls,
+        ca_file: acc_ca,
+        user: acc_user,
+        password_command: acc_cmd,
+        password_env: acc_env,
+        password: acc_password,
+        auth: acc_auth,
+        helo: acc_helo,
+        from: acc_from,
+    } = account;
+
+    let (host, port) = match (&args.server, acc_host) {
+        (Some(s), _) => split_host_port(s)?,
+        (None, Some(h)) => (h, acc_port),
+        (None, None) => {
+            return Err(Failure::config(
+                "no server: give --server HOST[:PORT], or --account NAME (or a default account) \
+                 from the config file",
+            ))
+        }
+    };
+    let tls = tls_mode(args.tls, acc_tls.as_deref(), port)?;
+    let port = port.unwrap_or(default_port(tls));
+
+    let mut b = Client::builder(host).port(port).tls(tls);
+    if let Some(ca) = args.ca_file.clone().or(acc_ca) {
+        b = b.ca_file(ca);
+    }
+    if let Some(h) = args.helo.clone().or(acc_helo) {
+        b = b.ehlo_name(h);
+    }
+    if let Some(m) = args.auth.clone().or(acc_auth) {
+        let mech = Mechanism::from_name(m.as_bytes())
+            .ok_or_else(|| Failure::config(format!("unknown AUTH mechanism {m:?}")))?;
+        b = b.mechanism(mech);
+    }
+    let source = if let Some(v) = &args.password_env {
+        Some(PasswordSource::Env(v.clone()))
+    } else if let Some(c) = &args.password_command {
+        Some(PasswordSource::Command(c.clone()))
+    } else if args.user.is_some() {
+        // A user given on the command line does not take the account's password.
+        None
+    } else if let Some(c) = acc_cmd {
+        Some(PasswordSource::Command(c))
+    } else if let Some(v) = acc_env {
+        Some(PasswordSource::Env(v))
+    } else {
+        acc_password.map(|p| PasswordSource::Literal(crate::config::Secret::new(p)))
+    };
+    let user = args.user.clone().or(acc_user);
+    match (user, source) {
+        (Some(u), Some(src)) => {
+            let password = src.resolve()?;
+            b = b.credentials(u, password.expose().to_owned());
+        }
+        (Some(u), None) => {
+            return Err(Failure::config(format!(
+                "no password for user {u:?}: give --password-env VAR or --password-command CMD \
+                 (passwords are never taken as a plain flag)"
+            )))
+        }
+        (None, Some(_)) => {
+            return Err(Failure::config("a password source was given without --user"))
+        }
+        (None, None) => {}
+    }
+    b = b
+        .dangerous_allow_plaintext_auth(args.allow_plaintext_auth)
+        .transcript(transcript);
+    let client = b.build()?;
+    Ok((
+        client,
+        Server { from: acc_from },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_and_port_forms() {
+        assert_eq!(split_host_port("mx.test").unwrap(), ("mx.test".into(), None));
+        assert_eq!(split_host_port("mx.test:465").unwrap(), ("mx.test".into(), Some(465)));
+        assert_eq!(split_host_port("[::1]:25").unwrap(), ("::1".into(), Some(25)));
+        assert_eq!(split_host_port("::1").unwrap(), ("::1".into(), None));
+        assert_eq!(split_host_port("mx:x").unwrap_err().code, crate::exit::USAGE);
+    }
+
+    #[test]
+    fn port_465_means_implicit_tls_unless_told() {
+        assert_eq!(tls_mode(None, None, Some(465)).unwrap(), TlsMode::Implicit);
+        assert_eq!(tls_mode(None, None, Some(587)).unwrap(), TlsMode::StartTls);
+        assert_eq!(
+            tls_mode(Some(Tls::None), None, Some(465)).unwrap(),
+            TlsMode::Disabled
+        );
+    }
+}
