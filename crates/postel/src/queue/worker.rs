@@ -1,0 +1,398 @@
+//! Workers: claim due messages, send them, record each recipient's outcome, retry later
+//! or give up and tell the sender.
+
+use std::thread;
+use std::time::Duration;
+
+use crate::{Client, Envelope, Error, SendReport};
+
+use super::{now_secs, Backoff, Claimed, Queue, QueueError, Record, Status};
+
+/// What became of one recipient in one attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The server accepted the message for it (its reply to the final dot).
+    Delivered(String),
+    /// Try again later. `uncertain` when the message may have been delivered anyway (the
+    /// connection was lost after the data was sent, before the reply was read).
+    Transient {
+        /// The reply or error.
+        reason: String,
+        /// The outcome is unknown: a retry may deliver a duplicate.
+        uncertain: bool,
+    },
+    /// Never: a 5yz refusal, a null MX, a domain that does not exist.
+    Permanent(String),
+}
+
+impl Outcome {
+    /// A transient failure before anything was delivered.
+    pub fn deferred(reason: impl Into<String>) -> Outcome {
+        Outcome::Transient {
+            reason: reason.into(),
+            uncertain: false,
+        }
+    }
+}
+
+/// Where a [`Deliver`] hands its outcomes: `(index into to, outcome)` pairs, one call
+/// per SMTP transaction.
+pub type OutcomeSink<'a> = dyn FnMut(&[(usize, Outcome)]) + 'a;
+
+/// How a worker sends: to a relay ([`Relay`]), or directly to each domain's MX
+/// ([`crate::mx::Direct`]). Outcomes are handed to `report`, one call per SMTP
+/// transaction, as `(index into to, outcome)`, so a partly sent message keeps what it
+/// got if the process dies before the end.
+pub trait Deliver {
+    /// Sends `message` from `from` to each of `to`. Recipients without a reported outcome
+    /// are treated as deferred.
+    fn deliver(&self, from: &str, to: &[String], message: &[u8], report: &mut OutcomeSink<'_>);
+}
+
+/// Delivery through one relay (smarthost): each message gets a fresh connection from
+/// `connect`, which builds a configured [`Client`].
+pub struct Relay<F> {
+    connect: F,
+}
+
+impl<F> std::fmt::Debug for Relay<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Relay")
+    }
+}
+
+impl<F: Fn() -> Result<Client, Error>> Relay<F> {
+    /// A relay reached through the clients `connect` builds.
+    pub fn new(connect: F) -> Relay<F> {
+        Relay { connect }
+    }
+}
+
+impl<F: Fn() -> Result<Client, Error>> Deliver for Relay<F> {
+    fn deliver(&self, from: &str, to: &[String], message: &[u8], report: &mut OutcomeSink<'_>) {
+        let result = (self.connect)().and_then(|mut client| {
+            let r = client.send_bytes(&Envelope::new(from, to.iter().cloned()), message);
+            let _ = client.quit();
+            r
+        });
+        let outcomes: Vec<(usize, Outcome)> =
+            outcomes_of(&result, to).into_iter().enumerate().collect();
+        report(&outcomes);
+    }
+}
+
+/// Each recipient's outcome of one transaction to `to`, from what `send_bytes` returned.
+pub(crate) fn outcomes_of(result: &Result<SendReport, Error>, to: &[String]) -> Vec<Outcome> {
+    match result {
+        Ok(report) => to
+            .iter()
+            .map(|a| {
+                if let Some(r) = report.refused.iter().find(|r| &r.address == a) {
+                    refusal(&r.reply)
+                } else {
+                    Outcome::Delivered(report.reply.to_string())
+                }
+            })
+            .collect(),
+        Err(Error::Rejected { reply, refused, .. }) => to
+            .iter()
+            .map(|a| match refused.iter().find(|r| &r.address == a) {
+                Some(r) => refusal(&r.reply),
+                None => refusal(reply),
+            })
+            .collect(),
+        Err(e) => {
+            let reason = e.to_string();
+            let outcome = if !e.is_transient() {
+                Outcome::Permanent(reason)
+            } else {
+                Outcome::Transient {
+                    reason,
+                    uncertain: may_have_delivered(e),
+                }
+            };
+            vec![outcome; to.len()]
+        }
+    }
+}
+
+fn refusal(reply: &crate::ServerReply) -> Outcome {
+    if reply.is_transient() {
+        Outcome::deferred(reply.to_string())
+    } else {
+        Outcome::Permanent(reply.to_string())
+    }
+}
+
+/// True unless the error shows the data never reached the server's final reply: when
+/// the connection failed mid-session, the final dot may have been taken and its reply
+/// lost, so a retry may be a duplicate (RFC 5321 §6.1 accepts that over a loss).
+pub(crate) fn may_have_delivered(e: &Error) -> bool {
+    match e {
+        Error::Connect { .. } | Error::Tls(_) | Error::Config(_) | Error::Rejected { .. } => false,
+        Error::Protocol(p) => p.reply().is_none(),
+        _ => true,
+    }
+}
+
+/// What one [`Worker::run`] or [`Worker::run_once`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Messages tried.
+    pub messages: usize,
+    /// Recipients delivered.
+    pub delivered: usize,
+    /// Recipients deferred to a later try.
+    pub deferred: usize,
+    /// Recipients given up (refused, or lifetime over).
+    pub failed: usize,
+    /// Messages finished and removed from the queue.
+    pub finished: usize,
+}
+
+impl RunSummary {
+    fn add(&mut self, o: &RunSummary) {
+        self.messages += o.messages;
+        self.delivered += o.delivered;
+        self.deferred += o.deferred;
+        self.failed += o.failed;
+        self.finished += o.finished;
+    }
+}
+
+/// Sends a queue's due messages through a [`Deliver`]. Any number of workers, in any
+/// number of processes, may run on one queue: a message is claimed before it is sent.
+#[derive(Debug)]
+pub struct Worker<D> {
+    queue: Queue,
+    deliver: D,
+    backoff: Backoff,
+    poll: Duration,
+}
+
+impl<D: Deliver> Worker<D> {
+    /// A worker on `queue` with the default [`Backoff`].
+    pub fn new(queue: Queue, deliver: D) -> Worker<D> {
+        Worker {
+            queue,
+            deliver,
+            backoff: Backoff::default(),
+            poll: Duration::from_millis(200),
+        }
+    }
+
+    /// Sets the retry policy and lifetime.
+    pub fn backoff(mut self, backoff: Backoff) -> Worker<D> {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The queue this worker serves.
+    pub fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
+    /// Tries every due message once (those other workers hold are skipped).
+    pub fn run_once(&self) -> Result<RunSummary, QueueError> {
+        let mut total = RunSummary::default();
+        let now = now_secs();
+        for record in self.queue.list()? {
+            if record.next_try > now {
+                continue;
+            }
+            let claimed = match self.queue.claim(&record.id) {
+                Ok(Some(c)) => c,
+                Ok(None) | Err(QueueError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            if claimed.record.next_try > now_secs() {
+                continue; // another worker deferred it meanwhile
+            }
+            total.add(&self.process(claimed)?);
+        }
+        Ok(total)
+    }
+
+    /// Runs until the queue is empty or holds only messages not yet due (those another
+    /// worker is sending are waited for).
+    pub fn run(&self) -> Result<RunSummary, QueueError> {
+        let mut total = RunSummary::default();
+        loop {
+            let s = self.run_once()?;
+            total.add(&s);
+            let now = now_secs();
+            let due = self.queue.list()?.iter().any(|r| r.next_try <= now);
+            if !due {
+                return Ok(total);
+            }
+            if s.messages == 0 {
+                thread::sleep(self.poll); // due ones are held by other workers
+            }
+        }
+    }
+
+    /// Sends one claimed message and records what happened.
+    pub fn process(&self, claimed: Claimed) -> Result<RunSummary, QueueError> {
+        let mut claimed = claimed;
+        let mut summary = RunSummary {
+            messages: 1,
+            ..RunSummary::default()
+        };
+        let rec = &mut claimed.record;
+        for r in rec.recipients.iter_mut() {
+            if r.status == Status::InFlight {
+                // The worker that wrote this died mid-transaction.
+                r.status = Status::Pending;
+                r.uncertain += 1;
+            }
+        }
+        let now = now_secs();
+        if now
+            >= rec
+                .queued_at
+                .saturating_add(self.backoff.lifetime.as_secs())
+        {
+            let why = format!(
+                "gave up after {} attempts over {}: {}",
+                rec.attempts,
+                human(self.backoff.lifetime),
+                rec.last_error.as_deref().unwrap_or("not delivered")
+            );
+            for r in rec
+                .recipients
+                .iter_mut()
+                .filter(|r| r.status == Status::Pending)
+            {
+                r.status = Status::Failed;
+                r.last = Some(why.clone());
+                summary.failed += 1;
+            }
+            return self.conclude(claimed, summary);
+        }
+        let message = match self.queue.message(&rec.id) {
+            Ok(m) => m,
+            Err(QueueError::NotFound(_)) => {
+                return Err(QueueError::Corrupt {
+                    path: self.queue.layout.eml(&rec.id),
+                    reason: "the record has no message file".to_owned(),
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        let index: Vec<usize> = (0..rec.recipients.len())
+            .filter(|&i| rec.recipients[i].status == Status::Pending)
+            .collect();
+        let to: Vec<String> = index
+            .iter()
+            .map(|&i| rec.recipients[i].address.clone())
+            .collect();
+        rec.attempts += 1;
+        for &i in &index {
+            rec.recipients[i].status = Status::InFlight;
+            rec.recipients[i].attempts += 1;
+        }
+        self.queue.write_record(rec)?;
+
+        let mut write_error = None;
+        let from = rec.from.clone();
+        self.deliver.deliver(&from, &to, &message, &mut |outcomes| {
+            for (k, outcome) in outcomes {
+                let Some(&i) = index.get(*k) else { continue };
+                let r = &mut rec.recipients[i];
+                if r.status != Status::InFlight {
+                    continue; // reported twice: the first word stands
+                }
+                match outcome {
+                    Outcome::Delivered(reply) => {
+                        r.status = Status::Delivered;
+                        r.last = Some(reply.clone());
+                    }
+                    Outcome::Permanent(why) => {
+                        r.status = Status::Failed;
+                        r.last = Some(why.clone());
+                    }
+                    Outcome::Transient { reason, uncertain } => {
+                        r.status = Status::Pending;
+                        r.uncertain += u32::from(*uncertain);
+                        r.last = Some(reason.clone());
+                        rec.last_error = Some(format!("{}: {reason}", r.address));
+                    }
+                }
+            }
+            if let Err(e) = self.queue.write_record(rec) {
+                write_error.get_or_insert(e);
+            }
+        });
+        if let Some(e) = write_error {
+            return Err(e);
+        }
+        for r in rec.recipients.iter_mut() {
+            if r.status == Status::InFlight {
+                r.status = Status::Pending;
+                r.last = Some("no outcome reported".to_owned());
+            }
+        }
+        for &i in &index {
+            match rec.recipients[i].status {
+                Status::Delivered => summary.delivered += 1,
+                Status::Failed => summary.failed += 1,
+                _ => summary.deferred += 1,
+            }
+        }
+        if rec.is_finished() {
+            return self.conclude(claimed, summary);
+        }
+        rec.next_try = now_secs().saturating_add(self.backoff.delay(rec.attempts).as_secs());
+        self.queue.write_record(rec)?;
+        Ok(summary)
+    }
+
+    /// A finished message: tell the sender about failures, then remove it.
+    fn conclude(
+        &self,
+        claimed: Claimed,
+        mut summary: RunSummary,
+    ) -> Result<RunSummary, QueueError> {
+        let rec: &Record = &claimed.record;
+        if rec.recipients.iter().any(|r| r.status == Status::Failed) {
+            if rec.from.is_empty() {
+                // A bounce that cannot be delivered: never bounce a bounce (RFC 5321 §6.1).
+                for r in rec.recipients.iter().filter(|r| r.status == Status::Failed) {
+                    let line = format!(
+                        "{} message {} from <> to <{}> failed: {}",
+                        now_secs(),
+                        rec.id,
+                        r.address,
+                        r.last.as_deref().unwrap_or("")
+                    );
+                    tracing::warn!("{line}");
+                    self.queue.log_failure(&line)?;
+                }
+            } else {
+                let original = self.queue.message(&rec.id).unwrap_or_default();
+                let dsn = super::dsn::bounce_message(rec, &original, &hostname());
+                self.queue.add("", &[rec.from.as_str()], &dsn)?;
+            }
+        }
+        self.queue.finish(claimed)?;
+        summary.finished += 1;
+        Ok(summary)
+    }
+}
+
+fn hostname() -> String {
+    gethostname::gethostname()
+        .into_string()
+        .unwrap_or_else(|_| "localhost".to_owned())
+}
+
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 86400 {
+        format!("{} days", s / 86400)
+    } else if s >= 3600 {
+        format!("{} hours", s / 3600)
+    } else {
+        format!("{s} seconds")
+    }
+}
