@@ -172,37 +172,52 @@ pub fn main(args: &[String]) -> Result<(), BoxError> {
     let mut failures = Vec::new();
     let mut tables = Vec::new();
     let mut facts = Facts::default();
-    if plan.runs("rtt") {
-        tables.push(rtt(
+    // Each table notes the 1-minute load average before and after it: other work on these
+    // cores slows the time-based figures down (never up).
+    let mut section = |name: &str, run: &mut dyn FnMut() -> Result<Table, BoxError>| {
+        if !plan.runs(name) {
+            return Ok::<(), BoxError>(());
+        }
+        let before = loadavg_1();
+        let mut table = run()?;
+        table.note.push_str(&format!(
+            " Load average (1 min) {before} before this section, {} after.",
+            loadavg_1()
+        ));
+        tables.push(table);
+        Ok(())
+    };
+    section("rtt", &mut || {
+        Ok(rtt(
             &plan,
             &sink,
             &sim,
             postfix.as_ref(),
             &mut facts,
             &mut failures,
-        )?);
-    }
-    if plan.runs("loopback") {
-        tables.push(loopback(
+        )?)
+    })?;
+    section("loopback", &mut || {
+        Ok(loopback(
             &plan,
             &sink,
             postfix.as_ref(),
             &mut facts,
             &mut failures,
-        ));
-    }
-    if plan.runs("concurrent") {
-        tables.push(concurrent(&plan, &sink, &mut failures));
-    }
-    if plan.runs("large") {
-        tables.push(large(&plan, &sink, &mut facts, &mut failures));
-    }
-    if plan.runs("cpu") {
-        tables.push(cpu(&plan, &sink, &mut facts, &mut failures));
-    }
-    if plan.runs("syscalls") {
-        tables.push(syscalls(&plan, &sink, &sim, &mut failures));
-    }
+        ))
+    })?;
+    section("concurrent", &mut || {
+        Ok(concurrent(&plan, &sink, &mut failures))
+    })?;
+    section("large", &mut || {
+        Ok(large(&plan, &sink, &mut facts, &mut failures))
+    })?;
+    section("cpu", &mut || {
+        Ok(cpu(&plan, &sink, &mut facts, &mut failures))
+    })?;
+    section("syscalls", &mut || {
+        Ok(syscalls(&plan, &sink, &sim, &mut failures))
+    })?;
     if let Some(p) = &postfix {
         p.stop(&repo);
     }
@@ -951,6 +966,14 @@ fn inclusive(annotated: &str, functions: &[&str]) -> u64 {
         }
     }
     sum
+}
+
+fn loadavg_1() -> String {
+    loadavg()
+        .split_whitespace()
+        .next()
+        .unwrap_or("?")
+        .to_string()
 }
 
 fn loadavg() -> String {
