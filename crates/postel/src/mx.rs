@@ -397,10 +397,10 @@ impl Direct {
             .collect()
     }
 
-    fn client(&self, ip: IpAddr, host: &str) -> Result<Client, crate::Error> {
+    fn client(&self, ip: IpAddr, host: &str, tls: TlsMode) -> Result<Client, crate::Error> {
         let mut b = Client::builder(ip.to_string())
             .port(self.port)
-            .tls(self.tls)
+            .tls(tls)
             .connect_timeout(self.connect_timeout);
         if host.parse::<IpAddr>().is_err() {
             b = b.tls_name(host);
@@ -446,11 +446,38 @@ impl Direct {
                 }
             };
             for ip in ips {
-                let result = self.client(ip, &mx.host).and_then(|mut c| {
-                    let r = c.send_bytes(&envelope, message);
-                    let _ = c.quit();
-                    r
-                });
+                let attempt = |tls| {
+                    self.client(ip, &mx.host, tls).and_then(|mut c| {
+                        let r = c.send_bytes(&envelope, message);
+                        let _ = c.quit();
+                        r
+                    })
+                };
+                let mut result = attempt(self.tls);
+                if self.tls == TlsMode::Opportunistic && matches!(result, Err(crate::Error::Tls(_)))
+                {
+                    // Opportunistic TLS that failed (a bad certificate, a broken handshake)
+                    // falls back to plaintext, as MTAs do at their "may" level: RFC 3207 §4.1
+                    // leaves it to the client, and nothing private was sent yet.
+                    tracing::info!(
+                        "{domain}: TLS with {} ({ip}) failed; retrying in plaintext",
+                        mx.host
+                    );
+                    result = attempt(TlsMode::Disabled);
+                }
+                if self.tls == TlsMode::StartTls && tls_refused(&result) {
+                    // Required TLS not to be had here: like a host that is down.
+                    last = all(Outcome::deferred(format!(
+                        "{} ({ip}): {}",
+                        mx.host,
+                        result
+                            .as_ref()
+                            .err()
+                            .map(ToString::to_string)
+                            .unwrap_or_default()
+                    )));
+                    continue;
+                }
                 let outcomes = crate::queue::worker_outcomes(&result, &to);
                 match &result {
                     Ok(_) => return outcomes,
@@ -471,6 +498,18 @@ impl Direct {
         }
         last
     }
+}
+
+/// True when the session failed for want of TLS (not offered, refused, or a handshake
+/// or certificate failure): nothing of the message was sent.
+fn tls_refused(result: &Result<crate::SendReport, crate::Error>) -> bool {
+    matches!(
+        result,
+        Err(crate::Error::Tls(_))
+            | Err(crate::Error::Protocol(
+                postel_proto::Error::TlsUnavailable { .. }
+            ))
+    )
 }
 
 impl Deliver for Direct {

@@ -130,7 +130,22 @@ fn refusal(reply: &crate::ServerReply) -> Outcome {
 pub(crate) fn may_have_delivered(e: &Error) -> bool {
     match e {
         Error::Connect { .. } | Error::Tls(_) | Error::Config(_) | Error::Rejected { .. } => false,
-        Error::Protocol(p) => p.reply().is_none(),
+        Error::Protocol(p) => match p {
+            postel_proto::Error::ConnectionClosed { step }
+            | postel_proto::Error::MalformedReply { step, .. } => {
+                matches!(step, postel_proto::Step::Body | postel_proto::Step::DataEnd)
+            }
+            p => p.reply().is_none(),
+        },
+        Error::Timeout { state, .. } => !matches!(
+            state,
+            postel_proto::State::AwaitingGreeting
+                | postel_proto::State::EhloSent
+                | postel_proto::State::HeloSent
+                | postel_proto::State::StartTlsSent
+                | postel_proto::State::TlsHandshake
+                | postel_proto::State::Authenticating
+        ),
         _ => true,
     }
 }
