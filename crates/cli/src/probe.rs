@@ -1,8 +1,477 @@
-//! `postel probe`.
-use crate::cli::ProbeArgs;
-use crate::exit::Failure;
+//! `postel probe HOST[:PORT]`: what a server offers, as `openssl s_client -starttls smtp`
+//! and `swaks --quit-after AUTH` show it, in one view. It sends no credentials and no
+//! message: greeting, EHLO, STARTTLS (or implicit TLS), EHLO again, QUIT.
+//!
+//! ```text
+//! S: 220 mx.example ESMTP
+//! C: EHLO probe.postel.invalid
+//! S: 250-mx.example / 250-STARTTLS / ...
+//! C: STARTTLS
+//! S: 220 2.0.0 Ready to start TLS
+//!    (handshake: version, cipher suite, chain; verified or why not)
+//! C: EHLO probe.postel.invalid
+//! S: 250-mx.example / 250-AUTH PLAIN LOGIN / ...
+//! C: QUIT
+//! ```
+//! The certificate is verified (platform roots or `--ca-file`, and the host name), but a
+//! failure does not stop the probe: it is reported, and the exit code is 69.
 
-/// Runs `postel probe`.
-pub fn run(_args: &ProbeArgs) -> Result<u8, Failure> {
-    Err(Failure::new(crate::exit::SOFTWARE, "not yet"))
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme, StreamOwned};
+use serde_json::{json, Value};
+
+use crate::cli::{ProbeArgs, Tls};
+use crate::exit::{self, Failure};
+use crate::output;
+use crate::server::{default_port, mode_of, split_host_port};
+
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What the verifier saw: the chain, and the verdict.
+#[derive(Debug, Default)]
+struct Seen {
+    chain: Vec<CertificateDer<'static>>,
+    verdict: Option<Result<(), String>>,
+}
+
+/// Verifies as a client would, records the outcome, and lets the handshake go on.
+#[derive(Debug)]
+struct Recording {
+    inner: Arc<WebPkiServerVerifier>,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl ServerCertVerifier for Recording {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verdict = self
+            .inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+            .map(|_| ())
+            .map_err(|e| why(&e));
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.chain = std::iter::once(end_entity)
+            .chain(intermediates)
+            .map(|c| c.clone().into_owned())
+            .collect();
+        seen.verdict = Some(verdict);
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// Why a certificate does not verify, in words.
+fn why(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::UnknownIssuer => "unknown issuer: it does not chain to a trusted CA (self-signed, or a CA that was not given)".to_owned(),
+            C::Expired | C::ExpiredContext { .. } => "expired".to_owned(),
+            C::NotValidYet | C::NotValidYetContext { .. } => "not valid yet".to_owned(),
+            C::NotValidForName | C::NotValidForNameContext { .. } => "not valid for this host name".to_owned(),
+            C::Revoked => "revoked".to_owned(),
+            C::BadSignature => "bad signature".to_owned(),
+            C::InvalidPurpose | C::InvalidPurposeContext { .. } => "not a TLS server certificate (extended key usage)".to_owned(),
+            other => format!("{other:?}"),
+        },
+        other => other.to_string(),
+    }
+}
+
+enum Conn {
+    Plain(BufReader<TcpStream>),
+    Tls(Box<BufReader<StreamOwned<ClientConnection, TcpStream>>>),
+}
+
+impl Conn {
+    fn reader(&mut self) -> &mut dyn BufRead {
+        match self {
+            Conn::Plain(r) => r,
+            Conn::Tls(r) => &mut **r,
+        }
+    }
+
+    fn send(&mut self, line: &str, log: &mut Vec<(char, String)>) -> Result<(), Failure> {
+        log.push(('C', line.to_owned()));
+        let bytes = format!("{line}\r\n");
+        let r = match self {
+            Conn::Plain(r) => r.get_mut().write_all(bytes.as_bytes()),
+            Conn::Tls(r) => r.get_mut().write_all(bytes.as_bytes()).and_then(|()| r.get_mut().flush()),
+        };
+        r.map_err(|e| Failure::new(exit::TEMPFAIL, format!("writing {line:?}: {e}")))
+    }
+
+    /// One reply, every line (without CRLF).
+    fn reply(&mut self, log: &mut Vec<(char, String)>) -> Result<(u16, Vec<String>), Failure> {
+        let mut lines = Vec::new();
+        loop {
+            let mut buf = Vec::new();
+            let n = std::io::Read::take(self.reader(), 4096)
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| Failure::new(exit::TEMPFAIL, format!("reading a reply: {e}")))?;
+            if n == 0 {
+                return Err(Failure::new(exit::TEMPFAIL, "the server closed the connection"));
+            }
+            let text = String::from_utf8_lossy(&buf).trim_end_matches(['\r', '\n']).to_owned();
+            log.push(('S', text.clone()));
+            let code = text
+                .get(..3)
+                .and_then(|c| c.parse::<u16>().ok())
+                .filter(|c| (200..600).contains(c))
+                .ok_or_else(|| Failure::new(exit::PROTOCOL, format!("not an SMTP reply: {text:?}")))?;
+            let last = text.as_bytes().get(3) != Some(&b'-');
+            lines.push(text);
+            if last {
+                return Ok((code, lines));
+            }
+        }
+    }
+}
+
+fn roots(args: &ProbeArgs) -> Result<RootCertStore, Failure> {
+    let mut store = RootCertStore::empty();
+    match &args.ca_file {
+        Some(p) => {
+            let certs = CertificateDer::pem_file_iter(p)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| Failure::config(format!("CA file {}: {e}", p.display())))?;
+            let (added, _) = store.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(Failure::config(format!("CA file {}: no certificate in it", p.display())));
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            store.add_parsable_certificates(found.certs);
+        }
+    }
+    Ok(store)
+}
+
+struct TlsFacts {
+    version: String,
+    suite: String,
+    seen: Seen,
+}
+
+fn handshake(
+    tcp: TcpStream,
+    args: &ProbeArgs,
+    host: &str,
+) -> Result<(StreamOwned<ClientConnection, TcpStream>, TlsFacts), Failure> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots(args)?), provider.clone())
+        .build()
+        .map_err(|e| Failure::config(format!("certificate verifier: {e}")))?;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Failure::config(format!("TLS versions: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Recording {
+            inner,
+            seen: Arc::clone(&seen),
+        }))
+        .with_no_client_auth();
+    let name_str = args.tls_name.as_deref().unwrap_or(host);
+    let name = ServerName::try_from(name_str.to_owned())
+        .map_err(|e| Failure::config(format!("server name {name_str:?}: {e}")))?;
+    let conn = ClientConnection::new(Arc::new(config), name)
+        .map_err(|e| Failure::config(format!("TLS: {e}")))?;
+    let mut stream = StreamOwned::new(conn, tcp);
+    while stream.conn.is_handshaking() {
+        stream
+            .conn
+            .complete_io(&mut stream.sock)
+            .map_err(|e| Failure::new(exit::UNAVAILABLE, format!("TLS handshake failed: {e}")))?;
+    }
+    let version = stream
+        .conn
+        .protocol_version()
+        .map(|v| format!("{v:?}"))
+        .unwrap_or_default();
+    let suite = stream
+        .conn
+        .negotiated_cipher_suite()
+        .map(|s| format!("{:?}", s.suite()))
+        .unwrap_or_default();
+    let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(PoisonError::into_inner));
+    Ok((stream, TlsFacts { version, suite, seen }))
+}
+
+/// One certificate's subject, issuer, validity and names.
+fn describe(der: &CertificateDer<'_>) -> Value {
+    match x509_parser::parse_x509_certificate(der.as_ref()) {
+        Ok((_, cert)) => {
+            let not_after = cert.validity().not_after;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let names: Vec<String> = cert
+                .subject_alternative_name()
+                .ok()
+                .flatten()
+                .map(|san| san.value.general_names.iter().map(general_name).collect())
+                .unwrap_or_default();
+            json!({
+                "subject": cert.subject().to_string(),
+                "issuer": cert.issuer().to_string(),
+                "not_before": cert.validity().not_before.to_string(),
+                "not_after": not_after.to_string(),
+                "days_left": (not_after.timestamp() - now) / 86_400,
+                "names": names,
+            })
+        }
+        Err(e) => json!({ "error": format!("cannot parse the certificate: {e}") }),
+    }
+}
+
+fn general_name(n: &x509_parser::extensions::GeneralName<'_>) -> String {
+    use x509_parser::extensions::GeneralName as G;
+    match n {
+        G::DNSName(d) => (*d).to_owned(),
+        G::RFC822Name(m) => format!("email:{m}"),
+        G::IPAddress(b) => match b.len() {
+            4 => <[u8; 4]>::try_from(*b).map(|a| std::net::IpAddr::from(a).to_string()).unwrap_or_default(),
+            16 => <[u8; 16]>::try_from(*b).map(|a| std::net::IpAddr::from(a).to_string()).unwrap_or_default(),
+            _ => format!("{b:02x?}"),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// Runs `postel probe`; returns the exit code.
+pub fn run(args: &ProbeArgs) -> Result<u8, Failure> {
+    let (host, port) = split_host_port(&args.server)?;
+    let mode = args
+        .tls
+        .unwrap_or(if port == Some(465) { Tls::Implicit } else { Tls::Starttls });
+    let port = port.unwrap_or(default_port(mode_of(mode)));
+    let endpoint = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+    let addrs: Vec<_> = (host.as_str(), port)
+        .to_socket_addrs()
+        .map_err(|e| Failure::new(exit::TEMPFAIL, format!("cannot resolve {host}: {e}")))?
+        .collect();
+    let mut last = None;
+    let mut tcp = None;
+    for a in &addrs {
+        match TcpStream::connect_timeout(a, TIMEOUT) {
+            Ok(s) => {
+                tcp = Some(s);
+                break;
+            }
+            Err(e) => last = Some(format!("{a}: {e}")),
+        }
+    }
+    let tcp = tcp.ok_or_else(|| {
+        Failure::new(
+            exit::TEMPFAIL,
+            format!("cannot connect to {endpoint}: {}", last.unwrap_or_else(|| "no address".into())),
+        )
+    })?;
+    let peer = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let _ = tcp.set_read_timeout(Some(TIMEOUT));
+    let _ = tcp.set_write_timeout(Some(TIMEOUT));
+
+    let mut log = Vec::new();
+    let mut tls = None;
+    let mut conn = if mode == Tls::Implicit {
+        let (s, facts) = handshake(tcp, args, &host)?;
+        tls = Some(facts);
+        Conn::Tls(Box::new(BufReader::new(s)))
+    } else {
+        Conn::Plain(BufReader::new(tcp))
+    };
+    let (code, greeting) = conn.reply(&mut log).map_err(|mut f| {
+        if log.is_empty() && mode != Tls::Implicit {
+            f.message.push_str(" (no greeting: if the port speaks TLS from the first byte, try --tls implicit)");
+        }
+        f
+    })?;
+    if code != 220 {
+        let _ = conn.send("QUIT", &mut log);
+        return finish(args, &host, &endpoint, &peer, &log, tls, None, Some(format!("greeting refused: {}", greeting.join(" / "))));
+    }
+    conn.send(&format!("EHLO {}", args.helo), &mut log)?;
+    let (code, mut ehlo) = conn.reply(&mut log)?;
+    if code != 250 {
+        return finish(args, &host, &endpoint, &peer, &log, tls, None, Some(format!("EHLO refused: {}", ehlo.join(" / "))));
+    }
+    let mut problem = None;
+    let offers_starttls = keywords(&ehlo).iter().any(|k| k.eq_ignore_ascii_case("STARTTLS"));
+    if matches!(mode, Tls::Starttls | Tls::Opportunistic) && tls.is_none() {
+        if offers_starttls {
+            conn.send("STARTTLS", &mut log)?;
+            let (code, reply) = conn.reply(&mut log)?;
+            if code == 220 {
+                let Conn::Plain(reader) = conn else {
+                    return Err(Failure::new(exit::SOFTWARE, "STARTTLS on a TLS connection"));
+                };
+                if !reader.buffer().is_empty() {
+                    return Err(Failure::new(
+                        exit::PROTOCOL,
+                        "the server sent bytes after its 220 to STARTTLS, before the handshake (an injection attempt, RFC 3207 §6)",
+                    ));
+                }
+                let (s, facts) = handshake(reader.into_inner(), args, &host)?;
+                tls = Some(facts);
+                conn = Conn::Tls(Box::new(BufReader::new(s)));
+                log.push(('*', "TLS established".to_owned()));
+                conn.send(&format!("EHLO {}", args.helo), &mut log)?;
+                ehlo = conn.reply(&mut log)?.1;
+            } else {
+                problem = Some(format!("STARTTLS refused: {}", reply.join(" / ")));
+            }
+        } else if mode == Tls::Starttls {
+            problem = Some("the server does not offer STARTTLS".to_owned());
+        }
+    }
+    let _ = conn.send("QUIT", &mut log);
+    let _ = conn.reply(&mut log);
+    finish(args, &host, &endpoint, &peer, &log, tls, Some(ehlo), problem)
+}
+
+/// The EHLO keywords (and their parameters) of a 250 reply, without the greeting line.
+fn keywords(ehlo: &[String]) -> Vec<String> {
+    ehlo.iter()
+        .skip(1)
+        .filter_map(|l| l.get(4..))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    args: &ProbeArgs,
+    host: &str,
+    endpoint: &str,
+    peer: &str,
+    log: &[(char, String)],
+    tls: Option<TlsFacts>,
+    ehlo: Option<Vec<String>>,
+    problem: Option<String>,
+) -> Result<u8, Failure> {
+    let greeting: Vec<&str> = log
+        .iter()
+        .take_while(|(s, _)| *s == 'S')
+        .map(|(_, l)| l.as_str())
+        .collect();
+    let exts = ehlo.as_deref().map(keywords).unwrap_or_default();
+    let auth: Vec<String> = exts
+        .iter()
+        .find_map(|k| {
+            let mut w = k.split_whitespace();
+            w.next()
+                .filter(|v| v.eq_ignore_ascii_case("AUTH"))
+                .map(|_| w.map(str::to_owned).collect())
+        })
+        .unwrap_or_default();
+    let verified = tls.as_ref().and_then(|t| t.seen.verdict.clone());
+    let code = match (&problem, &verified) {
+        (Some(_), _) | (_, Some(Err(_))) => exit::UNAVAILABLE,
+        _ => exit::OK,
+    };
+    let tls_json = tls.as_ref().map(|t| {
+        json!({
+            "version": t.version,
+            "cipher_suite": t.suite,
+            "verified": matches!(t.seen.verdict, Some(Ok(()))),
+            "verify_error": match &t.seen.verdict { Some(Err(e)) => Some(e.clone()), _ => None },
+            "chain": t.seen.chain.iter().map(describe).collect::<Vec<_>>(),
+        })
+    });
+    let mut out = output::stdout();
+    let io = |e: std::io::Error| Failure::new(exit::IOERR, format!("writing the output: {e}"));
+    if args.json {
+        let v = json!({
+            "server": endpoint,
+            "address": peer,
+            "greeting": greeting,
+            "extensions": exts,
+            "tls": tls_json,
+            "auth": auth,
+            "problem": problem,
+            "exit_code": code,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default()).map_err(io)?;
+        return Ok(code);
+    }
+    let h = anstyle::Style::new().bold();
+    let good = anstyle::AnsiColor::Green.on_default().bold();
+    let bad = anstyle::AnsiColor::Red.on_default().bold();
+    writeln!(out, "{h}Server{h:#}      {endpoint} ({peer})").map_err(io)?;
+    writeln!(out, "{h}Greeting{h:#}    {}", greeting.join("\n            ")).map_err(io)?;
+    writeln!(out, "{h}Extensions{h:#}  {}", exts.join("\n            ")).map_err(io)?;
+    match (&tls, tls_json) {
+        (Some(t), Some(j)) => {
+            writeln!(out, "{h}TLS{h:#}         {} {}", t.version, t.suite).map_err(io)?;
+            match &t.seen.verdict {
+                Some(Ok(())) => writeln!(out, "{h}Certificate{h:#} {good}verified{good:#} for {}", args.tls_name.as_deref().unwrap_or(host)),
+                Some(Err(e)) => writeln!(out, "{h}Certificate{h:#} {bad}NOT verified{bad:#}: {e}"),
+                None => writeln!(out, "{h}Certificate{h:#} none seen"),
+            }
+            .map_err(io)?;
+            for (i, c) in j["chain"].as_array().into_iter().flatten().enumerate() {
+                writeln!(out, "  [{i}] subject  {}", c["subject"].as_str().unwrap_or("?")).map_err(io)?;
+                writeln!(out, "      issuer   {}", c["issuer"].as_str().unwrap_or("?")).map_err(io)?;
+                writeln!(
+                    out,
+                    "      expires  {} ({} days)",
+                    c["not_after"].as_str().unwrap_or("?"),
+                    c["days_left"]
+                )
+                .map_err(io)?;
+                if let Some(names) = c["names"].as_array().filter(|n| !n.is_empty()) {
+                    let names: Vec<&str> = names.iter().filter_map(Value::as_str).collect();
+                    writeln!(out, "      names    {}", names.join(", ")).map_err(io)?;
+                }
+            }
+        }
+        _ => writeln!(out, "{h}TLS{h:#}         {bad}none{bad:#}").map_err(io)?,
+    }
+    writeln!(
+        out,
+        "{h}AUTH{h:#}        {}",
+        if auth.is_empty() { "not offered".to_owned() } else { auth.join(" ") }
+    )
+    .map_err(io)?;
+    if let Some(p) = &problem {
+        writeln!(out, "{bad}Problem{bad:#}     {p}").map_err(io)?;
+    }
+    Ok(code)
 }
