@@ -43,9 +43,17 @@ fn main() -> ExitCode {
         .unwrap_or_default();
     let (name, result) = if invoked_as == "sendmail" {
         let args = argv.split_off(1.min(argv.len()));
-        ("sendmail", sendmail::run(lossy(args), None))
+        let config = std::env::var_os("POSTEL_CONFIG").map(std::path::PathBuf::from);
+        ("sendmail", sendmail::run(lossy(args), config))
     } else {
-        let cli = Cli::parse_from(argv);
+        let cli = match Cli::try_parse_from(argv) {
+            Ok(cli) => cli,
+            Err(e) => {
+                let _ = e.print();
+                // Help and version are not errors; a bad command line is EX_USAGE.
+                return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+            }
+        };
         ("postel", dispatch(cli))
     };
     match result {

@@ -1,0 +1,465 @@
+//! End to end: the built `postel` binary against postel-sim on loopback.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use postel_sim::fault::Fault;
+use postel_sim::{BlockingSimulator, Config};
+
+const BIN: &str = env!("CARGO_BIN_EXE_postel");
+
+struct Setup {
+    sim: BlockingSimulator,
+    dir: tempfile::TempDir,
+    ca: PathBuf,
+}
+
+fn setup(config: Config) -> Setup {
+    let sim = BlockingSimulator::start(config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
+    Setup { sim, dir, ca }
+}
+
+fn with_user() -> Setup {
+    setup(Config::builder().user("alice", "s3cret-pw").require_auth(true).build())
+}
+
+impl Setup {
+    fn server(&self) -> String {
+        self.sim.addr().to_string()
+    }
+
+    /// `postel send --server .. --ca-file .. --user alice --password-env PW` plus `args`.
+    fn send(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut c = Command::new(BIN);
+        c.arg("send")
+            .args(["--server", &self.server(), "--ca-file"])
+            .arg(&self.ca)
+            .args(["--user", "alice", "--password-env", "PW", "--helo", "client.test"])
+            .args(args)
+            .env("PW", "s3cret-pw")
+            .env("XDG_CONFIG_HOME", self.dir.path().join("none"));
+        run(c, stdin)
+    }
+
+    /// A config file with one default account pointing at the simulator.
+    fn config(&self, extra: &str) -> PathBuf {
+        let path = self.dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "default = \"sim\"\n[accounts.sim]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"starttls\"\nca_file = {:?}\nuser = \"alice\"\npassword_env = \"PW\"\nhelo = \"client.test\"\n{extra}",
+                self.sim.addr().port(),
+                self.ca.display().to_string()
+            ),
+        )
+        .unwrap();
+        path
+    }
+}
+
+fn run(mut c: Command, stdin: Option<&[u8]>) -> Output {
+    c.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+#[track_caller]
+fn assert_code(o: &Output, want: i32) {
+    assert_eq!(
+        code(o),
+        want,
+        "stdout:\n{}\nstderr:\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn send_composes_a_message_with_attachment_over_starttls_and_auth() {
+    let s = with_user();
+    let file = s.dir.path().join("notes.txt");
+    std::fs::write(&file, "attached bytes\n").unwrap();
+    let o = s.send(
+        &[
+            "--from", "Alice <alice@client.test>", "--to", "bob@mx.test", "--cc", "carol@mx.test",
+            "--bcc", "dave@mx.test", "--subject", "Report", "--text", "See attached.\n",
+            "--header", "X-Tracking: 42", "--attach",
+        ],
+        None,
+    );
+    assert_code(&o, 64); // --attach without its value: a usage error, EX_USAGE
+    let o = s.send(
+        &[
+            "--from", "Alice <alice@client.test>", "--to", "bob@mx.test", "--cc", "carol@mx.test",
+            "--bcc", "dave@mx.test", "--subject", "Report", "--text", "See attached.\n",
+            "--header", "X-Tracking: 42", "--attach", file.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_code(&o, 0);
+    let m = s.sim.wait_for_messages(1, Duration::from_secs(5));
+    assert_eq!(m.len(), 1);
+    let m = &m[0];
+    assert!(m.tls);
+    assert_eq!(m.auth_user.as_deref(), Some("alice"));
+    assert_eq!(m.mail_from, "alice@client.test");
+    let rcpts: Vec<&str> = m.rcpt_to.iter().map(|r| r.address.as_str()).collect();
+    assert_eq!(rcpts, ["bob@mx.test", "carol@mx.test", "dave@mx.test"]);
+    let data = text(&m.data);
+    assert!(data.contains("Subject: Report\r\n"), "{data}");
+    assert!(data.contains("X-Tracking: 42\r\n"), "{data}");
+    assert!(data.contains("filename=notes.txt"), "{data}");
+    assert!(!data.contains("dave@mx.test"), "Bcc leaked into the headers: {data}");
+    assert!(!data.contains('\n') || !data.replace("\r\n", "").contains('\n'), "bare LF");
+}
+
+#[test]
+fn json_lists_accepted_and_refused_recipients_and_exit_is_67() {
+    let s = with_user();
+    s.sim.set_faults(vec![Fault::refuse_recipient(
+        "nobody@mx.test",
+        550,
+        "5.1.1 <nobody@mx.test>: Recipient address rejected",
+    )]);
+    let o = s.send(
+        &["--from", "a@client.test", "--to", "bob@mx.test", "--to", "nobody@mx.test", "--text", "x", "--json"],
+        None,
+    );
+    assert_code(&o, 67);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["exit_code"], 67);
+    let msg = &v["messages"][0];
+    assert_eq!(msg["accepted"][0]["address"], "bob@mx.test");
+    assert_eq!(msg["refused"][0]["address"], "nobody@mx.test");
+    assert_eq!(msg["refused"][0]["reply"]["code"], 550);
+    assert_eq!(msg["refused"][0]["reply"]["enhanced"], "5.1.1");
+}
+
+#[test]
+fn a_temporary_refusal_of_every_recipient_exits_75_and_a_permanent_one_67() {
+    let s = with_user();
+    s.sim.set_faults(vec![
+        Fault::refuse_recipient("busy@mx.test", 450, "4.2.1 Mailbox busy"),
+        Fault::refuse_recipient("gone@mx.test", 550, "5.1.1 No such user"),
+    ]);
+    let o = s.send(&["--from", "a@client.test", "--to", "busy@mx.test", "--text", "x"], None);
+    assert_code(&o, 75);
+    let o = s.send(&["--from", "a@client.test", "--to", "gone@mx.test", "--text", "x"], None);
+    assert_code(&o, 67);
+    assert!(text(&o.stderr).contains("550"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn nothing_listening_is_a_temporary_failure() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let o = run(
+        {
+            let mut c = Command::new(BIN);
+            c.args(["send", "--server", &format!("127.0.0.1:{port}"), "--tls", "none"])
+                .args(["--from", "a@x.test", "--to", "b@y.test", "--text", "x"]);
+            c
+        },
+        None,
+    );
+    assert_code(&o, 75);
+}
+
+#[test]
+fn an_untrusted_certificate_is_a_permanent_failure_and_nothing_is_sent() {
+    let s = with_user();
+    let o = run(
+        {
+            let mut c = Command::new(BIN);
+            c.args(["send", "--server", &s.server()])
+                .args(["--from", "a@x.test", "--to", "b@y.test", "--text", "x"]);
+            c
+        },
+        None,
+    );
+    // The platform's roots do not include the simulator's CA.
+    assert_code(&o, 69);
+    assert!(text(&o.stderr).contains("certificate"), "{}", text(&o.stderr));
+    assert!(s.sim.messages().is_empty());
+}
+
+#[test]
+fn transcript_redacts_credentials() {
+    let s = with_user();
+    let o = s.send(&["--from", "a@client.test", "--to", "b@mx.test", "--text", "x", "--transcript"], None);
+    assert_code(&o, 0);
+    let out = text(&o.stdout);
+    assert!(out.contains(" -> EHLO client.test"), "{out}");
+    assert!(out.contains(" -> STARTTLS"), "{out}");
+    assert!(out.contains("<redacted>"), "{out}");
+    assert!(!out.contains("s3cret-pw"), "{out}");
+    // The base64 of "\0alice\0s3cret-pw" (PLAIN) must not appear either.
+    assert!(!out.contains("czNjcmV0LXB3"), "{out}");
+}
+
+#[test]
+fn several_raw_messages_go_over_one_connection_with_envelopes_from_headers() {
+    let s = with_user();
+    let a = s.dir.path().join("a.eml");
+    let b = s.dir.path().join("b.eml");
+    std::fs::write(&a, "From: a@client.test\nTo: one@mx.test\nBcc: hidden@mx.test\nSubject: first\n\nbody one\n").unwrap();
+    std::fs::write(&b, "From: a@client.test\nTo: two@mx.test\nSubject: second\n\nbody two\n").unwrap();
+    let o = s.send(&["--raw", a.to_str().unwrap(), "--raw", b.to_str().unwrap(), "--json"], None);
+    assert_code(&o, 0);
+    let m = s.sim.wait_for_messages(2, Duration::from_secs(5));
+    assert_eq!(m.len(), 2);
+    assert_eq!(s.sim.connections(), 1);
+    let r0: Vec<&str> = m[0].rcpt_to.iter().map(|r| r.address.as_str()).collect();
+    assert_eq!(r0, ["one@mx.test", "hidden@mx.test"]);
+    assert_eq!(
+        text(&m[0].data),
+        "From: a@client.test\r\nTo: one@mx.test\r\nSubject: first\r\n\r\nbody one\r\n"
+    );
+    assert_eq!(m[1].rcpt_to[0].address, "two@mx.test");
+}
+
+#[test]
+fn raw_from_stdin_with_an_explicit_envelope() {
+    let s = with_user();
+    let o = s.send(
+        &["--raw", "-", "--from", "env@client.test", "--to", "x@mx.test"],
+        Some(b"From: header@client.test\nTo: y@mx.test\nSubject: s\n\nb\n"),
+    );
+    assert_code(&o, 0);
+    let m = s.sim.wait_for_messages(1, Duration::from_secs(5));
+    assert_eq!(m[0].mail_from, "env@client.test");
+    assert_eq!(m[0].rcpt_to.len(), 1);
+    assert_eq!(m[0].rcpt_to[0].address, "x@mx.test");
+}
+
+#[test]
+fn the_account_from_the_config_file_is_used() {
+    let s = with_user();
+    let cfg = s.config("from = \"Me <me@client.test>\"\n");
+    let mut c = Command::new(BIN);
+    c.arg("--config").arg(&cfg)
+        .args(["send", "--to", "b@mx.test", "--subject", "cfg", "--text", "x"])
+        .env("PW", "s3cret-pw");
+    let o = run(c, None);
+    assert_code(&o, 0);
+    let m = s.sim.wait_for_messages(1, Duration::from_secs(5));
+    assert_eq!(m[0].mail_from, "me@client.test");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_readable_config_file_with_a_literal_password_is_refused_with_78() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = with_user();
+    let path = s.dir.path().join("leaky.toml");
+    std::fs::write(&path, "[accounts.x]\nhost = \"127.0.0.1\"\nuser = \"alice\"\npassword = \"s3cret-pw\"\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut c = Command::new(BIN);
+    c.arg("--config").arg(&path).args(["send", "--account", "x", "--to", "b@mx.test", "--from", "a@x.test"]);
+    let o = run(c, None);
+    assert_code(&o, 78);
+    let err = text(&o.stderr);
+    assert!(err.contains("chmod 600"), "{err}");
+    assert!(!err.contains("s3cret-pw"), "{err}");
+    // Private: accepted (and the password is used).
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(
+        &path,
+        format!(
+            "[accounts.x]\nhost = \"127.0.0.1\"\nport = {}\nca_file = {:?}\nuser = \"alice\"\npassword = \"s3cret-pw\"\n",
+            s.sim.addr().port(),
+            s.ca.display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut c = Command::new(BIN);
+    c.arg("--config").arg(&path).args(["send", "--account", "x", "--to", "b@mx.test", "--from", "a@x.test", "--text", "x"]);
+    assert_code(&run(c, None), 0);
+}
+
+#[test]
+fn a_wrong_password_command_is_a_config_error() {
+    let s = with_user();
+    let mut c = Command::new(BIN);
+    c.args(["send", "--server", &s.server(), "--user", "alice", "--password-command", "exit 3"])
+        .args(["--from", "a@x.test", "--to", "b@y.test", "--text", "x"]);
+    let o = run(c, None);
+    assert_code(&o, 78);
+}
+
+#[test]
+fn there_is_no_plain_password_flag() {
+    let o = run(
+        {
+            let mut c = Command::new(BIN);
+            c.args(["send", "--server", "x", "--password", "hunter2"]);
+            c
+        },
+        None,
+    );
+    assert_ne!(code(&o), 0);
+    assert!(text(&o.stderr).contains("--password"), "{}", text(&o.stderr));
+}
+
+/// cron: `printf 'To: a@x\nSubject: s\n\nbody\n' | sendmail -t`, bare LF, Bcc removed.
+#[test]
+fn sendmail_t_from_a_cron_style_pipe_delivers_crlf_without_bcc() {
+    let s = with_user();
+    let cfg = s.config("from = \"cron@client.test\"\n");
+    let mut c = Command::new(BIN);
+    c.args(["sendmail", "-t"])
+        .env("POSTEL_CONFIG", &cfg)
+        .env("PW", "s3cret-pw");
+    let o = run(c, Some(b"To: a@mx.test\nBcc: secret@mx.test\nSubject: s\n\nbody\n"));
+    assert_code(&o, 0);
+    let m = s.sim.wait_for_messages(1, Duration::from_secs(5));
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].mail_from, "cron@client.test");
+    let r: Vec<&str> = m[0].rcpt_to.iter().map(|r| r.address.as_str()).collect();
+    assert_eq!(r, ["a@mx.test", "secret@mx.test"]);
+    assert_eq!(
+        text(&m[0].data),
+        "From: cron@client.test\r\nTo: a@mx.test\r\nSubject: s\r\n\r\nbody\r\n"
+    );
+}
+
+#[test]
+fn sendmail_through_a_link_named_sendmail_with_arguments_and_f() {
+    let s = with_user();
+    let cfg = s.config("");
+    let link = s.dir.path().join("sendmail");
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    let mut c = Command::new(&link);
+    c.args(["-oi", "-oem", "-f", "bounce@client.test", "-F", "The Robot", "--", "x@mx.test"])
+        .env("POSTEL_CONFIG", &cfg)
+        .env("PW", "s3cret-pw");
+    let o = run(c, Some(b"Subject: hi\n\nline\n.\nstill body\n"));
+    assert_code(&o, 0);
+    let m = s.sim.wait_for_messages(1, Duration::from_secs(5));
+    assert_eq!(m[0].mail_from, "bounce@client.test");
+    let data = text(&m[0].data);
+    assert!(data.starts_with("From: The Robot <bounce@client.test>\r\n"), "{data}");
+    // -oi: the lone dot is content (dot-stuffed on the wire, un-stuffed by the server).
+    assert!(data.ends_with("line\r\n.\r\nstill body\r\n"), "{data}");
+}
+
+#[test]
+fn sendmail_without_i_stops_at_a_lone_dot_and_refusals_exit_67() {
+    let s = with_user();
+    s.sim.set_faults(vec![Fault::refuse_recipient("gone@mx.test", 550, "5.1.1 No such user")]);
+    let cfg = s.config("from = \"me@client.test\"\n");
+    let mut c = Command::new(BIN);
+    c.args(["sendmail", "ok@mx.test", "gone@mx.test"])
+        .env("POSTEL_CONFIG", &cfg)
+        .env("PW", "s3cret-pw");
+    let o = run(c, Some(b"Subject: hi\n\nkept\n.\ndropped\n"));
+    assert_code(&o, 67);
+    assert!(text(&o.stderr).contains("gone@mx.test"), "{}", text(&o.stderr));
+    let m = s.sim.wait_for_messages(1, Duration::from_secs(5));
+    assert!(text(&m[0].data).ends_with("kept\r\n"), "{}", text(&m[0].data));
+}
+
+#[test]
+fn sendmail_with_no_recipients_is_a_usage_error() {
+    let s = with_user();
+    let cfg = s.config("from = \"me@client.test\"\n");
+    let mut c = Command::new(BIN);
+    c.args(["sendmail"]).env("POSTEL_CONFIG", &cfg).env("PW", "s3cret-pw");
+    let o = run(c, Some(b"Subject: hi\n\nx\n"));
+    assert_code(&o, 64);
+}
+
+#[test]
+fn probe_shows_tls_chain_and_auth_of_the_simulator() {
+    let s = setup(Config::builder().require_tls_for_auth(true).build());
+    let mut c = Command::new(BIN);
+    c.args(["probe", &s.server(), "--json", "--ca-file"]).arg(&s.ca);
+    let o = run(c, None);
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["tls"]["verified"], true);
+    assert!(v["greeting"][0].as_str().unwrap().starts_with("220 mx.sim.test"));
+    assert!(v["auth"].as_array().unwrap().iter().any(|m| m == "SCRAM-SHA-256"));
+    assert!(!v["tls"]["chain"].as_array().unwrap().is_empty());
+    // Without the CA: reported, exit 69.
+    let mut c = Command::new(BIN);
+    c.args(["probe", &s.server(), "--json"]);
+    let o = run(c, None);
+    assert_code(&o, 69);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["tls"]["verified"], false);
+    assert!(v["tls"]["verify_error"].as_str().unwrap().contains("unknown issuer"));
+}
+
+#[test]
+fn demo_delivers_and_shows_the_redacted_session_and_the_message() {
+    let t = std::time::Instant::now();
+    let o = run(
+        {
+            let mut c = Command::new(BIN);
+            c.arg("demo");
+            c
+        },
+        None,
+    );
+    assert_code(&o, 0);
+    let out = text(&o.stdout);
+    assert!(out.contains(" -> STARTTLS"), "{out}");
+    assert!(out.contains("AUTH SCRAM-SHA-256 <redacted>"), "{out}");
+    assert!(!out.contains("demo-password"), "{out}");
+    assert!(out.contains("filename=readings.csv"), "{out}");
+    assert!(out.contains("=== end of message"), "{out}");
+    assert!(!out.contains("\x1b["), "colour when piped");
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_definitions() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = run(
+            {
+                let mut c = Command::new(BIN);
+                c.args(["completions", shell]);
+                c
+            },
+            None,
+        );
+        assert_code(&o, 0);
+        assert!(text(&o.stdout).contains("password-command"), "{shell}");
+    }
+    let o = run(
+        {
+            let mut c = Command::new(BIN);
+            c.arg("man");
+            c
+        },
+        None,
+    );
+    assert_code(&o, 0);
+    assert!(text(&o.stdout).contains(".TH postel"), "{}", text(&o.stdout));
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Command::new(BIN);
+    c.args(["man", "--dir"]).arg(dir.path());
+    assert_code(&run(c, None), 0);
+    assert!(Path::new(&dir.path().join("postel-send.1")).exists());
+}
