@@ -415,19 +415,20 @@ impl Direct {
     }
 
     /// One domain's recipients (`(index, RCPT address)`): its hosts in order until one
-    /// gives a final answer.
+    /// gives a final answer. After a delivery the client is handed back still connected,
+    /// so that QUIT follows the recording of the outcome.
     fn deliver_domain(
         &self,
         domain: &str,
         from: &str,
         rcpts: &[(usize, String)],
         message: &[u8],
-    ) -> Vec<Outcome> {
+    ) -> (Vec<Outcome>, Option<Client>) {
         let all = |o: Outcome| vec![o; rcpts.len()];
         let route = match self.resolver.route(domain) {
             Ok(r) => r,
-            Err(e) if e.is_transient() => return all(Outcome::deferred(e.to_string())),
-            Err(e) => return all(Outcome::Permanent(e.to_string())),
+            Err(e) if e.is_transient() => return (all(Outcome::deferred(e.to_string())), None),
+            Err(e) => return (all(Outcome::Permanent(e.to_string())), None),
         };
         let to: Vec<String> = rcpts.iter().map(|(_, a)| a.clone()).collect();
         let envelope = Envelope::new(from, to.iter().cloned());
@@ -446,14 +447,12 @@ impl Direct {
                 }
             };
             for ip in ips {
-                let attempt = |tls| {
-                    self.client(ip, &mx.host, tls).and_then(|mut c| {
-                        let r = c.send_bytes(&envelope, message);
-                        let _ = c.quit();
-                        r
-                    })
+                // The client comes back unclosed: QUIT only once the outcome is recorded.
+                let attempt = |tls| match self.client(ip, &mx.host, tls) {
+                    Ok(mut c) => (c.send_bytes(&envelope, message), Some(c)),
+                    Err(e) => (Err(e), None),
                 };
-                let mut result = attempt(self.tls);
+                let (mut result, mut client) = attempt(self.tls);
                 if self.tls == TlsMode::Opportunistic && matches!(result, Err(crate::Error::Tls(_)))
                 {
                     // Opportunistic TLS that failed (a bad certificate, a broken handshake)
@@ -463,7 +462,7 @@ impl Direct {
                         "{domain}: TLS with {} ({ip}) failed; retrying in plaintext",
                         mx.host
                     );
-                    result = attempt(TlsMode::Disabled);
+                    (result, client) = attempt(TlsMode::Disabled);
                 }
                 if self.tls == TlsMode::StartTls && tls_refused(&result) {
                     // Required TLS not to be had here: like a host that is down.
@@ -480,23 +479,26 @@ impl Direct {
                 }
                 let outcomes = crate::queue::worker_outcomes(&result, &to);
                 match &result {
-                    Ok(_) => return outcomes,
+                    Ok(_) => return (outcomes, client),
                     Err(e) if e.is_transient() && !crate::queue::worker_may_have_delivered(e) => {
                         tracing::info!("{domain}: {} ({ip}) failed: {e}; trying the next", mx.host);
                         last = outcomes;
                     }
                     // A permanent refusal is final; a connection lost after the data may
                     // have delivered, so trying another host now would risk a second copy.
-                    Err(_) => return outcomes,
+                    Err(_) => return (outcomes, None),
                 }
             }
         }
         if matches!(route, Route::Implicit(_)) && dns_failures == hosts.len() {
-            return all(Outcome::Permanent(format!(
-                "{domain}: no MX and no A/AAAA record"
-            )));
+            return (
+                all(Outcome::Permanent(format!(
+                    "{domain}: no MX and no A/AAAA record"
+                ))),
+                None,
+            );
         }
-        last
+        (last, None)
     }
 }
 
@@ -531,10 +533,13 @@ impl Deliver for Direct {
             }
         }
         for (domain, rcpts) in domains {
-            let outcomes = self.deliver_domain(&domain, from, &rcpts, message);
+            let (outcomes, client) = self.deliver_domain(&domain, from, &rcpts, message);
             let batch: Vec<(usize, Outcome)> =
                 rcpts.iter().map(|(i, _)| *i).zip(outcomes).collect();
             report(&batch);
+            if let Some(mut c) = client {
+                let _ = c.quit();
+            }
         }
     }
 }

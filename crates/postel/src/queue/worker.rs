@@ -70,14 +70,21 @@ impl<F: Fn() -> Result<Client, Error>> Relay<F> {
 
 impl<F: Fn() -> Result<Client, Error>> Deliver for Relay<F> {
     fn deliver(&self, from: &str, to: &[String], message: &[u8], report: &mut OutcomeSink<'_>) {
-        let result = (self.connect)().and_then(|mut client| {
-            let r = client.send_bytes(&Envelope::new(from, to.iter().cloned()), message);
-            let _ = client.quit();
-            r
-        });
+        let (result, client) = match (self.connect)() {
+            Ok(mut c) => (
+                c.send_bytes(&Envelope::new(from, to.iter().cloned()), message),
+                Some(c),
+            ),
+            Err(e) => (Err(e), None),
+        };
         let outcomes: Vec<(usize, Outcome)> =
             outcomes_of(&result, to).into_iter().enumerate().collect();
         report(&outcomes);
+        // QUIT only once the outcome is on disk: a session that ends without QUIT is the
+        // only kind whose accepted message a restarted worker may send again.
+        if let Some(mut c) = client {
+            let _ = c.quit();
+        }
     }
 }
 
