@@ -8,6 +8,8 @@
 set -euo pipefail
 
 PKGS=(postfix sasl2-bin libsasl2-modules libsasl2-modules-db swaks libnet-ssleay-perl libio-socket-ssl-perl openssl python3 ca-certificates)
+# postel-cli's end-to-end tests drive `postel sendmail` from `git send-email` (crates/cli/tests/git_send_email.rs).
+PKGS+=(git-email)
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
