@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compose a message from flags, or send ready ones (--raw), through a server.
-    Send(SendArgs),
+    Send(Box<SendArgs>),
     /// The sendmail interface for cron, git send-email, mutt and mail(): recipients as
     /// arguments, the message on stdin.
     #[command(disable_help_flag = true)]
@@ -153,7 +153,11 @@ pub struct SendArgs {
 #[derive(Debug, Args)]
 pub struct SendmailArgs {
     /// sendmail options and recipients: -t, -i, -oi, -f FROM, -F NAME, -C FILE, ...
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
     pub args: Vec<OsString>,
 }
 

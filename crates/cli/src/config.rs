@@ -235,7 +235,9 @@ fn run_password_command(cmd: &str) -> Result<Secret, Failure> {
         )));
     }
     let text = String::from_utf8(out.stdout).map_err(|_| {
-        Failure::config(format!("password command {cmd:?} printed something not UTF-8"))
+        Failure::config(format!(
+            "password command {cmd:?} printed something not UTF-8"
+        ))
     })?;
     let first = text.lines().next().unwrap_or("");
     if first.is_empty() {

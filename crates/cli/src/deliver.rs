@@ -10,7 +10,7 @@ use postel_mime::{EncodeOptions, Message, RawMessage};
 /// A message to send: built from flags, or bytes from elsewhere.
 pub enum Outgoing {
     /// Built by `postel send` from flags.
-    Composed(Message),
+    Composed(Box<Message>),
     /// A file or stdin.
     Raw(RawMessage),
 }
@@ -53,7 +53,10 @@ pub fn deliver(
     if let (Some(b), Some(n)) = (bar, env.size) {
         b.set_length(n);
     }
-    let reader = Counted { inner: encoder, bar };
+    let reader = Counted {
+        inner: encoder,
+        bar,
+    };
     client.send_reader(&env, reader)
 }
 

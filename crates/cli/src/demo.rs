@@ -37,7 +37,9 @@ pub fn run() -> Result<u8, Failure> {
 
     say(
         &mut out,
-        &format!("postel-sim is listening on {addr}: STARTTLS with a CA made just now, AUTH as {USER:?}"),
+        &format!(
+            "postel-sim is listening on {addr}: STARTTLS with a CA made just now, AUTH as {USER:?}"
+        ),
     )
     .map_err(io)?;
 
@@ -61,7 +63,11 @@ pub fn run() -> Result<u8, Failure> {
     let report = client.send(&mut message)?;
     client.quit()?;
 
-    say(&mut out, "The session, as the client saw it (AUTH redacted):").map_err(io)?;
+    say(
+        &mut out,
+        "The session, as the client saw it (AUTH redacted):",
+    )
+    .map_err(io)?;
     if let Some(t) = client.take_transcript() {
         output::transcript(&mut out, &t).map_err(io)?;
     }

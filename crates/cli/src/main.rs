@@ -51,7 +51,11 @@ fn main() -> ExitCode {
             Err(e) => {
                 let _ = e.print();
                 // Help and version are not errors; a bad command line is EX_USAGE.
-                return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+                return ExitCode::from(if e.use_stderr() {
+                    exit::USAGE
+                } else {
+                    exit::OK
+                });
             }
         };
         ("postel", dispatch(cli))

@@ -25,7 +25,10 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme, StreamOwned};
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    StreamOwned,
+};
 use serde_json::{json, Value};
 
 use crate::cli::{ProbeArgs, Tls};
@@ -131,7 +134,10 @@ impl Conn {
         let bytes = format!("{line}\r\n");
         let r = match self {
             Conn::Plain(r) => r.get_mut().write_all(bytes.as_bytes()),
-            Conn::Tls(r) => r.get_mut().write_all(bytes.as_bytes()).and_then(|()| r.get_mut().flush()),
+            Conn::Tls(r) => r
+                .get_mut()
+                .write_all(bytes.as_bytes())
+                .and_then(|()| r.get_mut().flush()),
         };
         r.map_err(|e| Failure::new(exit::TEMPFAIL, format!("writing {line:?}: {e}")))
     }
@@ -145,15 +151,22 @@ impl Conn {
                 .read_until(b'\n', &mut buf)
                 .map_err(|e| Failure::new(exit::TEMPFAIL, format!("reading a reply: {e}")))?;
             if n == 0 {
-                return Err(Failure::new(exit::TEMPFAIL, "the server closed the connection"));
+                return Err(Failure::new(
+                    exit::TEMPFAIL,
+                    "the server closed the connection",
+                ));
             }
-            let text = String::from_utf8_lossy(&buf).trim_end_matches(['\r', '\n']).to_owned();
+            let text = String::from_utf8_lossy(&buf)
+                .trim_end_matches(['\r', '\n'])
+                .to_owned();
             log.push(('S', text.clone()));
             let code = text
                 .get(..3)
                 .and_then(|c| c.parse::<u16>().ok())
                 .filter(|c| (200..600).contains(c))
-                .ok_or_else(|| Failure::new(exit::PROTOCOL, format!("not an SMTP reply: {text:?}")))?;
+                .ok_or_else(|| {
+                    Failure::new(exit::PROTOCOL, format!("not an SMTP reply: {text:?}"))
+                })?;
             let last = text.as_bytes().get(3) != Some(&b'-');
             lines.push(text);
             if last {
@@ -172,7 +185,10 @@ fn roots(args: &ProbeArgs) -> Result<RootCertStore, Failure> {
                 .map_err(|e| Failure::config(format!("CA file {}: {e}", p.display())))?;
             let (added, _) = store.add_parsable_certificates(certs);
             if added == 0 {
-                return Err(Failure::config(format!("CA file {}: no certificate in it", p.display())));
+                return Err(Failure::config(format!(
+                    "CA file {}: no certificate in it",
+                    p.display()
+                )));
             }
         }
         None => {
@@ -195,9 +211,10 @@ fn handshake(
     host: &str,
 ) -> Result<(StreamOwned<ClientConnection, TcpStream>, TlsFacts), Failure> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots(args)?), provider.clone())
-        .build()
-        .map_err(|e| Failure::config(format!("certificate verifier: {e}")))?;
+    let inner =
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots(args)?), provider.clone())
+            .build()
+            .map_err(|e| Failure::config(format!("certificate verifier: {e}")))?;
     let seen = Arc::new(Mutex::new(Seen::default()));
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -231,7 +248,14 @@ fn handshake(
         .map(|s| format!("{:?}", s.suite()))
         .unwrap_or_default();
     let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(PoisonError::into_inner));
-    Ok((stream, TlsFacts { version, suite, seen }))
+    Ok((
+        stream,
+        TlsFacts {
+            version,
+            suite,
+            seen,
+        },
+    ))
 }
 
 /// One certificate's subject, issuer, validity and names.
@@ -267,8 +291,12 @@ fn general_name(n: &x509_parser::extensions::GeneralName<'_>) -> String {
         G::DNSName(d) => (*d).to_owned(),
         G::RFC822Name(m) => format!("email:{m}"),
         G::IPAddress(b) => match b.len() {
-            4 => <[u8; 4]>::try_from(*b).map(|a| std::net::IpAddr::from(a).to_string()).unwrap_or_default(),
-            16 => <[u8; 16]>::try_from(*b).map(|a| std::net::IpAddr::from(a).to_string()).unwrap_or_default(),
+            4 => <[u8; 4]>::try_from(*b)
+                .map(|a| std::net::IpAddr::from(a).to_string())
+                .unwrap_or_default(),
+            16 => <[u8; 16]>::try_from(*b)
+                .map(|a| std::net::IpAddr::from(a).to_string())
+                .unwrap_or_default(),
             _ => format!("{b:02x?}"),
         },
         other => other.to_string(),
@@ -278,11 +306,17 @@ fn general_name(n: &x509_parser::extensions::GeneralName<'_>) -> String {
 /// Runs `postel probe`; returns the exit code.
 pub fn run(args: &ProbeArgs) -> Result<u8, Failure> {
     let (host, port) = split_host_port(&args.server)?;
-    let mode = args
-        .tls
-        .unwrap_or(if port == Some(465) { Tls::Implicit } else { Tls::Starttls });
+    let mode = args.tls.unwrap_or(if port == Some(465) {
+        Tls::Implicit
+    } else {
+        Tls::Starttls
+    });
     let port = port.unwrap_or(default_port(mode_of(mode)));
-    let endpoint = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+    let endpoint = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
     let addrs: Vec<_> = (host.as_str(), port)
         .to_socket_addrs()
         .map_err(|e| Failure::new(exit::TEMPFAIL, format!("cannot resolve {host}: {e}")))?
@@ -301,7 +335,10 @@ pub fn run(args: &ProbeArgs) -> Result<u8, Failure> {
     let tcp = tcp.ok_or_else(|| {
         Failure::new(
             exit::TEMPFAIL,
-            format!("cannot connect to {endpoint}: {}", last.unwrap_or_else(|| "no address".into())),
+            format!(
+                "cannot connect to {endpoint}: {}",
+                last.unwrap_or_else(|| "no address".into())
+            ),
         )
     })?;
     let peer = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
@@ -319,21 +356,43 @@ pub fn run(args: &ProbeArgs) -> Result<u8, Failure> {
     };
     let (code, greeting) = conn.reply(&mut log).map_err(|mut f| {
         if log.is_empty() && mode != Tls::Implicit {
-            f.message.push_str(" (no greeting: if the port speaks TLS from the first byte, try --tls implicit)");
+            f.message.push_str(
+                " (no greeting: if the port speaks TLS from the first byte, try --tls implicit)",
+            );
         }
         f
     })?;
     if code != 220 {
         let _ = conn.send("QUIT", &mut log);
-        return finish(args, &host, &endpoint, &peer, &log, tls, None, Some(format!("greeting refused: {}", greeting.join(" / "))));
+        return finish(
+            args,
+            &host,
+            &endpoint,
+            &peer,
+            &log,
+            tls,
+            None,
+            Some(format!("greeting refused: {}", greeting.join(" / "))),
+        );
     }
     conn.send(&format!("EHLO {}", args.helo), &mut log)?;
     let (code, mut ehlo) = conn.reply(&mut log)?;
     if code != 250 {
-        return finish(args, &host, &endpoint, &peer, &log, tls, None, Some(format!("EHLO refused: {}", ehlo.join(" / "))));
+        return finish(
+            args,
+            &host,
+            &endpoint,
+            &peer,
+            &log,
+            tls,
+            None,
+            Some(format!("EHLO refused: {}", ehlo.join(" / "))),
+        );
     }
     let mut problem = None;
-    let offers_starttls = keywords(&ehlo).iter().any(|k| k.eq_ignore_ascii_case("STARTTLS"));
+    let offers_starttls = keywords(&ehlo)
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case("STARTTLS"));
     if matches!(mode, Tls::Starttls | Tls::Opportunistic) && tls.is_none() {
         if offers_starttls {
             conn.send("STARTTLS", &mut log)?;
@@ -363,7 +422,16 @@ pub fn run(args: &ProbeArgs) -> Result<u8, Failure> {
     }
     let _ = conn.send("QUIT", &mut log);
     let _ = conn.reply(&mut log);
-    finish(args, &host, &endpoint, &peer, &log, tls, Some(ehlo), problem)
+    finish(
+        args,
+        &host,
+        &endpoint,
+        &peer,
+        &log,
+        tls,
+        Some(ehlo),
+        problem,
+    )
 }
 
 /// The EHLO keywords (and their parameters) of a 250 reply, without the greeting line.
@@ -428,27 +496,51 @@ fn finish(
             "problem": problem,
             "exit_code": code,
         });
-        writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default()).map_err(io)?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        )
+        .map_err(io)?;
         return Ok(code);
     }
     let h = anstyle::Style::new().bold();
     let good = anstyle::AnsiColor::Green.on_default().bold();
     let bad = anstyle::AnsiColor::Red.on_default().bold();
     writeln!(out, "{h}Server{h:#}      {endpoint} ({peer})").map_err(io)?;
-    writeln!(out, "{h}Greeting{h:#}    {}", greeting.join("\n            ")).map_err(io)?;
+    writeln!(
+        out,
+        "{h}Greeting{h:#}    {}",
+        greeting.join("\n            ")
+    )
+    .map_err(io)?;
     writeln!(out, "{h}Extensions{h:#}  {}", exts.join("\n            ")).map_err(io)?;
     match (&tls, tls_json) {
         (Some(t), Some(j)) => {
             writeln!(out, "{h}TLS{h:#}         {} {}", t.version, t.suite).map_err(io)?;
             match &t.seen.verdict {
-                Some(Ok(())) => writeln!(out, "{h}Certificate{h:#} {good}verified{good:#} for {}", args.tls_name.as_deref().unwrap_or(host)),
+                Some(Ok(())) => writeln!(
+                    out,
+                    "{h}Certificate{h:#} {good}verified{good:#} for {}",
+                    args.tls_name.as_deref().unwrap_or(host)
+                ),
                 Some(Err(e)) => writeln!(out, "{h}Certificate{h:#} {bad}NOT verified{bad:#}: {e}"),
                 None => writeln!(out, "{h}Certificate{h:#} none seen"),
             }
             .map_err(io)?;
             for (i, c) in j["chain"].as_array().into_iter().flatten().enumerate() {
-                writeln!(out, "  [{i}] subject  {}", c["subject"].as_str().unwrap_or("?")).map_err(io)?;
-                writeln!(out, "      issuer   {}", c["issuer"].as_str().unwrap_or("?")).map_err(io)?;
+                writeln!(
+                    out,
+                    "  [{i}] subject  {}",
+                    c["subject"].as_str().unwrap_or("?")
+                )
+                .map_err(io)?;
+                writeln!(
+                    out,
+                    "      issuer   {}",
+                    c["issuer"].as_str().unwrap_or("?")
+                )
+                .map_err(io)?;
                 writeln!(
                     out,
                     "      expires  {} ({} days)",
@@ -467,7 +559,11 @@ fn finish(
     writeln!(
         out,
         "{h}AUTH{h:#}        {}",
-        if auth.is_empty() { "not offered".to_owned() } else { auth.join(" ") }
+        if auth.is_empty() {
+            "not offered".to_owned()
+        } else {
+            auth.join(" ")
+        }
     )
     .map_err(io)?;
     if let Some(p) = &problem {

@@ -21,7 +21,10 @@ pub fn run(args: &SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
 
     let mut jobs: Vec<(String, Outgoing)> = Vec::new();
     if args.raw.is_empty() {
-        jobs.push(("message".to_owned(), Outgoing::Composed(compose(args, from.as_deref())?)));
+        jobs.push((
+            "message".to_owned(),
+            Outgoing::Composed(Box::new(compose(args, from.as_deref())?)),
+        ));
     } else {
         let stdin_count = args.raw.iter().filter(|p| p.as_os_str() == "-").count();
         if stdin_count > 1 {
@@ -78,8 +81,12 @@ pub fn run(args: &SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
     }
     if args.json {
         let v = json!({ "exit_code": code, "messages": results });
-        writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default())
-            .map_err(io_failure)?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        )
+        .map_err(io_failure)?;
     }
     Ok(code)
 }
@@ -132,11 +139,17 @@ fn raw_envelope(args: &SendArgs, from: Option<&str>) -> Result<Option<Envelope>,
         return Ok(None);
     }
     if to.is_empty() {
-        return Err(Failure::usage("--from with --raw needs --to too (or neither: the headers give the envelope)"));
+        return Err(Failure::usage(
+            "--from with --raw needs --to too (or neither: the headers give the envelope)",
+        ));
     }
     let from = match from {
         Some(f) => sender(f).map_err(|e| Failure::data(format!("sender {f:?}: {e}")))?,
-        None => return Err(Failure::usage("--to with --raw needs --from (or an account with `from`)")),
+        None => {
+            return Err(Failure::usage(
+                "--to with --raw needs --from (or an account with `from`)",
+            ))
+        }
     };
     Ok(Some(Envelope::new(from, to)))
 }
@@ -150,7 +163,10 @@ fn open_raw(path: &Path) -> Result<RawMessage, Failure> {
         RawMessage::from_bytes(bytes)
     } else {
         let f = std::fs::File::open(path).map_err(|e| {
-            Failure::new(exit::NOINPUT, format!("cannot open {}: {e}", path.display()))
+            Failure::new(
+                exit::NOINPUT,
+                format!("cannot open {}: {e}", path.display()),
+            )
         })?;
         RawMessage::from_reader(f)
     };
@@ -164,7 +180,12 @@ fn read_text(path: &Path) -> Result<String, Failure> {
     } else {
         std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut s))
     };
-    r.map_err(|e| Failure::new(exit::NOINPUT, format!("cannot read {}: {e}", path.display())))?;
+    r.map_err(|e| {
+        Failure::new(
+            exit::NOINPUT,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
     Ok(s)
 }
 
@@ -173,7 +194,9 @@ fn compose(args: &SendArgs, from: Option<&str>) -> Result<Message, Failure> {
         Failure::usage("no sender: give --from ADDR (or an account with `from` in the config file)")
     })?;
     if args.to.is_empty() && args.cc.is_empty() && args.bcc.is_empty() {
-        return Err(Failure::usage("no recipient: give --to ADDR (or --cc, --bcc)"));
+        return Err(Failure::usage(
+            "no recipient: give --to ADDR (or --cc, --bcc)",
+        ));
     }
     let mut b = Message::builder().from(from);
     for t in &args.to {

@@ -42,7 +42,9 @@ pub struct Invocation {
 }
 
 /// Options that take a value, as a separate argument when not attached (`-N never`).
-const WITH_VALUE: &[char] = &['f', 'r', 'F', 'C', 'a', 'N', 'R', 'V', 'X', 'O', 'L', 'h', 'B', 'p', 'q'];
+const WITH_VALUE: &[char] = &[
+    'f', 'r', 'F', 'C', 'a', 'N', 'R', 'V', 'X', 'O', 'L', 'h', 'B', 'p', 'q',
+];
 
 /// Parses sendmail's arguments (after the program name).
 pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Invocation, Failure> {
@@ -54,7 +56,10 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Invocation, Fail
             break;
         }
         if a == "--account" {
-            inv.account = Some(args.next().ok_or_else(|| Failure::usage("--account needs a name"))?);
+            inv.account = Some(
+                args.next()
+                    .ok_or_else(|| Failure::usage("--account needs a name"))?,
+            );
             continue;
         }
         let Some(opt) = a.strip_prefix('-').filter(|o| !o.is_empty()) else {
@@ -87,8 +92,9 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Invocation, Fail
             'v' if attached.chars().all(|c| c == 'v') => inv.verbose = true,
             c if WITH_VALUE.contains(&c) => {
                 let value = if attached.is_empty() {
-                    args.next()
-                        .ok_or_else(|| Failure::usage(format!("sendmail option -{c} needs a value")))?
+                    args.next().ok_or_else(|| {
+                        Failure::usage(format!("sendmail option -{c} needs a value"))
+                    })?
                 } else {
                     attached
                 };
@@ -100,11 +106,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Invocation, Fail
                     _ => {} // -N dsn, -R ret, -V envid, -X log, -O opt, -L tag, -h hops, -B type
                 }
             }
-            _ => {
-                return Err(Failure::usage(format!(
-                    "unknown sendmail option {a:?}"
-                )))
-            }
+            _ => return Err(Failure::usage(format!("unknown sendmail option {a:?}"))),
         }
     }
     Ok(inv)
@@ -139,7 +141,10 @@ fn has_header(message: &[u8], name: &str) -> bool {
             return false;
         }
         if let Some(colon) = line.iter().position(|&b| b == b':') {
-            if line[..colon].trim_ascii().eq_ignore_ascii_case(name.as_bytes()) {
+            if line[..colon]
+                .trim_ascii()
+                .eq_ignore_ascii_case(name.as_bytes())
+            {
                 return true;
             }
         }
@@ -153,15 +158,21 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
     let inv = parse(args)?;
     let file = crate::config::load(inv.config.as_deref().or(config.as_deref()))?;
     let server = ServerArgs {
-        account: inv.account.clone().or_else(|| std::env::var("POSTEL_ACCOUNT").ok()),
+        account: inv
+            .account
+            .clone()
+            .or_else(|| std::env::var("POSTEL_ACCOUNT").ok()),
         ..ServerArgs::default()
     };
     let (mut client, srv) = crate::server::client(&server, &file, inv.verbose)?;
 
     let mut input = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut input)
-        .map_err(|e| Failure::new(exit::NOINPUT, format!("reading the message from stdin: {e}")))?;
+    std::io::stdin().read_to_end(&mut input).map_err(|e| {
+        Failure::new(
+            exit::NOINPUT,
+            format!("reading the message from stdin: {e}"),
+        )
+    })?;
     let mut message = if inv.ignore_dots {
         input
     } else {
@@ -196,7 +207,8 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
     let raw = RawMessage::from_bytes(message)?;
     let mut recipients = Vec::new();
     for r in &inv.recipients {
-        recipients.extend(addresses(r).map_err(|e| Failure::data(format!("recipient {r:?}: {e}")))?);
+        recipients
+            .extend(addresses(r).map_err(|e| Failure::data(format!("recipient {r:?}: {e}")))?);
     }
     if inv.extract {
         let env = raw.envelope()?;
@@ -238,7 +250,10 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
 
 /// A display name as a quoted string when it needs one (RFC 5322 §3.2.4).
 fn quote_name(n: &str) -> String {
-    if n.chars().all(|c| c.is_alphanumeric() || c == ' ' || c == '-' || c == '.') && n.is_ascii() {
+    if n.chars()
+        .all(|c| c.is_alphanumeric() || c == ' ' || c == '-' || c == '.')
+        && n.is_ascii()
+    {
         n.to_owned()
     } else {
         format!("\"{}\"", n.replace('\\', "\\\\").replace('"', "\\\""))
@@ -269,8 +284,21 @@ mod tests {
     #[test]
     fn noise_flags_are_ignored() {
         let inv = p(&[
-            "-odb", "-bm", "-B8BITMIME", "-N", "never", "-R", "hdrs", "-V", "env1", "-v", "-Am",
-            "-X", "/tmp/log", "-Ofoo=bar", "x@y.test",
+            "-odb",
+            "-bm",
+            "-B8BITMIME",
+            "-N",
+            "never",
+            "-R",
+            "hdrs",
+            "-V",
+            "env1",
+            "-v",
+            "-Am",
+            "-X",
+            "/tmp/log",
+            "-Ofoo=bar",
+            "x@y.test",
         ]);
         assert!(inv.verbose);
         assert_eq!(inv.recipients, ["x@y.test"]);

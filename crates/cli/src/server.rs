@@ -15,14 +15,23 @@ pub struct Server {
 
 /// Splits `HOST`, `HOST:PORT`, `[V6]` or `[V6]:PORT`.
 pub fn split_host_port(s: &str) -> Result<(String, Option<u16>), Failure> {
-    let bad = || Failure::usage(format!("bad server {s:?}: expected HOST, HOST:PORT or [IPv6]:PORT"));
+    let bad = || {
+        Failure::usage(format!(
+            "bad server {s:?}: expected HOST, HOST:PORT or [IPv6]:PORT"
+        ))
+    };
     if let Some(rest) = s.strip_prefix('[') {
         let (host, after) = rest.split_once(']').ok_or_else(bad)?;
         return match after {
             "" => Ok((host.to_owned(), None)),
             p => Ok((
                 host.to_owned(),
-                Some(p.strip_prefix(':').ok_or_else(bad)?.parse().map_err(|_| bad())?),
+                Some(
+                    p.strip_prefix(':')
+                        .ok_or_else(bad)?
+                        .parse()
+                        .map_err(|_| bad())?,
+                ),
             )),
         };
     }
@@ -36,7 +45,11 @@ pub fn split_host_port(s: &str) -> Result<(String, Option<u16>), Failure> {
 }
 
 /// The TLS mode named in the flags or the account, else by port (465 implicit).
-fn tls_mode(flag: Option<Tls>, account: Option<&str>, port: Option<u16>) -> Result<TlsMode, Failure> {
+fn tls_mode(
+    flag: Option<Tls>,
+    account: Option<&str>,
+    port: Option<u16>,
+) -> Result<TlsMode, Failure> {
     if let Some(t) = flag {
         return Ok(mode_of(t));
     }
@@ -96,16 +109,15 @@ pub fn client(
         from: acc_from,
     } = account;
 
-    let (host, port) = match (&args.server, acc_host) {
-        (Some(s), _) => split_host_port(s)?,
-        (None, Some(h)) => (h, acc_port),
-        (None, None) => {
-            return Err(Failure::config(
+    let (host, port) =
+        match (&args.server, acc_host) {
+            (Some(s), _) => split_host_port(s)?,
+            (None, Some(h)) => (h, acc_port),
+            (None, None) => return Err(Failure::config(
                 "no server: give --server HOST[:PORT], or --account NAME (or a default account) \
                  from the config file",
-            ))
-        }
-    };
+            )),
+        };
     let tls = tls_mode(args.tls, acc_tls.as_deref(), port)?;
     let port = port.unwrap_or(default_port(tls));
 
@@ -148,7 +160,9 @@ pub fn client(
             )))
         }
         (None, Some(_)) => {
-            return Err(Failure::config("a password source was given without --user"))
+            return Err(Failure::config(
+                "a password source was given without --user",
+            ))
         }
         (None, None) => {}
     }
@@ -156,10 +170,7 @@ pub fn client(
         .dangerous_allow_plaintext_auth(args.allow_plaintext_auth)
         .transcript(transcript);
     let client = b.build()?;
-    Ok((
-        client,
-        Server { from: acc_from },
-    ))
+    Ok((client, Server { from: acc_from }))
 }
 
 #[cfg(test)]
@@ -168,11 +179,23 @@ mod tests {
 
     #[test]
     fn host_and_port_forms() {
-        assert_eq!(split_host_port("mx.test").unwrap(), ("mx.test".into(), None));
-        assert_eq!(split_host_port("mx.test:465").unwrap(), ("mx.test".into(), Some(465)));
-        assert_eq!(split_host_port("[::1]:25").unwrap(), ("::1".into(), Some(25)));
+        assert_eq!(
+            split_host_port("mx.test").unwrap(),
+            ("mx.test".into(), None)
+        );
+        assert_eq!(
+            split_host_port("mx.test:465").unwrap(),
+            ("mx.test".into(), Some(465))
+        );
+        assert_eq!(
+            split_host_port("[::1]:25").unwrap(),
+            ("::1".into(), Some(25))
+        );
         assert_eq!(split_host_port("::1").unwrap(), ("::1".into(), None));
-        assert_eq!(split_host_port("mx:x").unwrap_err().code, crate::exit::USAGE);
+        assert_eq!(
+            split_host_port("mx:x").unwrap_err().code,
+            crate::exit::USAGE
+        );
     }
 
     #[test]

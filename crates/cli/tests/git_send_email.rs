@@ -17,12 +17,21 @@ fn required() -> bool {
 fn git(dir: &Path, args: &[&str]) -> String {
     let o = Command::new("git")
         .current_dir(dir)
-        .args(["-c", "user.name=Patch Author", "-c", "user.email=author@client.test"])
+        .args([
+            "-c",
+            "user.name=Patch Author",
+            "-c",
+            "user.email=author@client.test",
+        ])
         .args(args)
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -42,7 +51,8 @@ fn git_send_email_delivers_a_patch_through_postel_sendmail() {
         return;
     }
 
-    let sim = BlockingSimulator::start(Config::builder().user("alice", "s3cret-pw").build()).unwrap();
+    let sim =
+        BlockingSimulator::start(Config::builder().user("alice", "s3cret-pw").build()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
@@ -63,19 +73,44 @@ fn git_send_email_delivers_a_patch_through_postel_sendmail() {
     std::fs::write(repo.join("README"), "hello\n").unwrap();
     git(&repo, &["add", "README"]);
     git(&repo, &["commit", "-q", "-m", "first"]);
-    std::fs::write(repo.join("README"), "hello\n.\nworld with a lone dot above\n").unwrap();
-    git(&repo, &["commit", "-q", "-am", "README: add a line\n\nThe body of the commit message."]);
+    std::fs::write(
+        repo.join("README"),
+        "hello\n.\nworld with a lone dot above\n",
+    )
+    .unwrap();
+    git(
+        &repo,
+        &[
+            "commit",
+            "-q",
+            "-am",
+            "README: add a line\n\nThe body of the commit message.",
+        ],
+    );
     let patch = git(&repo, &["format-patch", "-1", "--stdout"]);
 
     let o = Command::new("git")
         .current_dir(&repo)
-        .args(["-c", "user.name=Patch Author", "-c", "user.email=author@client.test"])
+        .args([
+            "-c",
+            "user.name=Patch Author",
+            "-c",
+            "user.email=author@client.test",
+        ])
         .arg("-c")
         .arg(format!("sendemail.sendmailCmd={BIN} sendmail"))
         .args([
-            "send-email", "--confirm=never", "--quiet", "--suppress-cc=all",
-            "--from", "Patch Author <author@client.test>",
-            "--to", "list@mx.test", "--cc", "reviewer@mx.test", "-1",
+            "send-email",
+            "--confirm=never",
+            "--quiet",
+            "--suppress-cc=all",
+            "--from",
+            "Patch Author <author@client.test>",
+            "--to",
+            "list@mx.test",
+            "--cc",
+            "reviewer@mx.test",
+            "-1",
         ])
         .env("POSTEL_CONFIG", &cfg)
         .env("POSTEL_TEST_PW", "s3cret-pw")
@@ -98,7 +133,10 @@ fn git_send_email_delivers_a_patch_through_postel_sendmail() {
     rcpts.sort_unstable();
     assert_eq!(rcpts, ["list@mx.test", "reviewer@mx.test"]);
     let data = String::from_utf8(m.data.clone()).unwrap();
-    assert!(!data.replace("\r\n", "").contains('\n'), "a bare LF reached the server");
+    assert!(
+        !data.replace("\r\n", "").contains('\n'),
+        "a bare LF reached the server"
+    );
     let data = data.replace("\r\n", "\n");
     for h in [
         "From: Patch Author <author@client.test>\n",

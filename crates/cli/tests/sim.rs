@@ -25,7 +25,12 @@ fn setup(config: Config) -> Setup {
 }
 
 fn with_user() -> Setup {
-    setup(Config::builder().user("alice", "s3cret-pw").require_auth(true).build())
+    setup(
+        Config::builder()
+            .user("alice", "s3cret-pw")
+            .require_auth(true)
+            .build(),
+    )
 }
 
 impl Setup {
@@ -39,7 +44,14 @@ impl Setup {
         c.arg("send")
             .args(["--server", &self.server(), "--ca-file"])
             .arg(&self.ca)
-            .args(["--user", "alice", "--password-env", "PW", "--helo", "client.test"])
+            .args([
+                "--user",
+                "alice",
+                "--password-env",
+                "PW",
+                "--helo",
+                "client.test",
+            ])
             .args(args)
             .env("PW", "s3cret-pw")
             .env("XDG_CONFIG_HOME", self.dir.path().join("none"));
@@ -63,9 +75,13 @@ impl Setup {
 }
 
 fn run(mut c: Command, stdin: Option<&[u8]>) -> Output {
-    c.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    c.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
     if let Some(input) = stdin {
         child.stdin.take().unwrap().write_all(input).unwrap();
@@ -99,18 +115,43 @@ fn send_composes_a_message_with_attachment_over_starttls_and_auth() {
     std::fs::write(&file, "attached bytes\n").unwrap();
     let o = s.send(
         &[
-            "--from", "Alice <alice@client.test>", "--to", "bob@mx.test", "--cc", "carol@mx.test",
-            "--bcc", "dave@mx.test", "--subject", "Report", "--text", "See attached.\n",
-            "--header", "X-Tracking: 42", "--attach",
+            "--from",
+            "Alice <alice@client.test>",
+            "--to",
+            "bob@mx.test",
+            "--cc",
+            "carol@mx.test",
+            "--bcc",
+            "dave@mx.test",
+            "--subject",
+            "Report",
+            "--text",
+            "See attached.\n",
+            "--header",
+            "X-Tracking: 42",
+            "--attach",
         ],
         None,
     );
     assert_code(&o, 64); // --attach without its value: a usage error, EX_USAGE
     let o = s.send(
         &[
-            "--from", "Alice <alice@client.test>", "--to", "bob@mx.test", "--cc", "carol@mx.test",
-            "--bcc", "dave@mx.test", "--subject", "Report", "--text", "See attached.\n",
-            "--header", "X-Tracking: 42", "--attach", file.to_str().unwrap(),
+            "--from",
+            "Alice <alice@client.test>",
+            "--to",
+            "bob@mx.test",
+            "--cc",
+            "carol@mx.test",
+            "--bcc",
+            "dave@mx.test",
+            "--subject",
+            "Report",
+            "--text",
+            "See attached.\n",
+            "--header",
+            "X-Tracking: 42",
+            "--attach",
+            file.to_str().unwrap(),
         ],
         None,
     );
@@ -127,8 +168,14 @@ fn send_composes_a_message_with_attachment_over_starttls_and_auth() {
     assert!(data.contains("Subject: Report\r\n"), "{data}");
     assert!(data.contains("X-Tracking: 42\r\n"), "{data}");
     assert!(data.contains("filename=notes.txt"), "{data}");
-    assert!(!data.contains("dave@mx.test"), "Bcc leaked into the headers: {data}");
-    assert!(!data.contains('\n') || !data.replace("\r\n", "").contains('\n'), "bare LF");
+    assert!(
+        !data.contains("dave@mx.test"),
+        "Bcc leaked into the headers: {data}"
+    );
+    assert!(
+        !data.contains('\n') || !data.replace("\r\n", "").contains('\n'),
+        "bare LF"
+    );
 }
 
 #[test]
@@ -140,7 +187,17 @@ fn json_lists_accepted_and_refused_recipients_and_exit_is_67() {
         "5.1.1 <nobody@mx.test>: Recipient address rejected",
     )]);
     let o = s.send(
-        &["--from", "a@client.test", "--to", "bob@mx.test", "--to", "nobody@mx.test", "--text", "x", "--json"],
+        &[
+            "--from",
+            "a@client.test",
+            "--to",
+            "bob@mx.test",
+            "--to",
+            "nobody@mx.test",
+            "--text",
+            "x",
+            "--json",
+        ],
         None,
     );
     assert_code(&o, 67);
@@ -160,9 +217,29 @@ fn a_temporary_refusal_of_every_recipient_exits_75_and_a_permanent_one_67() {
         Fault::refuse_recipient("busy@mx.test", 450, "4.2.1 Mailbox busy"),
         Fault::refuse_recipient("gone@mx.test", 550, "5.1.1 No such user"),
     ]);
-    let o = s.send(&["--from", "a@client.test", "--to", "busy@mx.test", "--text", "x"], None);
+    let o = s.send(
+        &[
+            "--from",
+            "a@client.test",
+            "--to",
+            "busy@mx.test",
+            "--text",
+            "x",
+        ],
+        None,
+    );
     assert_code(&o, 75);
-    let o = s.send(&["--from", "a@client.test", "--to", "gone@mx.test", "--text", "x"], None);
+    let o = s.send(
+        &[
+            "--from",
+            "a@client.test",
+            "--to",
+            "gone@mx.test",
+            "--text",
+            "x",
+        ],
+        None,
+    );
     assert_code(&o, 67);
     assert!(text(&o.stderr).contains("550"), "{}", text(&o.stderr));
 }
@@ -176,8 +253,14 @@ fn nothing_listening_is_a_temporary_failure() {
     let o = run(
         {
             let mut c = Command::new(BIN);
-            c.args(["send", "--server", &format!("127.0.0.1:{port}"), "--tls", "none"])
-                .args(["--from", "a@x.test", "--to", "b@y.test", "--text", "x"]);
+            c.args([
+                "send",
+                "--server",
+                &format!("127.0.0.1:{port}"),
+                "--tls",
+                "none",
+            ])
+            .args(["--from", "a@x.test", "--to", "b@y.test", "--text", "x"]);
             c
         },
         None,
@@ -199,14 +282,29 @@ fn an_untrusted_certificate_is_a_permanent_failure_and_nothing_is_sent() {
     );
     // The platform's roots do not include the simulator's CA.
     assert_code(&o, 69);
-    assert!(text(&o.stderr).contains("certificate"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("certificate"),
+        "{}",
+        text(&o.stderr)
+    );
     assert!(s.sim.messages().is_empty());
 }
 
 #[test]
 fn transcript_redacts_credentials() {
     let s = with_user();
-    let o = s.send(&["--from", "a@client.test", "--to", "b@mx.test", "--text", "x", "--transcript"], None);
+    let o = s.send(
+        &[
+            "--from",
+            "a@client.test",
+            "--to",
+            "b@mx.test",
+            "--text",
+            "x",
+            "--transcript",
+        ],
+        None,
+    );
     assert_code(&o, 0);
     let out = text(&o.stdout);
     assert!(out.contains(" -> EHLO client.test"), "{out}");
@@ -222,9 +320,26 @@ fn several_raw_messages_go_over_one_connection_with_envelopes_from_headers() {
     let s = with_user();
     let a = s.dir.path().join("a.eml");
     let b = s.dir.path().join("b.eml");
-    std::fs::write(&a, "From: a@client.test\nTo: one@mx.test\nBcc: hidden@mx.test\nSubject: first\n\nbody one\n").unwrap();
-    std::fs::write(&b, "From: a@client.test\nTo: two@mx.test\nSubject: second\n\nbody two\n").unwrap();
-    let o = s.send(&["--raw", a.to_str().unwrap(), "--raw", b.to_str().unwrap(), "--json"], None);
+    std::fs::write(
+        &a,
+        "From: a@client.test\nTo: one@mx.test\nBcc: hidden@mx.test\nSubject: first\n\nbody one\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &b,
+        "From: a@client.test\nTo: two@mx.test\nSubject: second\n\nbody two\n",
+    )
+    .unwrap();
+    let o = s.send(
+        &[
+            "--raw",
+            a.to_str().unwrap(),
+            "--raw",
+            b.to_str().unwrap(),
+            "--json",
+        ],
+        None,
+    );
     assert_code(&o, 0);
     let m = s.sim.wait_for_messages(2, Duration::from_secs(5));
     assert_eq!(m.len(), 2);
@@ -242,7 +357,14 @@ fn several_raw_messages_go_over_one_connection_with_envelopes_from_headers() {
 fn raw_from_stdin_with_an_explicit_envelope() {
     let s = with_user();
     let o = s.send(
-        &["--raw", "-", "--from", "env@client.test", "--to", "x@mx.test"],
+        &[
+            "--raw",
+            "-",
+            "--from",
+            "env@client.test",
+            "--to",
+            "x@mx.test",
+        ],
         Some(b"From: header@client.test\nTo: y@mx.test\nSubject: s\n\nb\n"),
     );
     assert_code(&o, 0);
@@ -257,8 +379,17 @@ fn the_account_from_the_config_file_is_used() {
     let s = with_user();
     let cfg = s.config("from = \"Me <me@client.test>\"\n");
     let mut c = Command::new(BIN);
-    c.arg("--config").arg(&cfg)
-        .args(["send", "--to", "b@mx.test", "--subject", "cfg", "--text", "x"])
+    c.arg("--config")
+        .arg(&cfg)
+        .args([
+            "send",
+            "--to",
+            "b@mx.test",
+            "--subject",
+            "cfg",
+            "--text",
+            "x",
+        ])
         .env("PW", "s3cret-pw");
     let o = run(c, None);
     assert_code(&o, 0);
@@ -272,10 +403,22 @@ fn a_readable_config_file_with_a_literal_password_is_refused_with_78() {
     use std::os::unix::fs::PermissionsExt;
     let s = with_user();
     let path = s.dir.path().join("leaky.toml");
-    std::fs::write(&path, "[accounts.x]\nhost = \"127.0.0.1\"\nuser = \"alice\"\npassword = \"s3cret-pw\"\n").unwrap();
+    std::fs::write(
+        &path,
+        "[accounts.x]\nhost = \"127.0.0.1\"\nuser = \"alice\"\npassword = \"s3cret-pw\"\n",
+    )
+    .unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let mut c = Command::new(BIN);
-    c.arg("--config").arg(&path).args(["send", "--account", "x", "--to", "b@mx.test", "--from", "a@x.test"]);
+    c.arg("--config").arg(&path).args([
+        "send",
+        "--account",
+        "x",
+        "--to",
+        "b@mx.test",
+        "--from",
+        "a@x.test",
+    ]);
     let o = run(c, None);
     assert_code(&o, 78);
     let err = text(&o.stderr);
@@ -293,7 +436,17 @@ fn a_readable_config_file_with_a_literal_password_is_refused_with_78() {
     )
     .unwrap();
     let mut c = Command::new(BIN);
-    c.arg("--config").arg(&path).args(["send", "--account", "x", "--to", "b@mx.test", "--from", "a@x.test", "--text", "x"]);
+    c.arg("--config").arg(&path).args([
+        "send",
+        "--account",
+        "x",
+        "--to",
+        "b@mx.test",
+        "--from",
+        "a@x.test",
+        "--text",
+        "x",
+    ]);
     assert_code(&run(c, None), 0);
 }
 
@@ -301,8 +454,16 @@ fn a_readable_config_file_with_a_literal_password_is_refused_with_78() {
 fn a_wrong_password_command_is_a_config_error() {
     let s = with_user();
     let mut c = Command::new(BIN);
-    c.args(["send", "--server", &s.server(), "--user", "alice", "--password-command", "exit 3"])
-        .args(["--from", "a@x.test", "--to", "b@y.test", "--text", "x"]);
+    c.args([
+        "send",
+        "--server",
+        &s.server(),
+        "--user",
+        "alice",
+        "--password-command",
+        "exit 3",
+    ])
+    .args(["--from", "a@x.test", "--to", "b@y.test", "--text", "x"]);
     let o = run(c, None);
     assert_code(&o, 78);
 }
@@ -318,7 +479,11 @@ fn there_is_no_plain_password_flag() {
         None,
     );
     assert_ne!(code(&o), 0);
-    assert!(text(&o.stderr).contains("--password"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("--password"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 /// cron: `printf 'To: a@x\nSubject: s\n\nbody\n' | sendmail -t`, bare LF, Bcc removed.
@@ -330,7 +495,10 @@ fn sendmail_t_from_a_cron_style_pipe_delivers_crlf_without_bcc() {
     c.args(["sendmail", "-t"])
         .env("POSTEL_CONFIG", &cfg)
         .env("PW", "s3cret-pw");
-    let o = run(c, Some(b"To: a@mx.test\nBcc: secret@mx.test\nSubject: s\n\nbody\n"));
+    let o = run(
+        c,
+        Some(b"To: a@mx.test\nBcc: secret@mx.test\nSubject: s\n\nbody\n"),
+    );
     assert_code(&o, 0);
     let m = s.sim.wait_for_messages(1, Duration::from_secs(5));
     assert_eq!(m.len(), 1);
@@ -350,15 +518,27 @@ fn sendmail_through_a_link_named_sendmail_with_arguments_and_f() {
     let link = s.dir.path().join("sendmail");
     std::os::unix::fs::symlink(BIN, &link).unwrap();
     let mut c = Command::new(&link);
-    c.args(["-oi", "-oem", "-f", "bounce@client.test", "-F", "The Robot", "--", "x@mx.test"])
-        .env("POSTEL_CONFIG", &cfg)
-        .env("PW", "s3cret-pw");
+    c.args([
+        "-oi",
+        "-oem",
+        "-f",
+        "bounce@client.test",
+        "-F",
+        "The Robot",
+        "--",
+        "x@mx.test",
+    ])
+    .env("POSTEL_CONFIG", &cfg)
+    .env("PW", "s3cret-pw");
     let o = run(c, Some(b"Subject: hi\n\nline\n.\nstill body\n"));
     assert_code(&o, 0);
     let m = s.sim.wait_for_messages(1, Duration::from_secs(5));
     assert_eq!(m[0].mail_from, "bounce@client.test");
     let data = text(&m[0].data);
-    assert!(data.starts_with("From: The Robot <bounce@client.test>\r\n"), "{data}");
+    assert!(
+        data.starts_with("From: The Robot <bounce@client.test>\r\n"),
+        "{data}"
+    );
     // -oi: the lone dot is content (dot-stuffed on the wire, un-stuffed by the server).
     assert!(data.ends_with("line\r\n.\r\nstill body\r\n"), "{data}");
 }
@@ -366,7 +546,11 @@ fn sendmail_through_a_link_named_sendmail_with_arguments_and_f() {
 #[test]
 fn sendmail_without_i_stops_at_a_lone_dot_and_refusals_exit_67() {
     let s = with_user();
-    s.sim.set_faults(vec![Fault::refuse_recipient("gone@mx.test", 550, "5.1.1 No such user")]);
+    s.sim.set_faults(vec![Fault::refuse_recipient(
+        "gone@mx.test",
+        550,
+        "5.1.1 No such user",
+    )]);
     let cfg = s.config("from = \"me@client.test\"\n");
     let mut c = Command::new(BIN);
     c.args(["sendmail", "ok@mx.test", "gone@mx.test"])
@@ -374,9 +558,17 @@ fn sendmail_without_i_stops_at_a_lone_dot_and_refusals_exit_67() {
         .env("PW", "s3cret-pw");
     let o = run(c, Some(b"Subject: hi\n\nkept\n.\ndropped\n"));
     assert_code(&o, 67);
-    assert!(text(&o.stderr).contains("gone@mx.test"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("gone@mx.test"),
+        "{}",
+        text(&o.stderr)
+    );
     let m = s.sim.wait_for_messages(1, Duration::from_secs(5));
-    assert!(text(&m[0].data).ends_with("kept\r\n"), "{}", text(&m[0].data));
+    assert!(
+        text(&m[0].data).ends_with("kept\r\n"),
+        "{}",
+        text(&m[0].data)
+    );
 }
 
 #[test]
@@ -384,7 +576,9 @@ fn sendmail_with_no_recipients_is_a_usage_error() {
     let s = with_user();
     let cfg = s.config("from = \"me@client.test\"\n");
     let mut c = Command::new(BIN);
-    c.args(["sendmail"]).env("POSTEL_CONFIG", &cfg).env("PW", "s3cret-pw");
+    c.args(["sendmail"])
+        .env("POSTEL_CONFIG", &cfg)
+        .env("PW", "s3cret-pw");
     let o = run(c, Some(b"Subject: hi\n\nx\n"));
     assert_code(&o, 64);
 }
@@ -393,13 +587,21 @@ fn sendmail_with_no_recipients_is_a_usage_error() {
 fn probe_shows_tls_chain_and_auth_of_the_simulator() {
     let s = setup(Config::builder().require_tls_for_auth(true).build());
     let mut c = Command::new(BIN);
-    c.args(["probe", &s.server(), "--json", "--ca-file"]).arg(&s.ca);
+    c.args(["probe", &s.server(), "--json", "--ca-file"])
+        .arg(&s.ca);
     let o = run(c, None);
     assert_code(&o, 0);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["tls"]["verified"], true);
-    assert!(v["greeting"][0].as_str().unwrap().starts_with("220 mx.sim.test"));
-    assert!(v["auth"].as_array().unwrap().iter().any(|m| m == "SCRAM-SHA-256"));
+    assert!(v["greeting"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("220 mx.sim.test"));
+    assert!(v["auth"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m == "SCRAM-SHA-256"));
     assert!(!v["tls"]["chain"].as_array().unwrap().is_empty());
     // Without the CA: reported, exit 69.
     let mut c = Command::new(BIN);
@@ -408,7 +610,10 @@ fn probe_shows_tls_chain_and_auth_of_the_simulator() {
     assert_code(&o, 69);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["tls"]["verified"], false);
-    assert!(v["tls"]["verify_error"].as_str().unwrap().contains("unknown issuer"));
+    assert!(v["tls"]["verify_error"]
+        .as_str()
+        .unwrap()
+        .contains("unknown issuer"));
 }
 
 #[test]
@@ -456,7 +661,11 @@ fn completions_and_man_page_come_from_the_definitions() {
         None,
     );
     assert_code(&o, 0);
-    assert!(text(&o.stdout).contains(".TH postel"), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains(".TH postel"),
+        "{}",
+        text(&o.stdout)
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut c = Command::new(BIN);
     c.args(["man", "--dir"]).arg(dir.path());

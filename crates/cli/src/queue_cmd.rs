@@ -1,0 +1,444 @@
+//! `postel queue add|list|show|flush|remove|run`, `postel send --direct` and the queue
+//! fallback of `postel sendmail --queue`, over [`postel::queue`] and [`postel::mx`].
+//!
+//! ```text
+//! $ postel sendmail --queue -f me@x.test you@y.test < msg   # relay down: queued, exit 0
+//! $ postel queue list
+//! 0067410f2a-1c9e0a3b-5d2e7f01  me@x.test  attempts 1  next Sun, 22 Nov 2026 23:59:00 +0000 (in 29m)
+//!     you@y.test  pending  451 4.3.0 try later
+//! $ postel queue run                                          # drain it through the account's server
+//! $ postel queue run --direct                                 # or straight to each domain's MX
+//! $ postel send --direct --resolver 127.0.0.1:5353 --mx-port 2525 --from a@x.test --to b@y.test --text hi
+//! ```
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use postel::mx::{Direct, Resolver};
+use postel::queue::{now_secs, rfc5322_date, Backoff, Outcome, Queue, QueueError, Relay, Worker};
+use postel::Client;
+
+use crate::cli::ServerArgs;
+use crate::config::ConfigFile;
+use crate::exit::{self, Failure};
+
+/// `--direct`, `--resolver`, `--mx-port`: delivery to each recipient domain's MX hosts.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DirectArgs {
+    /// Deliver straight to each recipient domain's MX hosts (port 25, opportunistic
+    /// STARTTLS; `--tls starttls` requires it) instead of through a server.
+    #[arg(long, conflicts_with = "server")]
+    pub direct: bool,
+    /// The DNS server to ask, IP:PORT [default: the system's].
+    #[arg(long, value_name = "IP:PORT", requires = "direct")]
+    pub resolver: Option<SocketAddr>,
+    /// Connect to MX hosts on this port instead of 25 (tests).
+    #[arg(long, value_name = "PORT", requires = "direct")]
+    pub mx_port: Option<u16>,
+}
+
+/// `postel queue`.
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    /// The queue directory [default: $XDG_STATE_HOME/postel/queue].
+    #[arg(long, global = true, value_name = "DIR", env = "POSTEL_QUEUE_DIR")]
+    pub queue_dir: Option<PathBuf>,
+    /// What to do with it.
+    #[command(subcommand)]
+    pub command: QueueCommand,
+}
+
+/// The queue's subcommands.
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Queue a message (from stdin, or --file) for later delivery; prints its id.
+    Add {
+        /// The envelope sender (`<>` or empty for none).
+        #[arg(long, short = 'f', value_name = "ADDR")]
+        from: String,
+        /// The recipients.
+        #[arg(required = true, value_name = "RCPT")]
+        to: Vec<String>,
+        /// The message file [default: stdin].
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Each message: id, sender, attempts, next try, and each recipient's state.
+    List {
+        /// As JSON (the records as stored).
+        #[arg(long)]
+        json: bool,
+    },
+    /// One message's record as JSON (with --message: its content instead).
+    Show {
+        /// The message id.
+        id: String,
+        /// Print the message itself.
+        #[arg(long)]
+        message: bool,
+    },
+    /// Make every message (or one) due now.
+    Flush {
+        /// Only this message.
+        id: Option<String>,
+    },
+    /// Delete messages from the queue (not those being sent right now).
+    Remove {
+        /// The message ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Send what is due, retrying with backoff; exits when the queue is empty or holds
+    /// only messages not yet due.
+    Run(RunArgs),
+}
+
+/// `postel queue run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The relay and login (as for `postel send`), unless --direct.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Direct delivery instead of a relay.
+    #[command(flatten)]
+    pub direct: DirectArgs,
+    /// The first retry interval (RFC 5321 §4.5.4.1: at least 30m) [default: 30m].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub retry: Option<Duration>,
+    /// The longest retry interval [default: 4h].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub retry_max: Option<Duration>,
+    /// Give up (and tell the sender) this long after queueing [default: 5d].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub lifetime: Option<Duration>,
+    /// Worker threads sharing the queue [default: 1].
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub workers: usize,
+}
+
+/// `90s`, `30m`, `4h`, `5d`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number with s, m, h or d"))?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("{s:?}: the unit is s, m, h or d")),
+    };
+    Ok(Duration::from_secs(n.saturating_mul(mult)))
+}
+
+fn queue_failure(e: QueueError) -> Failure {
+    let code = match &e {
+        QueueError::NotFound(_) | QueueError::Invalid(_) => exit::USAGE,
+        QueueError::Busy(_) => exit::TEMPFAIL,
+        QueueError::NoDirectory => exit::CONFIG,
+        _ => exit::IOERR,
+    };
+    Failure::new(code, e.to_string())
+}
+
+/// Opens the queue in `dir`, else `$POSTEL_QUEUE_DIR`, else the default.
+pub fn open_queue(dir: Option<&std::path::Path>) -> Result<Queue, Failure> {
+    let dir = match dir {
+        Some(d) => d.to_path_buf(),
+        None => match std::env::var_os("POSTEL_QUEUE_DIR").filter(|v| !v.is_empty()) {
+            Some(d) => PathBuf::from(d),
+            None => Queue::default_dir().map_err(queue_failure)?,
+        },
+    };
+    Queue::open(dir).map_err(queue_failure)
+}
+
+/// Queues `message` for `from` → `to` in the default queue; returns its id. What
+/// `sendmail --queue` calls when the relay cannot be reached.
+pub fn enqueue(from: &str, to: &[String], message: &[u8]) -> Result<String, Failure> {
+    open_queue(None)?
+        .add(from, to, message)
+        .map_err(queue_failure)
+}
+
+/// Runs `postel queue ...`; returns the exit code.
+pub fn run(args: &QueueArgs, file: &ConfigFile) -> Result<u8, Failure> {
+    let queue = open_queue(args.queue_dir.as_deref())?;
+    let mut out = crate::output::stdout();
+    let io = |e: std::io::Error| Failure::new(exit::IOERR, format!("writing the output: {e}"));
+    match &args.command {
+        QueueCommand::Add { from, to, file } => {
+            let mut bytes = Vec::new();
+            match file {
+                Some(p) => {
+                    bytes = std::fs::read(p).map_err(|e| {
+                        Failure::new(exit::NOINPUT, format!("cannot read {}: {e}", p.display()))
+                    })?
+                }
+                None => {
+                    std::io::stdin().read_to_end(&mut bytes).map_err(|e| {
+                        Failure::new(exit::NOINPUT, format!("reading stdin: {e}"))
+                    })?;
+                }
+            }
+            let from = crate::deliver::sender(from)
+                .map_err(|e| Failure::data(format!("sender {from:?}: {e}")))?;
+            let mut rcpts = Vec::new();
+            for t in to {
+                rcpts.extend(
+                    crate::deliver::addresses(t)
+                        .map_err(|e| Failure::data(format!("recipient {t:?}: {e}")))?,
+                );
+            }
+            let id = queue.add(&from, &rcpts, &bytes).map_err(queue_failure)?;
+            writeln!(out, "{id}").map_err(io)?;
+        }
+        QueueCommand::List { json } => {
+            let records = queue.list().map_err(queue_failure)?;
+            if *json {
+                let v = serde_json::to_string_pretty(&records).unwrap_or_default();
+                writeln!(out, "{v}").map_err(io)?;
+            } else if records.is_empty() {
+                writeln!(out, "the queue is empty").map_err(io)?;
+            } else {
+                let now = now_secs();
+                for r in &records {
+                    let from = if r.from.is_empty() { "<>" } else { &r.from };
+                    writeln!(
+                        out,
+                        "{}  {from}  attempts {}  next {}",
+                        r.id,
+                        r.attempts,
+                        next_try(r.next_try, now)
+                    )
+                    .map_err(io)?;
+                    for rc in &r.recipients {
+                        writeln!(
+                            out,
+                            "    {}  {}{}",
+                            rc.address,
+                            rc.status,
+                            rc.last
+                                .as_deref()
+                                .map(|l| format!("  {}", l.replace('\n', " / ")))
+                                .unwrap_or_default()
+                        )
+                        .map_err(io)?;
+                    }
+                }
+            }
+        }
+        QueueCommand::Show { id, message } => {
+            if *message {
+                let m = queue.message(id).map_err(queue_failure)?;
+                out.write_all(&m).map_err(io)?;
+            } else {
+                let r = queue.show(id).map_err(queue_failure)?;
+                let v = serde_json::to_string_pretty(&r).unwrap_or_default();
+                writeln!(out, "{v}").map_err(io)?;
+            }
+        }
+        QueueCommand::Flush { id } => {
+            let n = queue.flush(id.as_deref()).map_err(queue_failure)?;
+            writeln!(out, "{n} message(s) made due now").map_err(io)?;
+        }
+        QueueCommand::Remove { ids } => {
+            for id in ids {
+                queue.remove(id).map_err(queue_failure)?;
+                writeln!(out, "removed {id}").map_err(io)?;
+            }
+        }
+        QueueCommand::Run(r) => return run_workers(queue, r, file),
+    }
+    Ok(exit::OK)
+}
+
+fn next_try(at: u64, now: u64) -> String {
+    if at <= now {
+        "now".to_owned()
+    } else {
+        let d = at - now;
+        let rel = if d >= 3600 {
+            format!("{}h{:02}m", d / 3600, d % 3600 / 60)
+        } else if d >= 60 {
+            format!("{}m", d / 60)
+        } else {
+            format!("{d}s")
+        };
+        format!("{} (in {rel})", rfc5322_date(at))
+    }
+}
+
+fn run_workers(queue: Queue, args: &RunArgs, file: &ConfigFile) -> Result<u8, Failure> {
+    let mut backoff = Backoff::default();
+    if let Some(d) = args.retry {
+        backoff.initial = d;
+    }
+    if let Some(d) = args.retry_max {
+        backoff.max = d;
+    }
+    if let Some(d) = args.lifetime {
+        backoff.lifetime = d;
+    }
+    let workers = args.workers.max(1);
+    let results: Vec<Result<postel::queue::RunSummary, Failure>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let queue = queue.clone();
+                s.spawn(move || -> Result<postel::queue::RunSummary, Failure> {
+                    if args.direct.direct {
+                        let d = direct(&args.direct, &args.server)?;
+                        Worker::new(queue, d).backoff(backoff).run().map_err(queue_failure)
+                    } else {
+                        // Check the settings once, so a bad account is an error, not a
+                        // deferral of every message.
+                        crate::server::client(&args.server, file, false)?;
+                        let relay = Relay::new(|| -> Result<Client, postel::Error> {
+                            crate::server::client(&args.server, file, false)
+                                .map(|(c, _)| c)
+                                .map_err(|f| postel::Error::Config(f.message))
+                        });
+                        Worker::new(queue, relay).backoff(backoff).run().map_err(queue_failure)
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Failure::new(exit::SOFTWARE, "a worker panicked")))
+            })
+            .collect()
+    });
+    let mut total = postel::queue::RunSummary::default();
+    for r in results {
+        let s = r?;
+        total.messages += s.messages;
+        total.delivered += s.delivered;
+        total.deferred += s.deferred;
+        total.failed += s.failed;
+        total.finished += s.finished;
+    }
+    let left = queue.list().map_err(queue_failure)?.len();
+    let _ = writeln!(
+        crate::output::stderr(),
+        "postel queue run: {} delivered, {} deferred, {} failed; {left} message(s) left",
+        total.delivered,
+        total.deferred,
+        total.failed
+    );
+    Ok(exit::OK)
+}
+
+/// The direct sender for `--direct`, `--resolver`, `--mx-port` (and `--tls starttls` to
+/// require TLS, `--ca-file`, `--helo`).
+pub fn direct(d: &DirectArgs, server: &ServerArgs) -> Result<Direct, Failure> {
+    let resolver = match d.resolver {
+        Some(addr) => Resolver::with_server(addr),
+        None => Resolver::system(),
+    }
+    .map_err(|e| Failure::config(e.to_string()))?;
+    let mut direct = Direct::new(resolver).port(d.mx_port.unwrap_or(25));
+    if server.tls == Some(crate::cli::Tls::Starttls) {
+        direct = direct.require_tls(true);
+    }
+    if let Some(ca) = &server.ca_file {
+        direct = direct.roots(postel::Roots::CaFile(ca.clone()));
+    }
+    if let Some(h) = &server.helo {
+        direct = direct.ehlo_name(h.clone());
+    }
+    Ok(direct)
+}
+
+/// `postel send --direct`: sends `message` once to each recipient's MX; prints each
+/// recipient's outcome; exit 0 when all were delivered, 75 when some may succeed later,
+/// 67 when some were refused for good.
+pub fn send_direct(
+    d: &DirectArgs,
+    server: &ServerArgs,
+    from: &str,
+    to: &[String],
+    message: &[u8],
+) -> Result<u8, Failure> {
+    let direct = direct(d, server)?;
+    let mut err = crate::output::stderr();
+    let mut code = exit::OK;
+    for (rcpt, outcome) in direct.send(from, to, message) {
+        let (c, text) = match &outcome {
+            Outcome::Delivered(reply) => (exit::OK, format!("delivered: {reply}")),
+            Outcome::Transient { reason, .. } => (exit::TEMPFAIL, format!("deferred: {reason}")),
+            Outcome::Permanent(why) => (exit::NOUSER, format!("refused: {why}")),
+        };
+        let _ = writeln!(err, "{rcpt}: {text}");
+        code = exit::worst([code, c]);
+    }
+    Ok(code)
+}
+
+/// `postel send --direct`: the message as `postel send` would compose it (or each
+/// `--raw` file), 7-bit encoded (no MX's extensions are known in advance), sent to
+/// each recipient domain's MX.
+pub fn send_command(args: &crate::cli::SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
+    use crate::deliver::Outgoing;
+    let account_from = file
+        .account(args.server.account.as_deref())?
+        .and_then(|(_, a)| a.from);
+    let from = args.from.clone().or(account_from);
+    let mut jobs = Vec::new();
+    if args.raw.is_empty() {
+        jobs.push(Outgoing::Composed(crate::send::compose(args, from.as_deref())?));
+    } else {
+        for p in &args.raw {
+            jobs.push(Outgoing::Raw(crate::send::open_raw(p)?));
+        }
+    }
+    let given = if args.raw.is_empty() {
+        None
+    } else {
+        crate::send::raw_envelope(args, from.as_deref())?
+    };
+    let opts = postel_mime::EncodeOptions {
+        allow_8bit: false,
+        smtputf8: false,
+    };
+    let mut codes = Vec::new();
+    for job in &mut jobs {
+        let env = match &given {
+            Some(e) => e.clone(),
+            None => {
+                let m = match job {
+                    Outgoing::Composed(m) => m.envelope()?,
+                    Outgoing::Raw(r) => r.envelope()?,
+                };
+                let from = match m.from() {
+                    Some(a) => a.to_smtp(false)?,
+                    None => String::new(),
+                };
+                let to = m
+                    .to()
+                    .iter()
+                    .map(|a| a.to_smtp(false))
+                    .collect::<Result<Vec<_>, _>>()?;
+                postel::Envelope::new(from, to)
+            }
+        };
+        let mut bytes = Vec::new();
+        let read = match job {
+            Outgoing::Composed(m) => m.encoder(&opts)?.read_to_end(&mut bytes),
+            Outgoing::Raw(r) => r.encoder(&opts)?.read_to_end(&mut bytes),
+        };
+        read.map_err(|e| Failure::data(format!("encoding the message: {e}")))?;
+        if env.to.is_empty() {
+            return Err(Failure::usage("no recipient: give --to ADDR (or --cc, --bcc)"));
+        }
+        codes.push(send_direct(&args.direct, &args.server, &env.from, &env.to, &bytes)?);
+    }
+    Ok(exit::worst(codes))
+}
