@@ -224,7 +224,8 @@ fn run_password_command(cmd: &str) -> Result<Secret, Failure> {
     let out = Command::new("sh")
         .arg("-c")
         .arg(cmd)
-        .stdin(Stdio::inherit())
+        // Never the caller's stdin: under `sendmail` that is the message.
+        .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| Failure::config(format!("cannot run password command {cmd:?}: {e}")))?;

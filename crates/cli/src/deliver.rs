@@ -8,9 +8,11 @@ use postel::{BodyType, Client, Envelope, Extension, SendReport};
 use postel_mime::{EncodeOptions, Message, RawMessage};
 
 /// A message to send: built from flags, or bytes from elsewhere.
+// One at a time, moved once: the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Outgoing {
     /// Built by `postel send` from flags.
-    Composed(Box<Message>),
+    Composed(Message),
     /// A file or stdin.
     Raw(RawMessage),
 }

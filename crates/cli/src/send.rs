@@ -23,7 +23,7 @@ pub fn run(args: &SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
     if args.raw.is_empty() {
         jobs.push((
             "message".to_owned(),
-            Outgoing::Composed(Box::new(compose(args, from.as_deref())?)),
+            Outgoing::Composed(compose(args, from.as_deref())?),
         ));
     } else {
         let stdin_count = args.raw.iter().filter(|p| p.as_os_str() == "-").count();

@@ -164,8 +164,6 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
             .or_else(|| std::env::var("POSTEL_ACCOUNT").ok()),
         ..ServerArgs::default()
     };
-    let (mut client, srv) = crate::server::client(&server, &file, inv.verbose)?;
-
     let mut input = Vec::new();
     std::io::stdin().read_to_end(&mut input).map_err(|e| {
         Failure::new(
@@ -173,6 +171,8 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
             format!("reading the message from stdin: {e}"),
         )
     })?;
+    let (mut client, srv) = crate::server::client(&server, &file, inv.verbose)?;
+
     let mut message = if inv.ignore_dots {
         input
     } else {

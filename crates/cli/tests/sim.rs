@@ -672,3 +672,101 @@ fn completions_and_man_page_come_from_the_definitions() {
     assert_code(&run(c, None), 0);
     assert!(Path::new(&dir.path().join("postel-send.1")).exists());
 }
+
+#[test]
+fn sendmail_v_prints_the_redacted_session_on_stderr() {
+    let s = with_user();
+    let cfg = s.config("from = \"me@client.test\"\n");
+    let mut c = Command::new(BIN);
+    c.args(["sendmail", "-v", "-i", "x@mx.test"])
+        .env("POSTEL_CONFIG", &cfg)
+        .env("PW", "s3cret-pw");
+    let o = run(c, Some(b"Subject: v\n\nx\n"));
+    assert_code(&o, 0);
+    let err = text(&o.stderr);
+    assert!(err.contains(" -> RCPT TO:<x@mx.test>"), "{err}");
+    assert!(
+        err.contains("<redacted>") && !err.contains("s3cret-pw"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty());
+}
+
+/// `postel sim` in the foreground: prints where it listens, then each message; stops on
+/// SIGINT (Ctrl-C).
+#[cfg(unix)]
+#[test]
+fn postel_sim_prints_messages_as_they_arrive_and_stops_on_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let maildir = dir.path().join("Maildir");
+    let mut sim = Command::new(BIN)
+        .args([
+            "sim",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--user",
+            "bob:pw",
+            "--write-ca",
+        ])
+        .arg(&ca)
+        .arg("--maildir")
+        .arg(&maildir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(sim.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert_eq!(first, format!("postel-sim listening on 127.0.0.1:{port}"));
+
+    let mut c = Command::new(BIN);
+    c.args([
+        "send",
+        "--server",
+        &format!("127.0.0.1:{port}"),
+        "--ca-file",
+    ])
+    .arg(&ca)
+    .args(["--user", "bob", "--password-command", "echo pw"])
+    .args([
+        "--from",
+        "a@client.test",
+        "--to",
+        "b@mx.test",
+        "--subject",
+        "via postel sim",
+        "--text",
+        "x",
+    ]);
+    let o = run(c, None);
+    assert_code(&o, 0);
+    let mut seen = Vec::new();
+    for l in lines.by_ref() {
+        let l = l.unwrap();
+        let end = l.starts_with("=== end of message");
+        seen.push(l);
+        if end {
+            break;
+        }
+    }
+    assert!(
+        seen.iter().any(|l| l == "Subject: via postel sim"),
+        "{seen:?}"
+    );
+    assert!(seen.iter().any(|l| l.contains("TLS, AUTH bob")), "{seen:?}");
+    assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 1);
+
+    let kill = Command::new("kill")
+        .args(["-INT", &sim.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = sim.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
