@@ -635,7 +635,8 @@ fn demo_delivers_and_shows_the_redacted_session_and_the_message() {
     assert!(out.contains("filename=readings.csv"), "{out}");
     assert!(out.contains("=== end of message"), "{out}");
     assert!(!out.contains("\x1b["), "colour when piped");
-    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    // About 0.1 s on a quiet machine; the margin is for a loaded CI.
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
 }
 
 #[test]
