@@ -771,3 +771,29 @@ fn postel_sim_prints_messages_as_they_arrive_and_stops_on_ctrl_c() {
     let status = sim.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+/// What Debian's cron runs: `sendmail -FCronDaemon -i -B8BITMIME -oem root@...`, with
+/// its own headers (an unqualified `To: root`) and bare LF line ends.
+#[test]
+fn sendmail_as_debian_cron_calls_it() {
+    let s = with_user();
+    let cfg = s.config("from = \"cron@client.test\"\n");
+    let mut c = Command::new(BIN);
+    c.args([
+        "sendmail",
+        "-FCronDaemon",
+        "-i",
+        "-B8BITMIME",
+        "-oem",
+        "root@mx.test",
+    ])
+    .env("POSTEL_CONFIG", &cfg)
+    .env("PW", "s3cret-pw");
+    let input = "From: root (Cron Daemon)\nTo: root\nSubject: Cron <root@box> /usr/local/bin/backup\nMIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit\n\nbackup done: 3 files, 1.2 GB \u{2713}\n";
+    let o = run(c, Some(input.as_bytes()));
+    assert_code(&o, 0);
+    let m = s.sim.wait_for_messages(1, Duration::from_secs(5));
+    assert_eq!(m[0].mail_from, "cron@client.test");
+    assert_eq!(m[0].rcpt_to[0].address, "root@mx.test");
+    assert_eq!(text(&m[0].data), input.replace('\n', "\r\n"));
+}
