@@ -28,6 +28,8 @@ pub enum Command {
     /// arguments, the message on stdin.
     #[command(disable_help_flag = true)]
     Sendmail(SendmailArgs),
+    /// The outgoing queue: add, list, show, flush, remove, and run (send what is due).
+    Queue(Box<crate::queue_cmd::QueueArgs>),
     /// Show what a server offers: greeting, EHLO extensions, TLS and certificates, AUTH.
     Probe(ProbeArgs),
     /// Run the SMTP server simulator on loopback, printing each message as it arrives.
@@ -104,6 +106,9 @@ pub struct SendArgs {
     /// Server and login.
     #[command(flatten)]
     pub server: ServerArgs,
+    /// Or straight to each recipient domain's MX hosts.
+    #[command(flatten)]
+    pub direct: crate::queue_cmd::DirectArgs,
 
     /// The sender (From: and envelope) [default: the account's `from`].
     #[arg(long, value_name = "ADDR")]

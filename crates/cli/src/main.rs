@@ -19,6 +19,7 @@ mod demo;
 mod exit;
 mod output;
 mod probe;
+mod queue_cmd;
 mod send;
 mod sendmail;
 mod server;
@@ -83,6 +84,10 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             send::run(&args, &file)
         }
         Command::Sendmail(args) => sendmail::run(lossy(args.args), cli.config),
+        Command::Queue(args) => {
+            let file = config::load(cli.config.as_deref())?;
+            queue_cmd::run(&args, &file)
+        }
         Command::Probe(args) => probe::run(&args),
         Command::Sim(args) => sim::run(&args),
         Command::Demo => demo::run(),

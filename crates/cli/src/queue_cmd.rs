@@ -43,8 +43,9 @@ pub struct DirectArgs {
 /// `postel queue`.
 #[derive(Debug, Args)]
 pub struct QueueArgs {
-    /// The queue directory [default: $XDG_STATE_HOME/postel/queue].
-    #[arg(long, global = true, value_name = "DIR", env = "POSTEL_QUEUE_DIR")]
+    /// The queue directory [default: $POSTEL_QUEUE_DIR, else
+    /// $XDG_STATE_HOME/postel/queue].
+    #[arg(long, global = true, value_name = "DIR")]
     pub queue_dir: Option<PathBuf>,
     /// What to do with it.
     #[command(subcommand)]
@@ -93,7 +94,7 @@ pub enum QueueCommand {
     },
     /// Send what is due, retrying with backoff; exits when the queue is empty or holds
     /// only messages not yet due.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
 }
 
 /// `postel queue run`.
@@ -158,11 +159,21 @@ pub fn open_queue(dir: Option<&std::path::Path>) -> Result<Queue, Failure> {
     Queue::open(dir).map_err(queue_failure)
 }
 
-/// Queues `message` for `from` → `to` in the default queue; returns its id. What
-/// `sendmail --queue` calls when the relay cannot be reached.
-pub fn enqueue(from: &str, to: &[String], message: &[u8]) -> Result<String, Failure> {
+/// Queues the message `bytes` (as given to sendmail; Bcc is removed here) to
+/// `envelope` in the default queue; returns its id. What `sendmail --queue` calls when
+/// the relay cannot be reached.
+pub fn enqueue_message(envelope: &postel::Envelope, bytes: Vec<u8>) -> Result<String, Failure> {
+    let opts = postel_mime::EncodeOptions {
+        allow_8bit: true,
+        smtputf8: true,
+    };
+    let mut raw = postel_mime::RawMessage::from_bytes(bytes)?;
+    let mut out = Vec::new();
+    raw.encoder(&opts)?
+        .read_to_end(&mut out)
+        .map_err(|e| Failure::data(format!("encoding the message: {e}")))?;
     open_queue(None)?
-        .add(from, to, message)
+        .add(&envelope.from, &envelope.to, &out)
         .map_err(queue_failure)
 }
 
@@ -181,9 +192,9 @@ pub fn run(args: &QueueArgs, file: &ConfigFile) -> Result<u8, Failure> {
                     })?
                 }
                 None => {
-                    std::io::stdin().read_to_end(&mut bytes).map_err(|e| {
-                        Failure::new(exit::NOINPUT, format!("reading stdin: {e}"))
-                    })?;
+                    std::io::stdin()
+                        .read_to_end(&mut bytes)
+                        .map_err(|e| Failure::new(exit::NOINPUT, format!("reading stdin: {e}")))?;
                 }
             }
             let from = crate::deliver::sender(from)
@@ -293,7 +304,10 @@ fn run_workers(queue: Queue, args: &RunArgs, file: &ConfigFile) -> Result<u8, Fa
                 s.spawn(move || -> Result<postel::queue::RunSummary, Failure> {
                     if args.direct.direct {
                         let d = direct(&args.direct, &args.server)?;
-                        Worker::new(queue, d).backoff(backoff).run().map_err(queue_failure)
+                        Worker::new(queue, d)
+                            .backoff(backoff)
+                            .run()
+                            .map_err(queue_failure)
                     } else {
                         // Check the settings once, so a bad account is an error, not a
                         // deferral of every message.
@@ -303,7 +317,10 @@ fn run_workers(queue: Queue, args: &RunArgs, file: &ConfigFile) -> Result<u8, Fa
                                 .map(|(c, _)| c)
                                 .map_err(|f| postel::Error::Config(f.message))
                         });
-                        Worker::new(queue, relay).backoff(backoff).run().map_err(queue_failure)
+                        Worker::new(queue, relay)
+                            .backoff(backoff)
+                            .run()
+                            .map_err(queue_failure)
                     }
                 })
             })
@@ -393,7 +410,10 @@ pub fn send_command(args: &crate::cli::SendArgs, file: &ConfigFile) -> Result<u8
     let from = args.from.clone().or(account_from);
     let mut jobs = Vec::new();
     if args.raw.is_empty() {
-        jobs.push(Outgoing::Composed(crate::send::compose(args, from.as_deref())?));
+        jobs.push(Outgoing::Composed(crate::send::compose(
+            args,
+            from.as_deref(),
+        )?));
     } else {
         for p in &args.raw {
             jobs.push(Outgoing::Raw(crate::send::open_raw(p)?));
@@ -436,9 +456,17 @@ pub fn send_command(args: &crate::cli::SendArgs, file: &ConfigFile) -> Result<u8
         };
         read.map_err(|e| Failure::data(format!("encoding the message: {e}")))?;
         if env.to.is_empty() {
-            return Err(Failure::usage("no recipient: give --to ADDR (or --cc, --bcc)"));
+            return Err(Failure::usage(
+                "no recipient: give --to ADDR (or --cc, --bcc)",
+            ));
         }
-        codes.push(send_direct(&args.direct, &args.server, &env.from, &env.to, &bytes)?);
+        codes.push(send_direct(
+            &args.direct,
+            &args.server,
+            &env.from,
+            &env.to,
+            &bytes,
+        )?);
     }
     Ok(exit::worst(codes))
 }

@@ -16,6 +16,9 @@ use crate::output;
 
 /// Runs `postel send`; returns the exit code.
 pub fn run(args: &SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
+    if args.direct.direct {
+        return crate::queue_cmd::send_command(args, file);
+    }
     let (mut client, server) = crate::server::client(&args.server, file, args.transcript)?;
     let from = args.from.clone().or(server.from.clone());
 
@@ -130,7 +133,10 @@ fn progress(messages: usize) -> Option<ProgressBar> {
     Some(bar)
 }
 
-fn raw_envelope(args: &SendArgs, from: Option<&str>) -> Result<Option<Envelope>, Failure> {
+pub(crate) fn raw_envelope(
+    args: &SendArgs,
+    from: Option<&str>,
+) -> Result<Option<Envelope>, Failure> {
     let mut to = Vec::new();
     for a in args.to.iter().chain(&args.cc).chain(&args.bcc) {
         to.extend(addresses(a).map_err(|e| Failure::data(format!("recipient {a:?}: {e}")))?);
@@ -154,7 +160,7 @@ fn raw_envelope(args: &SendArgs, from: Option<&str>) -> Result<Option<Envelope>,
     Ok(Some(Envelope::new(from, to)))
 }
 
-fn open_raw(path: &Path) -> Result<RawMessage, Failure> {
+pub(crate) fn open_raw(path: &Path) -> Result<RawMessage, Failure> {
     let raw = if path.as_os_str() == "-" {
         let mut bytes = Vec::new();
         std::io::stdin()
@@ -189,7 +195,7 @@ fn read_text(path: &Path) -> Result<String, Failure> {
     Ok(s)
 }
 
-fn compose(args: &SendArgs, from: Option<&str>) -> Result<Message, Failure> {
+pub(crate) fn compose(args: &SendArgs, from: Option<&str>) -> Result<Message, Failure> {
     let from = from.ok_or_else(|| {
         Failure::usage("no sender: give --from ADDR (or an account with `from` in the config file)")
     })?;

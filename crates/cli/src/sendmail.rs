@@ -39,6 +39,9 @@ pub struct Invocation {
     pub account: Option<String>,
     /// Recipients given as arguments.
     pub recipients: Vec<String>,
+    /// `--queue`: when the relay cannot be reached (or says 4yz), queue the message and
+    /// succeed (like msmtpq); `postel queue run` sends it later.
+    pub queue: bool,
 }
 
 /// Options that take a value, as a separate argument when not attached (`-N never`).
@@ -54,6 +57,10 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Invocation, Fail
         if a == "--" {
             inv.recipients.extend(args.by_ref());
             break;
+        }
+        if a == "--queue" {
+            inv.queue = true;
+            continue;
         }
         if a == "--account" {
             inv.account = Some(
@@ -204,6 +211,7 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
         message = with;
     }
 
+    let queue_copy = inv.queue.then(|| message.clone());
     let raw = RawMessage::from_bytes(message)?;
     let mut recipients = Vec::new();
     for r in &inv.recipients {
@@ -243,6 +251,12 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
                 eprintln!("sendmail: {}: {}", r.address, r.reply);
             }
             Ok(exit::code_for_report(&report))
+        }
+        Err(e) if e.is_transient() && queue_copy.is_some() => {
+            let bytes = queue_copy.unwrap_or_default();
+            let id = crate::queue_cmd::enqueue_message(&envelope, bytes)?;
+            eprintln!("sendmail: {e}; queued as {id} (`postel queue run` sends it)");
+            Ok(exit::OK)
         }
         Err(e) => Err(Failure::from(e)),
     }

@@ -90,8 +90,9 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// RFC 5322 §3.3 date in UTC.
-fn rfc5322_date(secs: u64) -> String {
+/// `secs` since the Unix epoch as an RFC 5322 §3.3 date in UTC
+/// (`Tue, 14 Nov 2023 22:13:20 +0000`), for bounces and `queue list`.
+pub fn rfc5322_date(secs: u64) -> String {
     let days = (secs / 86400) as i64;
     let rem = secs % 86400;
     let (y, mo, d) = civil(days);

@@ -42,7 +42,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 pub use backoff::Backoff;
-pub use dsn::bounce_message;
+pub use dsn::{bounce_message, rfc5322_date};
 pub use worker::{Deliver, Outcome, OutcomeSink, Relay, RunSummary, Worker};
 
 use store::{Claim, Layout};

@@ -1,0 +1,224 @@
+//! `postel sendmail --queue`, `postel queue ...` and `postel send --direct`, end to end
+//! against the simulator on loopback.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use postel_sim::{BlockingSimulator, Config};
+
+fn postel(args: &[&str], env: &[(&str, &Path)], stdin: &[u8]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_postel"));
+    cmd.args(args)
+        .env_remove("POSTEL_ACCOUNT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("postel runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("stdin written");
+    child.wait_with_output().expect("postel finishes")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn free_port(ip: &str) -> u16 {
+    std::net::TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn sendmail_queue_keeps_the_message_while_the_relay_is_down_and_queue_run_sends_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port("127.0.0.1");
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "default = \"relay\"\n[accounts.relay]\nhost = \"127.0.0.1\"\nport = {port}\n\
+             tls = \"none\"\nhelo = \"client.test\"\nfrom = \"a@client.test\"\n"
+        ),
+    )
+    .unwrap();
+    let qdir = dir.path().join("queue");
+    let env = [
+        ("POSTEL_CONFIG", cfg.as_path()),
+        ("POSTEL_QUEUE_DIR", qdir.as_path()),
+    ];
+    let msg =
+        b"From: a@client.test\nTo: b@mx.test\nBcc: hidden@mx.test\nSubject: queued\n\nHello.\n";
+
+    // Nothing listens: queued, and success (like msmtpq).
+    let out = postel(&["sendmail", "--queue", "-t", "-i"], &env, msg);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("queued as"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = postel(&["queue", "list"], &env, b"");
+    assert_eq!(out.status.code(), Some(0));
+    let list = text(&out.stdout);
+    assert!(
+        list.contains("a@client.test  attempts 0  next now"),
+        "{list}"
+    );
+    assert!(list.contains("b@mx.test  pending"), "{list}");
+    assert!(list.contains("hidden@mx.test  pending"), "{list}");
+
+    // Still down: queue run defers and exits (not due any more).
+    let out = postel(&["queue", "run"], &env, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("2 deferred"),
+        "{}",
+        text(&out.stderr)
+    );
+    let list = text(&postel(&["queue", "list"], &env, b"").stdout);
+    assert!(list.contains("attempts 1"), "{list}");
+    assert!(
+        list.contains("(in 29m)") || list.contains("(in 30m)"),
+        "{list}"
+    );
+
+    // The relay is back: flush makes it due, run delivers, the queue is empty.
+    let sim = BlockingSimulator::start(Config::builder().port(port).build()).unwrap();
+    let out = postel(&["queue", "flush"], &env, b"");
+    assert_eq!(text(&out.stdout).trim(), "1 message(s) made due now");
+    let out = postel(&["queue", "run"], &env, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("2 delivered"),
+        "{}",
+        text(&out.stderr)
+    );
+    let got = sim.messages();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].recipients(), vec!["b@mx.test", "hidden@mx.test"]);
+    assert!(
+        !text(&got[0].data).contains("Bcc"),
+        "Bcc removed before queueing"
+    );
+    let out = postel(&["queue", "list"], &env, b"");
+    assert_eq!(text(&out.stdout).trim(), "the queue is empty");
+}
+
+#[test]
+fn queue_add_show_remove_and_bad_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let qdir = dir.path().join("q");
+    let q = qdir.to_str().unwrap();
+    let none: [(&str, &Path); 0] = [];
+    let out = postel(
+        &[
+            "queue",
+            "--queue-dir",
+            q,
+            "add",
+            "-f",
+            "a@client.test",
+            "b@mx.test",
+            "c@mx.test",
+        ],
+        &none,
+        b"Subject: x\r\n\r\nbody\r\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_owned();
+    let out = postel(&["queue", "--queue-dir", q, "show", &id], &none, b"");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["from"], "a@client.test");
+    assert_eq!(json["recipients"][1]["address"], "c@mx.test");
+    assert_eq!(json["recipients"][1]["status"], "pending");
+    let out = postel(
+        &["queue", "--queue-dir", q, "show", "--message", &id],
+        &none,
+        b"",
+    );
+    assert_eq!(out.stdout, b"Subject: x\r\n\r\nbody\r\n");
+    let out = postel(&["queue", "--queue-dir", q, "remove", &id], &none, b"");
+    assert_eq!(out.status.code(), Some(0));
+    let out = postel(&["queue", "--queue-dir", q, "show", &id], &none, b"");
+    assert_eq!(
+        out.status.code(),
+        Some(64),
+        "an unknown id is a usage error"
+    );
+    let out = postel(&["queue", "--queue-dir", q, "show", "../x"], &none, b"");
+    assert_eq!(out.status.code(), Some(64));
+}
+
+#[test]
+fn send_direct_delivers_to_an_address_literal_on_the_mx_port() {
+    let port = free_port("127.0.0.2");
+    let sim = BlockingSimulator::start(
+        Config::builder()
+            .bind(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)))
+            .port(port)
+            .build(),
+    )
+    .unwrap();
+    let none: [(&str, &Path); 0] = [];
+    let out = postel(
+        &[
+            "send",
+            "--direct",
+            "--mx-port",
+            &port.to_string(),
+            "--helo",
+            "client.test",
+            "--from",
+            "a@client.test",
+            "--to",
+            "b@[127.0.0.2]",
+            "--subject",
+            "direct",
+            "--text",
+            "hello",
+        ],
+        &none,
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("b@[127.0.0.2]: delivered"),
+        "{}",
+        text(&out.stderr)
+    );
+    let got = sim.messages();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].recipients(), vec!["b@[127.0.0.2]"]);
+
+    // Nobody on the port: deferred, exit 75 (EX_TEMPFAIL).
+    let out = postel(
+        &[
+            "send",
+            "--direct",
+            "--mx-port",
+            "9",
+            "--from",
+            "a@client.test",
+            "--to",
+            "b@[127.0.0.2]",
+            "--text",
+            "x",
+        ],
+        &none,
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(75), "{}", text(&out.stderr));
+}
