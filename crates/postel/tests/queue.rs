@@ -334,3 +334,21 @@ fn four_workers_on_one_queue_send_each_message_exactly_once() {
     assert!(queue.list().unwrap().is_empty());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_record_whose_message_file_is_gone_is_returned_to_the_sender() {
+    let (queue, dir) = temp_queue("noeml");
+    let id = queue.add("a@client.test", &["b@mx.test"], MESSAGE).unwrap();
+    std::fs::remove_file(dir.join("msg").join(format!("{id}.eml"))).unwrap();
+    let s = Worker::new(queue.clone(), Deferring).run_once().unwrap();
+    assert_eq!(s.failed, 1);
+    let left = queue.list().unwrap();
+    assert_eq!(left.len(), 1, "only the bounce is left");
+    assert_eq!(left[0].from, "");
+    let bounce = String::from_utf8(queue.message(&left[0].id).unwrap()).unwrap();
+    assert!(
+        bounce.contains("the queued message file is missing"),
+        "{bounce}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

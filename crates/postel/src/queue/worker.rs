@@ -230,7 +230,14 @@ impl<D: Deliver> Worker<D> {
             if claimed.record.next_try > now_secs() {
                 continue; // another worker deferred it meanwhile
             }
-            total.add(&self.process(claimed)?);
+            match self.process(claimed) {
+                Ok(s) => total.add(&s),
+                // One unreadable record must not stop the others from being sent.
+                Err(e @ QueueError::Corrupt { .. }) => {
+                    tracing::warn!("skipping {}: {e}", record.id)
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(total)
     }
@@ -294,10 +301,18 @@ impl<D: Deliver> Worker<D> {
         let message = match self.queue.message(&rec.id) {
             Ok(m) => m,
             Err(QueueError::NotFound(_)) => {
-                return Err(QueueError::Corrupt {
-                    path: self.queue.layout.eml(&rec.id),
-                    reason: "the record has no message file".to_owned(),
-                })
+                // Only a damaged disk or a hand-made deletion gets here (the body is
+                // committed before the record): tell the sender instead of retrying forever.
+                for r in rec
+                    .recipients
+                    .iter_mut()
+                    .filter(|r| r.status == Status::Pending)
+                {
+                    r.status = Status::Failed;
+                    r.last = Some("the queued message file is missing".to_owned());
+                    summary.failed += 1;
+                }
+                return self.conclude(claimed, summary);
             }
             Err(e) => return Err(e),
         };
