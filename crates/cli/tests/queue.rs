@@ -222,3 +222,105 @@ fn send_direct_delivers_to_an_address_literal_on_the_mx_port() {
     );
     assert_eq!(out.status.code(), Some(75), "{}", text(&out.stderr));
 }
+
+/// A DNS responder on 127.0.0.1 that knows two names: `mx.test` (MX 10 mail.mx.test)
+/// and `mail.mx.test` (A 127.0.0.3); everything else is an empty NOERROR answer. The
+/// wire format by hand (RFC 1035 §4.1), so this test needs no DNS crate.
+fn tiny_dns() -> std::net::SocketAddr {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = sock.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
+            let q = &buf[..n];
+            if q.len() < 12 {
+                continue;
+            }
+            // The question: labels up to the root, then QTYPE and QCLASS.
+            let mut i = 12;
+            let mut name = Vec::new();
+            while i < q.len() && q[i] != 0 {
+                let l = q[i] as usize;
+                name.push(
+                    String::from_utf8_lossy(&q[i + 1..(i + 1 + l).min(q.len())]).to_lowercase(),
+                );
+                i += 1 + l;
+            }
+            let end = i + 5;
+            if end > q.len() {
+                continue;
+            }
+            let qtype = u16::from_be_bytes([q[i + 1], q[i + 2]]);
+            let name = name.join(".");
+            let mut answers: Vec<(u16, Vec<u8>)> = Vec::new();
+            match (name.as_str(), qtype) {
+                ("mx.test", 15) => {
+                    let mut rdata = vec![0, 10];
+                    for l in ["mail", "mx", "test"] {
+                        rdata.push(l.len() as u8);
+                        rdata.extend_from_slice(l.as_bytes());
+                    }
+                    rdata.push(0);
+                    answers.push((15, rdata));
+                }
+                ("mail.mx.test", 1) => answers.push((1, vec![127, 0, 0, 3])),
+                _ => {}
+            }
+            let rd = q[2] & 0x01;
+            let mut r = vec![q[0], q[1], 0x84 | rd, 0x80, 0, 1];
+            r.extend_from_slice(&(answers.len() as u16).to_be_bytes());
+            r.extend_from_slice(&[0, 0, 0, 0]);
+            r.extend_from_slice(&q[12..end]);
+            for (t, rdata) in answers {
+                r.extend_from_slice(&[0xc0, 12]);
+                r.extend_from_slice(&t.to_be_bytes());
+                r.extend_from_slice(&[0, 1, 0, 0, 0, 60]);
+                r.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+                r.extend_from_slice(&rdata);
+            }
+            let _ = sock.send_to(&r, peer);
+        }
+    });
+    addr
+}
+
+#[test]
+fn send_direct_asks_the_given_resolver_for_the_mx() {
+    let dns = tiny_dns();
+    let port = free_port("127.0.0.3");
+    let sim = BlockingSimulator::start(
+        Config::builder()
+            .bind(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)))
+            .port(port)
+            .build(),
+    )
+    .unwrap();
+    let none: [(&str, &Path); 0] = [];
+    let out = postel(
+        &[
+            "send",
+            "--direct",
+            "--resolver",
+            &dns.to_string(),
+            "--mx-port",
+            &port.to_string(),
+            "--helo",
+            "client.test",
+            "--from",
+            "a@client.test",
+            "--to",
+            "b@mx.test",
+            "--text",
+            "via MX",
+        ],
+        &none,
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("b@mx.test: delivered"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(sim.messages()[0].recipients(), vec!["b@mx.test"]);
+}
