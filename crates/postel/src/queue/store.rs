@@ -89,9 +89,10 @@ impl Layout {
         }
     }
 
-    /// Deletes what a crash left behind: temporary files, and message bodies whose
-    /// record never got written (an `add` that did not return), once older than `age`
-    /// so that an `add` in progress in another process is left alone.
+    /// Deletes what a crash left behind: temporary files, message bodies whose record
+    /// never got written (an `add` that did not return), and lock files of finished
+    /// messages, once older than `age` so that work in progress elsewhere is left alone.
+    /// A lock file is only removed under its own lock.
     pub(crate) fn sweep(&self, age: Duration) -> io::Result<()> {
         let now = SystemTime::now();
         let old = |p: &Path| {
@@ -113,6 +114,17 @@ impl Layout {
                 && old(&p)
             {
                 let _ = fs::remove_file(&p);
+            }
+        }
+        for e in fs::read_dir(&self.lock)? {
+            let p = e?.path();
+            let Some(id) = p.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+                continue;
+            };
+            if !self.json(&id).exists() && old(&p) {
+                if let Ok(Some(_claim)) = try_claim(self, &id) {
+                    let _ = fs::remove_file(&p);
+                }
             }
         }
         Ok(())
