@@ -352,3 +352,15 @@ fn a_record_whose_message_file_is_gone_is_returned_to_the_sender() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn queued_mail_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let (queue, dir) = temp_queue("modes");
+    let id = queue.add("a@client.test", &["b@mx.test"], MESSAGE).unwrap();
+    let mode = |p: PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(dir.join("msg")), 0o700);
+    assert_eq!(mode(dir.join("msg").join(format!("{id}.eml"))), 0o600);
+    assert_eq!(mode(dir.join("msg").join(format!("{id}.json"))), 0o600);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -411,10 +411,12 @@ impl Queue {
     /// goes when no bounce can be sent (the sender was `<>`).
     pub(crate) fn log_failure(&self, line: &str) -> Result<(), QueueError> {
         use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
         let path = self.layout.root.join("failed.log");
         let mut f = fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&path)
             .map_err(io_err(&path))?;
         writeln!(f, "{line}").map_err(io_err(&path))?;

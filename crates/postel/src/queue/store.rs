@@ -12,6 +12,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -37,7 +38,11 @@ impl Layout {
         };
         for d in [&l.root, &l.tmp, &l.msg, &l.lock] {
             if !d.is_dir() {
-                fs::create_dir_all(d)?;
+                // Queued mail is private: the folders are the owner's only (0700).
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(d)?;
                 if let Some(parent) = d.parent() {
                     sync_dir(parent)?;
                 }
@@ -67,7 +72,11 @@ impl Layout {
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "bad file name"))?;
         let tmp = self.tmp.join(format!("{name}.{}", unique_suffix()));
         let result = (|| {
-            let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
             f.write_all(bytes)?;
             f.sync_all()?;
             drop(f);
@@ -150,6 +159,7 @@ pub(crate) fn try_claim(layout: &Layout, id: &str) -> io::Result<Option<Claim>> 
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(0o600)
         .open(layout.lock_file(id))?;
     match flock(&file, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => Ok(Some(Claim { _file: file })),
