@@ -89,12 +89,12 @@ impl Contender {
             Contender::Smtplib => {
                 let mut cmd = Command::new(python());
                 cmd.arg(python_script()).args(spec.to_args());
-                measured(measure::run(&mut cmd)?, self)
+                measured(measure::run(&mut pinned(cmd, spec.pin))?, self)
             }
             _ => {
                 let mut cmd = Command::new(std::env::current_exe()?);
                 cmd.arg("client").arg(self.name()).args(spec.to_args());
-                measured(measure::run(&mut cmd)?, self)
+                measured(measure::run(&mut pinned(cmd, spec.pin))?, self)
             }
         }
     }
@@ -158,6 +158,19 @@ fn measured(run: Run, who: Contender) -> io::Result<Measured> {
     }
 }
 
+/// `cmd` run through `taskset -c CPU` when a CPU is given.
+pub fn pinned(cmd: Command, cpu: Option<usize>) -> Command {
+    let Some(cpu) = cpu else {
+        return cmd;
+    };
+    let mut t = Command::new("taskset");
+    t.arg("-c")
+        .arg(cpu.to_string())
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    t
+}
+
 /// The real Python interpreter (not a pyenv shim: callgrind and wait4 must see Python).
 pub fn python() -> PathBuf {
     static EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
@@ -214,7 +227,7 @@ fn smtp_source_command(spec: &Spec, messages: u64) -> Command {
 /// sends one message and its wall time is reported (the connection setup is in it).
 fn run_smtp_source(spec: &Spec) -> io::Result<Measured> {
     let once = |m: u64| -> io::Result<Run> {
-        let run = measure::run(&mut smtp_source_command(spec, m))?;
+        let run = measure::run(&mut pinned(smtp_source_command(spec, m), spec.pin))?;
         if run.ok {
             Ok(run)
         } else {

@@ -104,6 +104,7 @@ impl Plan {
             max: u64::MAX,
             conns: 1,
             attach: 0,
+            pin: None,
         }
     }
 }
@@ -150,7 +151,7 @@ pub fn main(args: &[String]) -> Result<(), BoxError> {
     let repo = repo_root();
     let load_before = loadavg();
     progress("starting smtp-sink and postel-sim");
-    let sink = Sink::start()?;
+    let sink = Sink::start(None)?;
     let sim = Sim::start()?;
     let postfix = if plan.postfix {
         progress("starting a private Postfix (scripts/postfix-up.sh)");
@@ -349,37 +350,70 @@ fn loopback(
     facts: &mut Facts,
     failures: &mut Vec<String>,
 ) -> Table {
-    let mut header = vec![
-        "Contender",
-        "smtp-sink 1 rcpt msg/s",
-        "Postel ÷ this",
-        "smtp-sink 3 rcpts msg/s",
-        "Postel ÷ this",
-    ];
+    // A one-connection ping-pong on loopback runs at one speed when client and server share
+    // a core and at well under half of it when every reply must wake the other core (an
+    // idle vCPU's wake-up dominates): measured both ways, pinned, rather than left to where
+    // the scheduler happens to put them.
+    let pinned_sink = if cores() >= 2 {
+        Sink::start(Some(0)).ok()
+    } else {
+        None
+    };
+    let mut header = vec!["Contender"];
+    if pinned_sink.is_some() {
+        header.extend([
+            "1 rcpt, same core msg/s",
+            "Postel ÷ this",
+            "1 rcpt, two cores msg/s",
+            "Postel ÷ this",
+            "3 rcpts, same core msg/s",
+            "Postel ÷ this",
+        ]);
+    } else {
+        header.extend([
+            "1 rcpt msg/s",
+            "Postel ÷ this",
+            "3 rcpts msg/s",
+            "Postel ÷ this",
+        ]);
+    }
     if postfix.is_some() {
         header.extend(["Postfix 1 rcpt msg/s", "Postel ÷ this"]);
     }
     let mut table = Table::new(
         "Throughput on bare loopback, one connection (1 kB body)",
-        "Messages per second over one open connection (best of 3 rounds of 2 s runs in full \
-         mode, every contender once per round), \
-         each message composed by the contender's own composer (smtp-source has none: it sends a fixed payload). smtp-sink \
-         discards; Postfix queues each message (fsync) and delivers it to a Maildir.",
+        "Messages per second over one open connection to smtp-sink (best of 3 rounds of 2 s \
+         runs in full mode, every contender once per round), each message composed by the \
+         contender's own composer (smtp-source has none: it sends a fixed payload). \
+         smtp-sink is pinned to CPU 0 and the client to CPU 0 (same core) or CPU 1 (two \
+         cores: each reply wakes the other core, which costs more than the SMTP work). \
+         Postfix (unpinned, several processes) queues each message (fsync) and delivers it to \
+         a Maildir.",
         &header,
     );
-    let mut cases: Vec<(SocketAddr, usize, &str)> =
-        vec![(sink.addr(), 1, "sink-1"), (sink.addr(), 3, "sink-3")];
+    let mut cases: Vec<(SocketAddr, usize, &str, Option<usize>)> = match &pinned_sink {
+        Some(ps) => vec![
+            (ps.addr(), 1, "sink-1", Some(0)),
+            (ps.addr(), 1, "sink-1-two-cores", Some(1)),
+            (ps.addr(), 3, "sink-3", Some(0)),
+        ],
+        None => vec![
+            (sink.addr(), 1, "sink-1", None),
+            (sink.addr(), 3, "sink-3", None),
+        ],
+    };
     if let Some(p) = postfix {
-        cases.push((p.addr(), 1, "postfix-1"));
+        cases.push((p.addr(), 1, "postfix-1", None));
     }
     // Rounds rather than back-to-back repeats: a burst of load from elsewhere then costs
     // every contender one run, not one contender all of its runs.
     let mut best: Vec<Vec<Option<Measured>>> = vec![vec![None; cases.len()]; Contender::ALL.len()];
     for _round in 0..plan.repeat {
         for (w, &who) in Contender::ALL.iter().enumerate() {
-            for (i, (addr, rcpts, name)) in cases.iter().enumerate() {
+            for (i, (addr, rcpts, name, pin)) in cases.iter().enumerate() {
                 let mut spec = plan.spec(*addr);
                 spec.rcpts = *rcpts;
+                spec.pin = *pin;
                 spec.seconds = plan.burst_seconds;
                 let m = attempt(who, &spec, &format!("loopback/{name}"), failures);
                 if let (Some(p), true) = (postfix, name.starts_with("postfix")) {
@@ -392,7 +426,7 @@ fn loopback(
     let mut postel = vec![Baseline::default(); cases.len()];
     for (w, &who) in Contender::ALL.iter().enumerate() {
         let mut row = vec![who.label().to_string()];
-        for (i, (_, _, name)) in cases.iter().enumerate() {
+        for (i, (_, _, name, _)) in cases.iter().enumerate() {
             match &best[w][i] {
                 Some(m) => {
                     postel[i].note(who, m.rate());
@@ -583,7 +617,7 @@ fn overview(plan: &Plan, facts: &Facts) -> Table {
         ),
         &[
             "Contender",
-            "msg/s, bare loopback",
+            "msg/s, bare loopback (one core / two)",
             &format!("msg/s, {} ms RTT", 2 * plan.one_way.as_millis()),
             "round trips/msg",
             "peak RSS MB",
@@ -595,7 +629,11 @@ fn overview(plan: &Plan, facts: &Facts) -> Table {
         let cell = |key: String, f: &dyn Fn(f64) -> String| facts.get(&key).map_or("–".into(), f);
         t.rows.push(vec![
             who.label().to_string(),
-            cell(format!("loopback/sink-1/{n}"), &|v| rate(v)),
+            format!(
+                "{} / {}",
+                cell(format!("loopback/sink-1/{n}"), &|v| rate(v)),
+                cell(format!("loopback/sink-1-two-cores/{n}"), &|v| rate(v))
+            ),
             cell(format!("rtt/sink/{n}/rate"), &|v| rate(v)),
             format!(
                 "{} (PIPELINING) / {} (CHUNKING)",
@@ -968,6 +1006,27 @@ fn inclusive(annotated: &str, functions: &[&str]) -> u64 {
     sum
 }
 
+/// The commit measured, and whether the crates had uncommitted changes (the binary is built
+/// from the working tree).
+fn revision() -> String {
+    let repo = repo_root();
+    let repo = repo.to_string_lossy();
+    let head = command_line("git", &["-C", &repo, "rev-parse", "--short", "HEAD"]);
+    let dirty = command_line(
+        "git",
+        &["-C", &repo, "status", "--porcelain", "--", "crates"],
+    );
+    if dirty.is_empty() {
+        head
+    } else {
+        format!("{head} + uncommitted changes")
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 fn loadavg_1() -> String {
     loadavg()
         .split_whitespace()
@@ -1058,16 +1117,7 @@ fn document(
     doc.push_str(&format!(
         "- Postel {} (`{}`), lettre {}, mail-send {} (mail-builder {}), {}, Postfix {}; {}\n\n",
         env!("CARGO_PKG_VERSION"),
-        command_line(
-            "git",
-            &[
-                "-C",
-                &repo_root().to_string_lossy(),
-                "rev-parse",
-                "--short",
-                "HEAD"
-            ]
-        ),
+        revision(),
         locked_version("lettre"),
         locked_version("mail-send"),
         locked_version("mail-builder"),

@@ -17,11 +17,19 @@ pub struct Sink {
 }
 
 impl Sink {
-    /// Starts `/usr/sbin/smtp-sink` on a free loopback port and waits for its greeting.
-    pub fn start() -> io::Result<Sink> {
+    /// Starts `/usr/sbin/smtp-sink` on a free loopback port (on CPU `pin` only, if given)
+    /// and waits for its greeting.
+    pub fn start(pin: Option<usize>) -> io::Result<Sink> {
         let port = free_port()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut cmd = Command::new(sink_path());
+        let mut cmd = match pin {
+            Some(cpu) => {
+                let mut t = Command::new("taskset");
+                t.arg("-c").arg(cpu.to_string()).arg(sink_path());
+                t
+            }
+            None => Command::new(sink_path()),
+        };
         // -u: smtp-sink refuses to run as root without a user to drop to.
         if is_root() {
             cmd.args(["-u", "nobody"]);

@@ -41,6 +41,8 @@ pub struct Spec {
     pub conns: usize,
     /// Octets of attachment (0: none).
     pub attach: u64,
+    /// Run the contender's process on this CPU only (the harness's concern: not passed on).
+    pub pin: Option<usize>,
 }
 
 impl Spec {
@@ -53,6 +55,7 @@ impl Spec {
             max: u64::MAX,
             conns: 1,
             attach: 0,
+            pin: None,
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
