@@ -609,8 +609,12 @@ impl<'a> Client<'a> {
             t.mail_pending = true;
             t.rcpt_sent = t.rcpt_total;
             t.cmd_next = cmd_end;
-            if framing == Framing::Data {
-                t.data_pending = true;
+            if framing == Framing::Data || self.needs_rset {
+                // DATA ends a group. After a failed transaction the recipients end it too:
+                // a refused RSET may leave the old transaction open, and BDAT content sent
+                // behind it would be delivered (to the old recipients as well) while the
+                // session reports a failure, so a retry delivers it again.
+                t.data_pending = framing == Framing::Data;
                 self.tx_send_end = cmd_end;
             } else {
                 // The commands leave with the first chunk, so a small message costs one
@@ -1051,7 +1055,7 @@ impl<'a> Client<'a> {
             }
             if t.rcpt_replied == t.rcpt_total
                 && !t.failed
-                && !t.pipelined
+                && t.phase == Phase::Envelope
                 && t.framing == Framing::Bdat
             {
                 self.start_body(&mut t);
