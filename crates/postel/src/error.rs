@@ -66,11 +66,16 @@ pub enum Error {
 
 impl Error {
     /// True when sending again later may succeed: a 4yz reply, 421, a lost connection, a
-    /// timeout, a network error. False for 5yz refusals, certificate problems, bad
-    /// configuration.
+    /// timeout, a network error, a refused RSET (whatever its code: it ends the session
+    /// but says nothing about the message). False for 5yz refusals, certificate problems,
+    /// bad configuration.
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Connect { .. } | Error::Io(_) | Error::Timeout { .. } => true,
+            Error::Protocol(postel_proto::Error::Rejected {
+                step: postel_proto::Step::Rset,
+                ..
+            }) => true,
             Error::Protocol(e) => e.is_transient(),
             Error::Rejected { reply, .. } => reply.is_transient(),
             Error::Tls(e) => e.is_transient(),
