@@ -28,6 +28,13 @@ pub mod asynch;
 #[cfg(feature = "embedded-io")]
 pub mod blocking;
 
+/// The `embedded-io` crate these loops are written against (its traits and `ErrorKind`).
+#[cfg(feature = "embedded-io")]
+pub use embedded_io;
+/// The `embedded-io-async` crate the async loop is written against.
+#[cfg(feature = "embedded-io-async")]
+pub use embedded_io_async;
+
 #[cfg(feature = "embedded-io")]
 use embedded_io::ErrorKind;
 #[cfg(all(feature = "embedded-io-async", not(feature = "embedded-io")))]
