@@ -206,8 +206,12 @@ impl Pool {
             let Ok(mut encoder) = encoder_rx.await else {
                 return;
             };
+            // Chunks start small and double up to STREAM_CHUNK: a 1 kB message costs one
+            // small buffer, a large one reaches full-size chunks after a few reads.
+            let mut size = STREAM_FIRST_CHUNK;
             loop {
-                let mut buf = vec![0u8; STREAM_CHUNK];
+                let mut buf = vec![0u8; size];
+                size = (size * 2).min(STREAM_CHUNK);
                 let item = match std::io::Read::read(&mut encoder, &mut buf) {
                     Ok(0) => return,
                     Ok(n) => {
@@ -300,8 +304,10 @@ impl Pool {
     }
 }
 
-/// Size of each chunk pumped from a message encoder to a connection task.
+/// Size of the largest chunk pumped from a message encoder to a connection task.
 const STREAM_CHUNK: usize = 64 * 1024;
+/// Size of the first chunk of a message.
+const STREAM_FIRST_CHUNK: usize = 4 * 1024;
 /// Chunks that may wait in the channel: memory per message stays under
 /// `STREAM_CHUNK * (STREAM_CHUNKS_IN_FLIGHT + 2)`.
 const STREAM_CHUNKS_IN_FLIGHT: usize = 2;
