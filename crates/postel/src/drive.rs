@@ -215,6 +215,11 @@ pub(crate) fn run(
         if let Some((e, within)) = failed {
             let state = core.state();
             wire.recorder.note(format!("error: {e} ({state})"));
+            // The server refused the session (a 554 greeting) and the client is saying QUIT
+            // before reporting it: a server that hung up meanwhile does not hide the refusal.
+            if let Some(refusal) = core.error() {
+                return Err(Error::Protocol(refusal));
+            }
             return Err(match e.kind() {
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout {
                     state,

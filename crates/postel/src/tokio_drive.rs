@@ -171,6 +171,11 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         if let Some((e, within)) = failed {
             let state = core.state();
             recorder.note(format!("error: {e} ({state})"));
+            // The server refused the session (a 554 greeting) and the client is saying QUIT
+            // before reporting it: a server that hung up meanwhile does not hide the refusal.
+            if let Some(refusal) = core.error() {
+                return Err(Error::Protocol(refusal));
+            }
             return Err(match e.kind() {
                 io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
                     Error::Timeout { state, within }

@@ -153,7 +153,9 @@ pub enum Error {
         /// What is wrong.
         error: ReplyError,
     },
-    /// The server sent a reply when none was awaited.
+    /// The server sent a reply when none was awaited, or one no command it was sent can
+    /// have (RFC 5321 §4.3.2): a 2yz to DATA, a 3yz to anything but DATA and AUTH. Its
+    /// replies are out of step with the commands, so the session cannot go on.
     UnexpectedReply {
         /// The reply.
         reply: ReplyInfo,

@@ -338,6 +338,9 @@ pub struct Client<'a> {
     next_txn: u32,
     needs_rset: bool,
     error: Option<Error>,
+    /// `error` is a refusal the server is being told about with QUIT (RFC 5321 §3.1); the
+    /// session ends with it once QUIT is answered or the connection closes.
+    closing: bool,
 }
 
 impl fmt::Debug for Client<'_> {
@@ -391,6 +394,7 @@ impl<'a> Client<'a> {
             next_txn: 0,
             needs_rset: false,
             error: None,
+            closing: false,
         })
     }
 
@@ -420,7 +424,9 @@ impl<'a> Client<'a> {
         self.authenticated
     }
 
-    /// The error that ended the session, if one did.
+    /// The error that ended the session, if one did, or that will end it once the QUIT the
+    /// client sends after a refused greeting is answered. A driver whose transport fails
+    /// during that QUIT should report this error rather than the transport's.
     pub fn error(&self) -> Option<Error> {
         self.error
     }
@@ -487,9 +493,14 @@ impl<'a> Client<'a> {
     /// The driver read `n` bytes into the last [`Action::Receive`]; 0 means the peer closed.
     pub fn handle_received(&mut self, n: usize) -> Result<(), Error> {
         if let Some(e) = self.error {
-            return Err(e);
+            if !self.closing {
+                return Err(e);
+            }
         }
         if n == 0 {
+            if let (true, Some(e)) = (self.closing, self.error) {
+                return Err(self.fail(e));
+            }
             if self.state == State::QuitSent {
                 self.state = State::Closed;
                 return Ok(());
@@ -651,6 +662,7 @@ impl<'a> Client<'a> {
         if self.error.is_none() {
             self.error = Some(e);
         }
+        self.closing = false;
         self.state = State::Failed;
         self.error.unwrap_or(e)
     }
@@ -749,7 +761,9 @@ impl<'a> Client<'a> {
     fn advance(&mut self) -> Result<Next, Error> {
         loop {
             if let Some(e) = self.error {
-                return Err(e);
+                if !self.closing {
+                    return Err(e);
+                }
             }
             if self.tx_start < self.tx_send_end {
                 return Ok(Next::Send);
@@ -826,10 +840,18 @@ impl<'a> Client<'a> {
         match self.state {
             State::AwaitingGreeting => {
                 if code.get() != 220 {
-                    return Err(Error::Rejected {
+                    // RFC 5321 §3.1: a server that refuses service with 554 (or any code but
+                    // 421, after which it closes) waits for QUIT; say it, then report.
+                    let refusal = Error::Rejected {
                         step: Step::Greeting,
                         reply: self.info(span),
-                    });
+                    };
+                    let n = command::simple(self.tx, b"QUIT")?;
+                    self.queue_send(n);
+                    self.state = State::QuitSent;
+                    self.error = Some(refusal);
+                    self.closing = true;
+                    return Ok(());
                 }
                 self.push_event(Pending::Greeting(span));
                 self.send_hello(true)
@@ -884,6 +906,9 @@ impl<'a> Client<'a> {
             State::Authenticating => self.on_auth_reply(span),
             State::InTransaction => self.on_txn_reply(span),
             State::QuitSent => {
+                if let (true, Some(refusal)) = (self.closing, self.error) {
+                    return Err(refusal);
+                }
                 self.push_event(Pending::Quit(span));
                 self.state = State::Closed;
                 Ok(())
@@ -1025,6 +1050,23 @@ impl<'a> Client<'a> {
         };
         let code = span.code;
         let ok = code.is_positive();
+        // RFC 5321 §4.3.2: 354 answers DATA and nothing else, and DATA's only positive
+        // answer is 354 (RFC 3030 §2: BDAT never gets one). Another 2yz to DATA, or a 3yz
+        // to anything else, means the server does not follow the commands (it talks out of
+        // turn, or replies are out of step): going on would match replies to the wrong
+        // commands, and content sent after a 250 to DATA would be read as commands.
+        let for_data =
+            t.data_pending && !t.rset_pending && !t.mail_pending && t.rcpt_replied == t.rcpt_sent;
+        let out_of_step = if for_data {
+            code.get() != 354 && (ok || code.is_intermediate())
+        } else {
+            code.is_intermediate()
+        };
+        if out_of_step {
+            return Err(Error::UnexpectedReply {
+                reply: self.info(span),
+            });
+        }
         if t.rset_pending {
             t.rset_pending = false;
             if !ok {
