@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use postel_proto::{Action, Client as Core, Event, Step};
 
+use crate::deadline::ReplyDeadline;
 use crate::error::Error;
 use crate::report::{Accepted, Refused, SendReport, ServerReply};
 use crate::transcript::Recorder;
@@ -179,24 +180,33 @@ pub(crate) fn run(
     mut body: Body<'_>,
     events: &mut Collector,
 ) -> Result<Stop, Error> {
+    let mut deadline = ReplyDeadline::default();
     loop {
+        let step = core.step();
         // The I/O error and the timeout it ran into, mapped once the core is free again.
         let failed: Option<(io::Error, Duration)> = match core.poll()? {
-            Action::Send { bytes, within } => match wire.write(bytes, within) {
-                Ok(n) => {
-                    core.handle_sent(n);
-                    None
+            Action::Send { bytes, within } => {
+                deadline.reset();
+                match wire.write(bytes, within) {
+                    Ok(n) => {
+                        core.handle_sent(n);
+                        None
+                    }
+                    Err(e) => Some((e, within)),
                 }
-                Err(e) => Some((e, within)),
-            },
-            Action::Receive { into, within } => match wire.read(into, within) {
-                Ok(n) => {
-                    core.handle_received(n)?;
-                    None
-                }
-                Err(e) => Some((e, within)),
+            }
+            Action::Receive { into, within } => match deadline.left(step, within) {
+                None => Some((io::ErrorKind::TimedOut.into(), within)),
+                Some(left) => match wire.read(into, left) {
+                    Ok(n) => {
+                        core.handle_received(n)?;
+                        None
+                    }
+                    Err(e) => Some((e, within)),
+                },
             },
             Action::Body { into } => {
+                deadline.reset();
                 let n = match body.as_deref_mut() {
                     Some(src) => read_body(src, into)?,
                     None => 0,
@@ -206,6 +216,7 @@ pub(crate) fn run(
             }
             Action::StartTls => return Ok(Stop::StartTls),
             Action::Event(e) => {
+                deadline.reset();
                 events.on_event(e);
                 None
             }

@@ -54,6 +54,7 @@
 
 mod builder;
 mod client;
+mod deadline;
 mod drive;
 mod envelope;
 mod error;

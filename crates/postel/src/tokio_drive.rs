@@ -7,6 +7,7 @@ use std::time::Duration;
 use postel_proto::{Action, Client as Core};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::deadline::ReplyDeadline;
 use crate::drive::{Collector, Stop};
 use crate::error::Error;
 use crate::transcript::Recorder;
@@ -137,31 +138,41 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     body: &mut AsyncBody,
     events: &mut Collector,
 ) -> Result<Stop, Error> {
+    let mut deadline = ReplyDeadline::default();
     loop {
+        let step = core.step();
         let failed: Option<(io::Error, Duration)> = match core.poll()? {
-            Action::Send { bytes, within } => match write(io, bytes, within).await {
-                Ok(n) => {
-                    recorder.sent(&bytes[..n]);
-                    core.handle_sent(n);
-                    None
+            Action::Send { bytes, within } => {
+                deadline.reset();
+                match write(io, bytes, within).await {
+                    Ok(n) => {
+                        recorder.sent(&bytes[..n]);
+                        core.handle_sent(n);
+                        None
+                    }
+                    Err(e) => Some((e, within)),
                 }
-                Err(e) => Some((e, within)),
-            },
-            Action::Receive { into, within } => match read(io, into, within).await {
-                Ok(n) => {
-                    recorder.received(&into[..n]);
-                    core.handle_received(n)?;
-                    None
-                }
-                Err(e) => Some((e, within)),
+            }
+            Action::Receive { into, within } => match deadline.left(step, within) {
+                None => Some((io::ErrorKind::TimedOut.into(), within)),
+                Some(left) => match read(io, into, left).await {
+                    Ok(n) => {
+                        recorder.received(&into[..n]);
+                        core.handle_received(n)?;
+                        None
+                    }
+                    Err(e) => Some((e, within)),
+                },
             },
             Action::Body { into } => {
+                deadline.reset();
                 let n = body.read(into).await?;
                 core.handle_body(n)?;
                 None
             }
             Action::StartTls => return Ok(Stop::StartTls),
             Action::Event(e) => {
+                deadline.reset();
                 events.on_event(e);
                 None
             }
