@@ -163,7 +163,10 @@ impl Capabilities {
         }
         if is("SIZE") {
             self.set(Extension::Size);
-            self.size_limit = words.next().and_then(parse_u64).filter(|&n| n > 0);
+            // A keyword listed twice with two limits: the smaller one is the safe one.
+            if let Some(n) = words.next().and_then(parse_u64).filter(|&n| n > 0) {
+                self.size_limit = Some(self.size_limit.map_or(n, |old| old.min(n)));
+            }
             return;
         }
         if let Some(ext) = Extension::ALL
@@ -257,6 +260,48 @@ mod tests {
         assert!(c.has(Extension::Pipelining));
         assert!(c.has(Extension::Size));
         assert_eq!(c.size_limit(), None, "SIZE without a number has no limit");
+    }
+
+    #[test]
+    fn size_edge_cases() {
+        // RFC 1870 §4: no number, or 0, means no fixed maximum.
+        assert_eq!(caps(&["SIZE"]).size_limit(), None);
+        assert_eq!(caps(&["SIZE 0"]).size_limit(), None);
+        assert!(caps(&["SIZE 0"]).has(Extension::Size));
+        // Past u64 (20 digits and more) is no usable limit either; no overflow, no panic.
+        assert_eq!(caps(&["SIZE 18446744073709551616"]).size_limit(), None);
+        assert_eq!(caps(&["SIZE 99999999999999999999999"]).size_limit(), None);
+        assert_eq!(
+            caps(&["SIZE 9999999999999999999"]).size_limit(),
+            Some(9_999_999_999_999_999_999)
+        );
+        // Trailing spaces and tabs, as some servers send.
+        assert_eq!(caps(&["SIZE 1000 \t "]).size_limit(), Some(1000));
+        assert_eq!(caps(&["size\t2000"]).size_limit(), Some(2000));
+        // Listed twice: the smaller limit holds, a bare SIZE does not lift it.
+        assert_eq!(caps(&["SIZE 5000", "SIZE 1000"]).size_limit(), Some(1000));
+        assert_eq!(caps(&["SIZE 1000", "SIZE"]).size_limit(), Some(1000));
+        assert_eq!(caps(&["SIZE 1000", "SIZE 0"]).size_limit(), Some(1000));
+    }
+
+    #[test]
+    fn keywords_in_any_case_with_trailing_blanks_and_both_auth_forms() {
+        let c = caps(&[
+            "pipelining ",
+            "Auth=LOGIN",
+            "AUTH LOGIN PLAIN\t",
+            "ChUnKiNg\t \t",
+            "8bitmime",
+            "PIPELINING",
+        ]);
+        assert!(c.has(Extension::Pipelining));
+        assert!(c.has(Extension::Chunking));
+        assert!(c.has(Extension::EightBitMime));
+        assert!(c.has(Extension::Auth));
+        assert!(c.offers_auth(Mechanism::Login));
+        assert!(c.offers_auth(Mechanism::Plain));
+        assert!(!c.offers_auth(Mechanism::CramMd5));
+        assert_eq!(c.auth_mechanisms().count(), 2, "duplicates are listed once");
     }
 
     #[test]

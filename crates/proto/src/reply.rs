@@ -790,6 +790,44 @@ mod tests {
         assert_eq!(Reply::parse(b"250x\r\n"), Err(ReplyError::Malformed));
         assert_eq!(Reply::parse(b"199 no\r\n"), Err(ReplyError::Malformed));
         assert_eq!(Reply::parse(b"250 a"), Err(ReplyError::Incomplete));
+        // Codes out of 200..=599, or not three digits.
+        for bad in [
+            &b"600 no\r\n"[..],
+            b"099 no\r\n",
+            b"2x0 no\r\n",
+            b"25\r\n",
+            b"\r\n",
+            b" 250 ok\r\n",
+            b"2500 ok\r\n",
+            b"250-a\r\n600 b\r\n",
+        ] {
+            assert_eq!(
+                Reply::parse(bad),
+                Err(ReplyError::Malformed),
+                "{}",
+                Escaped(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn control_and_eight_bit_bytes_in_text_are_kept_raw_and_masked_in_info() {
+        let r = Reply::parse(b"550 5.7.1 a\0b\rc\xff\x1b[31m\r\n").unwrap();
+        assert_eq!(r.code().get(), 550);
+        assert_eq!(r.text(), b"a\0b\rc\xff\x1b[31m");
+        // Errors and reports never carry a control byte (a terminal escape, a CR that
+        // rewrites a log line); 8-bit bytes are kept and escaped when displayed.
+        let info = r.to_info();
+        assert_eq!(info.text(), b"a?b?c\xff?[31m");
+        assert_eq!(std::format!("{info}"), "550 5.7.1 a?b?c\\xff?[31m");
+    }
+
+    #[test]
+    fn code_only_lines_are_replies() {
+        let r = Reply::parse(b"250\r\n").unwrap();
+        assert_eq!((r.code().get(), r.text()), (250, &b""[..]));
+        let r = Reply::parse(b"354\n").unwrap();
+        assert_eq!(r.code().get(), 354);
     }
 
     fn frame_all(
