@@ -196,11 +196,21 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
             return Err(Failure::data("-F: the full name holds a control character"));
         }
     }
+    let from_addr = match from_addr {
+        // As Postfix's and msmtp's sendmail do: with no sender given and no From: header,
+        // the sender is the login name at this host.
+        None if !has_header(&message, "From") => Some(local_sender().ok_or_else(|| {
+            Failure::data(
+                "the message has no From: header and no sender was given (-f FROM, or `from` \
+                 in the account), and no login@host could be made from LOGNAME/USER and the \
+                 host name",
+            )
+        })?),
+        other => other,
+    };
     if !has_header(&message, "From") {
         let Some(addr) = &from_addr else {
-            return Err(Failure::data(
-                "the message has no From: header and no sender was given (-f FROM, or `from` in the account)",
-            ));
+            unreachable!("a sender was made above when the message has no From:");
         };
         let line = match &inv.full_name {
             Some(n) => format!("From: {} <{addr}>\r\n", quote_name(n)),
@@ -274,6 +284,36 @@ fn quote_name(n: &str) -> String {
     }
 }
 
+/// `login@host` from `LOGNAME` (else `USER`) and the host name, when both make a valid
+/// address (a dot-atom login, an LDH host name); `None` otherwise.
+fn local_sender() -> Option<String> {
+    let login = ["LOGNAME", "USER"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))?;
+    let host = gethostname::gethostname().into_string().ok()?;
+    login_at_host(&login, host.trim_end_matches('.'))
+}
+
+fn login_at_host(login: &str, host: &str) -> Option<String> {
+    let atom = |a: &str| {
+        !a.is_empty()
+            && a.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b))
+    };
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    let ok = login.len() <= 64
+        && login.split('.').all(atom)
+        && host.len() <= 253
+        && host.split('.').all(label);
+    ok.then(|| format!("{login}@{host}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,6 +333,27 @@ mod tests {
         let inv = p(&["-t", "-i", "-fme@x.test", "-FMe Myself"]);
         assert!(inv.extract);
         assert_eq!(inv.full_name.as_deref(), Some("Me Myself"));
+    }
+
+    #[test]
+    fn the_fallback_sender_is_a_valid_login_at_host_or_nothing() {
+        assert_eq!(
+            login_at_host("root", "build-1.example.org").as_deref(),
+            Some("root@build-1.example.org")
+        );
+        assert_eq!(login_at_host("j.doe", "box").as_deref(), Some("j.doe@box"));
+        for (login, host) in [
+            ("", "box"),
+            ("a b", "box"),
+            ("a\r\nRCPT TO:<x>", "box"),
+            ("a..b", "box"),
+            ("root", ""),
+            ("root", "-bad.example"),
+            ("root", "under_score.example"),
+            ("root", "a\nb"),
+        ] {
+            assert_eq!(login_at_host(login, host), None, "{login:?} {host:?}");
+        }
     }
 
     #[test]

@@ -511,6 +511,45 @@ fn sendmail_t_from_a_cron_style_pipe_delivers_crlf_without_bcc() {
     );
 }
 
+/// PHP's mail() and many scripts pipe a message with no From: and give no -f: the sender
+/// is the login name at this host, as Postfix's and msmtp's sendmail make it.
+#[test]
+fn sendmail_without_any_sender_uses_login_at_host() {
+    let s = with_user();
+    let cfg = s.config("");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let host = host.trim().trim_end_matches('.');
+    let mut c = Command::new(BIN);
+    c.args(["sendmail", "-i", "a@mx.test"])
+        .env("POSTEL_CONFIG", &cfg)
+        .env("PW", "s3cret-pw")
+        .env("LOGNAME", "webapp")
+        .env("USER", "someone-else");
+    let o = run(c, Some(b"To: a@mx.test\nSubject: s\n\nbody\n"));
+    assert_code(&o, 0);
+    let m = s.sim.wait_for_messages(1, Duration::from_secs(5));
+    assert_eq!(m[0].mail_from, format!("webapp@{host}"));
+    assert_eq!(
+        text(&m[0].data),
+        format!("From: webapp@{host}\r\nTo: a@mx.test\r\nSubject: s\r\n\r\nbody\r\n")
+    );
+
+    // A login that cannot be an address gives the clear error, and nothing is sent.
+    let mut c = Command::new(BIN);
+    c.args(["sendmail", "-i", "a@mx.test"])
+        .env("POSTEL_CONFIG", &cfg)
+        .env("PW", "s3cret-pw")
+        .env("LOGNAME", "we b\r\napp");
+    let o = run(c, Some(b"To: a@mx.test\nSubject: s\n\nbody\n"));
+    assert_code(&o, 65);
+    assert!(
+        text(&o.stderr).contains("no From: header"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(s.sim.messages().len(), 1);
+}
+
 #[test]
 fn sendmail_through_a_link_named_sendmail_with_arguments_and_f() {
     let s = with_user();
