@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the system packages needed by the real-server (Postfix) tests.
+# Install the system packages needed by the real-server (Postfix, aiosmtpd) tests.
 #
 # Idempotent: does nothing (no apt at all) when everything is already there.
 # Quiet on success; on failure prints the apt output.
@@ -10,6 +10,9 @@ set -euo pipefail
 PKGS=(postfix sasl2-bin libsasl2-modules libsasl2-modules-db swaks libnet-ssleay-perl libio-socket-ssl-perl openssl python3 ca-certificates)
 # postel-cli's end-to-end tests drive `postel sendmail` from `git send-email` (crates/cli/tests/git_send_email.rs).
 PKGS+=(git-email)
+# A second, independent real server: aiosmtpd, for Debian's /usr/bin/python3
+# (crates/postel/tests/aiosmtpd.rs, crates/cli/tests/aiosmtpd.rs).
+PKGS+=(python3-aiosmtpd)
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

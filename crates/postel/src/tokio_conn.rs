@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use postel_proto::{Capabilities, Client as Core};
+use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
@@ -92,6 +93,24 @@ impl Wire {
             Err(e) => self.recorder.note(format!("TLS failed: {e}")),
         }
         result
+    }
+
+    /// Waits until the server closes the connection, or speaks while no reply is awaited
+    /// (a 421 before closing, RFC 5321 §3.8): servers close connections left idle past
+    /// their timeout (aiosmtpd after 5 minutes, with a FIN or a TLS close_notify and no
+    /// 421; Postfix with a 421), and such a connection must not take the next message.
+    /// TLS records without application data (session tickets) do not end the wait.
+    /// Cancel-safe, as `AsyncReadExt::read` is.
+    async fn closed_by_server(&mut self) -> String {
+        let mut unasked = [0u8; 512];
+        match self.stream.read(&mut unasked).await {
+            Ok(0) => "the server closed the idle connection".to_owned(),
+            Ok(n) => {
+                self.recorder.received(&unasked[..n]);
+                "the server spoke while the connection was idle".to_owned()
+            }
+            Err(e) => format!("the idle connection failed: {e}"),
+        }
     }
 }
 
@@ -186,13 +205,23 @@ async fn run(
     }
     let mut healthy = true;
     loop {
-        let job = match tokio::time::timeout(settings.idle_timeout, jobs.recv()).await {
-            Ok(Some(job)) => job,
-            Ok(None) => break,
-            Err(_) => {
-                tracing::debug!("idle too long");
+        // The socket first: a message queued for a connection the server already closed
+        // goes back to the pool (below) instead of failing on it.
+        let job = tokio::select! {
+            biased;
+            why = wire.closed_by_server() => {
+                wire.recorder.note(format!("{why}: not reused"));
+                healthy = false;
                 break;
             }
+            job = tokio::time::timeout(settings.idle_timeout, jobs.recv()) => match job {
+                Ok(Some(job)) => job,
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::debug!("idle too long");
+                    break;
+                }
+            },
         };
         let Job {
             envelope,

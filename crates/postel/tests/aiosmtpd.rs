@@ -1,0 +1,1196 @@
+//! The blocking `Client` and the tokio `AsyncClient` against aiosmtpd: a second real SMTP
+//! server, independent of Postfix and of postel-sim (Python's asyncio server, Debian's
+//! `python3-aiosmtpd`, run by tests/py/aiosmtpd_server.py). It offers neither PIPELINING
+//! nor CHUNKING, so every session here is lock-step with DATA; it stores each message's
+//! envelope and exact DATA bytes (un-stuffed, final CRLF.CRLF removed), compared here byte
+//! for byte.
+//!
+//! When aiosmtpd (or openssl, for the test PKI of scripts/pki.sh) is missing, a test prints
+//! a loud SKIP, or panics when CI=true or POSTEL_REQUIRE_SERVERS=1 (scripts/test.sh).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+use postel::proto::{AuthFailure, Step};
+use postel::{Client, ClientBuilder, Envelope, Error, Mechanism, TlsError, TlsMode};
+use serde_json::Value;
+
+const SERVER_NAME: &str = "aiosmtpd.postel.test";
+const EHLO_NAME: &str = "client.postel.test";
+
+/// What tends to break: a lone dot line, leading dots, trailing spaces, 8-bit UTF-8, an
+/// empty line, a 990-octet line. Already CRLF, so it must arrive unchanged.
+fn message() -> Vec<u8> {
+    let mut m = b"From: Alice <alice@example.test>\r\nTo: bob@example.test\r\n\
+Subject: postel and aiosmtpd\r\n\r\nHello.\r\n.\r\n.leading dot\r\n..two\r\n\r\n\
+trailing spaces   \r\nGr\xc3\xbc\xc3\x9fe aus Z\xc3\xbcrich.\r\n"
+        .to_vec();
+    m.extend_from_slice(&[b'x'; 990]);
+    m.extend_from_slice(b"\r\nend\r\n");
+    m
+}
+
+// ---------------------------------------------------------------------------------------
+// The server
+
+/// A running aiosmtpd; killed (and its folder removed) on drop.
+struct Aiosmtpd {
+    child: Child,
+    /// The server exits when this closes, even if this process dies without dropping it.
+    _stdin: ChildStdin,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Aiosmtpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One message as aiosmtpd stored it.
+#[derive(Debug)]
+struct Delivered {
+    meta: Value,
+    data: Vec<u8>,
+}
+
+impl Delivered {
+    fn strings(&self, key: &str) -> Vec<String> {
+        self.meta[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key} in {}", self.meta))
+            .iter()
+            .map(|v| v.as_str().expect("a string").to_owned())
+            .collect()
+    }
+
+    fn mail_from(&self) -> &str {
+        self.meta["mail_from"].as_str().expect("mail_from")
+    }
+
+    fn connection(&self) -> u64 {
+        self.meta["connection"].as_u64().expect("connection")
+    }
+}
+
+impl Aiosmtpd {
+    /// Every message stored so far, in order. Each one's files are complete before the
+    /// server's 250, so after a successful send its message is here.
+    fn messages(&self) -> Vec<Delivered> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .expect("the message folder")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|json| Delivered {
+                meta: serde_json::from_slice(&std::fs::read(&json).expect("read json"))
+                    .expect("valid json"),
+                data: std::fs::read(json.with_extension("eml")).expect("read eml"),
+            })
+            .collect()
+    }
+
+    fn only_message(&self) -> Delivered {
+        let mut m = self.messages();
+        assert_eq!(m.len(), 1, "{m:?}");
+        m.remove(0)
+    }
+
+    /// A builder for this server, trusting the test root when TLS is used.
+    fn client(&self, mode: TlsMode) -> ClientBuilder {
+        let b = Client::builder("127.0.0.1")
+            .port(self.port)
+            .tls(mode)
+            .ehlo_name(EHLO_NAME)
+            .transcript(true);
+        match mode {
+            TlsMode::Disabled => b,
+            _ => b.ca_file(pki().expect("the PKI was made").join("root.pem")),
+        }
+    }
+}
+
+/// The interpreter that has aiosmtpd: Debian's (`apt install python3-aiosmtpd`), which may
+/// not be the first `python3` on PATH (pyenv); `POSTEL_AIOSMTPD_PYTHON` overrides.
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("POSTEL_AIOSMTPD_PYTHON") {
+        return p.into();
+    }
+    let debian = Path::new("/usr/bin/python3");
+    if debian.exists() {
+        debian.to_owned()
+    } else {
+        "python3".into()
+    }
+}
+
+fn required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+        || std::env::var("POSTEL_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
+}
+
+/// `None` after a loud SKIP, or a panic when real servers are required.
+fn unavailable<T>(test: &str, why: &str) -> Option<T> {
+    if required() {
+        panic!(
+            "CI=true (or POSTEL_REQUIRE_SERVERS=1) but aiosmtpd cannot run: {why} \
+             (scripts/install-deps.sh installs python3-aiosmtpd and openssl)"
+        );
+    }
+    eprintln!("\n*** SKIP {test}: {why} (apt install python3-aiosmtpd openssl) ***\n");
+    None
+}
+
+/// The test PKI (scripts/pki.sh: root.pem, server-chain.pem, expired-chain.pem...), made
+/// once per test binary.
+fn pki() -> Result<PathBuf, String> {
+    static PKI: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    PKI.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("aiosmtpd-pki");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pki.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .arg(&dir)
+            .output()
+            .map_err(|e| format!("cannot run bash: {e}"))?;
+        if out.status.success() {
+            Ok(dir)
+        } else {
+            Err(format!(
+                "scripts/pki.sh failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    })
+    .clone()
+}
+
+/// The flags giving aiosmtpd `leaf` (`server`, `expired`, `wronghost`, `untrusted`) for
+/// STARTTLS, or `None` after a SKIP.
+fn starttls(test: &str, leaf: &str) -> Option<Vec<String>> {
+    match pki() {
+        Ok(dir) => Some(vec![
+            "--starttls".to_owned(),
+            dir.join(format!("{leaf}-chain.pem")).display().to_string(),
+            dir.join(format!("{leaf}.key")).display().to_string(),
+        ]),
+        Err(why) => unavailable(test, &why),
+    }
+}
+
+/// Starts aiosmtpd on an ephemeral loopback port with `flags`
+/// (see tests/py/aiosmtpd_server.py).
+fn start<S: AsRef<str>>(test: &str, flags: &[S]) -> Option<Aiosmtpd> {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "postel-aiosmtpd-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("create the message folder");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/aiosmtpd_server.py");
+    let python = python();
+    let spawned = Command::new(&python)
+        .arg(script)
+        .arg("--dir")
+        .arg(&dir)
+        .args(flags.iter().map(AsRef::as_ref))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => return unavailable(test, &format!("cannot run {}: {e}", python.display())),
+    };
+    let stdin = child.stdin.take().expect("piped stdin");
+    let mut line = String::new();
+    let _ = BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line);
+    match line.trim().strip_prefix("PORT ").map(str::parse) {
+        Some(Ok(port)) => Some(Aiosmtpd {
+            child,
+            _stdin: stdin,
+            port,
+            dir,
+        }),
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let mut err = String::new();
+            if let Some(mut s) = child.stderr.take() {
+                let _ = s.read_to_string(&mut err);
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            if err.contains("No module named 'aiosmtpd'") {
+                return unavailable(
+                    test,
+                    &format!("{} cannot import aiosmtpd", python.display()),
+                );
+            }
+            panic!("aiosmtpd did not start (stdout {line:?}):\n{err}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Assertions
+
+/// The session as `C:`/`S:` lines, without notes and without the greeting (whose text
+/// names the aiosmtpd version).
+fn dialogue(client_transcript: &postel::Transcript) -> Vec<String> {
+    let lines: Vec<String> = client_transcript
+        .entries()
+        .iter()
+        .filter_map(|e| match e.side {
+            postel::Side::Client => Some(format!("C: {}", e.text)),
+            postel::Side::Server => Some(format!("S: {}", e.text)),
+            postel::Side::Note => None,
+        })
+        .collect();
+    assert!(
+        lines[0].starts_with(&format!("S: 220 {SERVER_NAME} ")),
+        "{lines:?}"
+    );
+    lines[1..].to_vec()
+}
+
+/// The EHLO reply aiosmtpd sends: its name, SIZE, 8BITMIME, SMTPUTF8, then what is passed.
+fn ehlo_reply(size: u64, more: &[&str]) -> Vec<String> {
+    let mut v = vec![
+        format!("S: 250-{SERVER_NAME}"),
+        format!("S: 250-SIZE {size}"),
+        "S: 250-8BITMIME".to_owned(),
+        "S: 250-SMTPUTF8".to_owned(),
+    ];
+    v.extend(more.iter().map(|l| format!("S: 250-{l}")));
+    v.push("S: 250 HELP".to_owned());
+    v
+}
+
+const DEFAULT_SIZE: u64 = 33_554_432;
+
+/// No write carries two commands: aiosmtpd offers no PIPELINING (RFC 2920 §3.1).
+fn assert_lock_step(t: &postel::Transcript) {
+    for w in t.client_writes() {
+        let commands = w.iter().filter(|l| !l.starts_with('[')).count();
+        assert!(commands <= 1, "two commands in one write {w:?}:\n{t}");
+    }
+}
+
+fn proto_error(e: Error) -> postel::proto::Error {
+    match e {
+        Error::Protocol(p) => p,
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Plain sessions
+
+#[test]
+fn plain_session_is_lock_step_and_delivers_the_exact_bytes_and_envelope() {
+    let Some(s) = start::<&str>("plain", &[]) else {
+        return;
+    };
+    let mut client = s.client(TlsMode::Disabled).build().unwrap();
+    let msg = message();
+    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+    let report = client.send_bytes(&env, &msg).unwrap();
+    assert_eq!(report.reply.code, 250);
+    assert_eq!(
+        report.reply.enhanced.map(|e| e.to_string()).as_deref(),
+        Some("2.0.0")
+    );
+    assert_eq!(report.reply.text, "Ok: queued as 0001");
+    assert!(!report.encrypted);
+    client.quit().unwrap();
+
+    let m = s.only_message();
+    assert_eq!(m.data, msg, "delivered bytes differ");
+    assert_eq!(m.mail_from(), "alice@example.test");
+    assert_eq!(m.strings("rcpt_tos"), ["bob@example.test"]);
+    assert_eq!(
+        m.strings("mail_options"),
+        [format!("SIZE={}", msg.len()), "BODY=8BITMIME".to_owned()]
+    );
+    assert_eq!(m.meta["smtp_utf8"], false);
+    assert_eq!(m.meta["helo"], EHLO_NAME);
+    assert_eq!(m.meta["tls"], false);
+    assert_eq!(m.meta["auth"], Value::Null);
+
+    let t = client.transcript().unwrap();
+    assert_lock_step(&t);
+    let mut expected = vec![format!("C: EHLO {EHLO_NAME}")];
+    expected.extend(ehlo_reply(DEFAULT_SIZE, &[]));
+    expected.extend(
+        [
+            &format!(
+                "C: MAIL FROM:<alice@example.test> SIZE={} BODY=8BITMIME",
+                msg.len()
+            ),
+            "S: 250 OK",
+            "C: RCPT TO:<bob@example.test>",
+            "S: 250 OK",
+            "C: DATA",
+            "S: 354 End data with <CR><LF>.<CR><LF>",
+            // Three lines start with a dot, each stuffed with one more.
+            &format!("C: [{} octets of message content]", msg.len() + 3),
+            "C: .",
+            "S: 250 2.0.0 Ok: queued as 0001",
+            "C: QUIT",
+            "S: 221 Bye",
+        ]
+        .map(str::to_owned),
+    );
+    assert_eq!(dialogue(&t), expected, "\n{t}");
+}
+
+#[test]
+fn dots_and_bare_line_ends_arrive_crlf_normalized_and_unstuffed() {
+    let Some(s) = start::<&str>("dots and bare line ends", &[]) else {
+        return;
+    };
+    let mut client = s.client(TlsMode::Disabled).build().unwrap();
+    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+    let report = client.send_bytes(&env, BARE).unwrap();
+    assert_eq!(report.reply.code, 250);
+    let m = s.only_message();
+    assert_eq!(
+        m.data,
+        BARE_DELIVERED,
+        "delivered {:?}",
+        String::from_utf8_lossy(&m.data)
+    );
+    assert_eq!(
+        m.strings("mail_options"),
+        [format!("SIZE={}", BARE_DELIVERED.len())]
+    );
+}
+
+/// Bare LF, bare CR, CR CR LF, lone dots that a lenient server could take for the end of
+/// data (`\n.\n`, `\r.\r`: SMTP smuggling), and no line end at the end.
+const BARE: &[u8] = b"Subject: dots\n\n.\n..\n.x\r\nbare CR\rhere\r\r\nmix\n\r\n\
+a\n.\nMAIL FROM:<smuggled@example.test>\r\nb\r.\rc\nend";
+/// What must arrive: every line end CRLF, the dots as written, a final CRLF added.
+const BARE_DELIVERED: &[u8] = b"Subject: dots\r\n\r\n.\r\n..\r\n.x\r\nbare CR\r\nhere\r\n\r\n\
+mix\r\n\r\na\r\n.\r\nMAIL FROM:<smuggled@example.test>\r\nb\r\n.\r\nc\r\nend\r\n";
+
+// ---------------------------------------------------------------------------------------
+// Recipients and transactions
+
+#[test]
+fn a_refused_recipient_is_reported_while_the_others_get_the_message() {
+    let Some(s) = start("refused recipient", &["--refuse", "nobody@example.test"]) else {
+        return;
+    };
+    let mut client = s.client(TlsMode::Disabled).build().unwrap();
+    let msg = message();
+    let env = Envelope::new(
+        "alice@example.test",
+        [
+            "bob@example.test",
+            "nobody@example.test",
+            "carol@example.test",
+        ],
+    );
+    let report = client.send_bytes(&env, &msg).unwrap();
+    let accepted: Vec<_> = report.accepted.iter().map(|a| a.address.as_str()).collect();
+    assert_eq!(accepted, ["bob@example.test", "carol@example.test"]);
+    assert_eq!(report.refused.len(), 1);
+    let r = &report.refused[0];
+    assert_eq!(r.address, "nobody@example.test");
+    assert_eq!(r.reply.code, 550);
+    assert_eq!(
+        r.reply.enhanced.map(|e| e.to_string()).as_deref(),
+        Some("5.1.1")
+    );
+    assert_eq!(r.reply.text, "no such user");
+    assert!(!r.reply.is_transient());
+
+    let m = s.only_message();
+    assert_eq!(m.data, msg);
+    assert_eq!(
+        m.strings("rcpt_tos"),
+        ["bob@example.test", "carol@example.test"]
+    );
+    assert_lock_step(&client.transcript().unwrap());
+}
+
+#[test]
+fn every_recipient_refused_is_rejected_and_the_connection_goes_on_after_rset() {
+    let Some(s) = start("all refused", &["--refuse", "nobody@example.test"]) else {
+        return;
+    };
+    let mut client = s.client(TlsMode::Disabled).build().unwrap();
+    let msg = message();
+    let env = Envelope::new("alice@example.test", ["nobody@example.test"]);
+    match client.send_bytes(&env, &msg) {
+        Err(Error::Rejected {
+            step,
+            reply,
+            refused,
+        }) => {
+            assert_eq!(step, Step::Rcpt);
+            assert_eq!(reply.code, 550);
+            assert_eq!(reply.text, "no such user");
+            assert_eq!(refused.len(), 1);
+            assert_eq!(refused[0].address, "nobody@example.test");
+        }
+        other => panic!("expected Rejected at RCPT, got {other:?}"),
+    }
+    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+    client.send_bytes(&env, &msg).unwrap();
+    let m = s.only_message();
+    assert_eq!(m.data, msg);
+    assert_eq!(m.strings("rcpt_tos"), ["bob@example.test"]);
+    assert_eq!(m.connection(), 1);
+    let t = client.transcript().unwrap();
+    let d = dialogue(&t);
+    let rset = d.iter().position(|l| l == "C: RSET").expect("RSET");
+    assert_eq!(d[rset + 1], "S: 250 OK", "{t}");
+    assert!(
+        !d[..rset].iter().any(|l| l == "C: DATA"),
+        "no DATA without a recipient:\n{t}"
+    );
+}
+
+#[test]
+fn two_messages_go_over_one_connection() {
+    let Some(s) = start::<&str>("two messages", &[]) else {
+        return;
+    };
+    let mut client = s.client(TlsMode::Disabled).build().unwrap();
+    let first = message();
+    let second = b"Subject: second\r\n\r\nThe second one.\r\n".to_vec();
+    client
+        .send_bytes(&Envelope::new("a@example.test", ["b@example.test"]), &first)
+        .unwrap();
+    client
+        .send_bytes(
+            &Envelope::new("c@example.test", ["d@example.test"]),
+            &second,
+        )
+        .unwrap();
+    client.quit().unwrap();
+    let m = s.messages();
+    assert_eq!(m.len(), 2);
+    assert_eq!(
+        (m[0].data.as_slice(), m[0].mail_from()),
+        (&first[..], "a@example.test")
+    );
+    assert_eq!(
+        (m[1].data.as_slice(), m[1].mail_from()),
+        (&second[..], "c@example.test")
+    );
+    assert_eq!(m[1].strings("rcpt_tos"), ["d@example.test"]);
+    assert_eq!((m[0].connection(), m[1].connection()), (1, 1));
+    let t = client.transcript().unwrap();
+    let connects = t
+        .entries()
+        .iter()
+        .filter(|e| e.text.starts_with("connected to"))
+        .count();
+    assert_eq!(connects, 1, "{t}");
+    assert_eq!(
+        dialogue(&t)
+            .iter()
+            .filter(|l| l.starts_with("C: EHLO"))
+            .count(),
+        1,
+        "{t}"
+    );
+    assert!(t.contains_line("221 Bye"), "{t}");
+}
+
+// ---------------------------------------------------------------------------------------
+// 8BITMIME and SMTPUTF8
+
+#[test]
+fn an_smtputf8_message_carries_its_utf8_envelope_and_bytes() {
+    let Some(s) = start::<&str>("smtputf8", &[]) else {
+        return;
+    };
+    let mut client = s.client(TlsMode::Disabled).build().unwrap();
+    let msg = "From: Jöran <jöran@exämple.test>\r\nTo: 用户@例子.test\r\nSubject: Grüße\r\n\r\n\
+               Grüße aus Zürich, 你好.\r\n"
+        .as_bytes();
+    let env = Envelope::new("jöran@exämple.test", ["用户@例子.test"]);
+    let report = client.send_bytes(&env, msg).unwrap();
+    assert_eq!(report.reply.code, 250);
+    let m = s.only_message();
+    assert_eq!(m.data, msg);
+    assert_eq!(m.mail_from(), "jöran@exämple.test");
+    assert_eq!(m.strings("rcpt_tos"), ["用户@例子.test"]);
+    assert_eq!(m.meta["smtp_utf8"], true);
+    assert_eq!(
+        m.strings("mail_options"),
+        [
+            format!("SIZE={}", msg.len()),
+            "BODY=8BITMIME".to_owned(),
+            "SMTPUTF8".to_owned()
+        ]
+    );
+}
+
+#[test]
+fn a_utf8_address_without_smtputf8_is_refused_before_mail() {
+    let Some(s) = start("no smtputf8", &["--no-smtputf8"]) else {
+        return;
+    };
+    let mut client = s.client(TlsMode::Disabled).build().unwrap();
+    let env = Envelope::new("jöran@exämple.test", ["bob@example.test"]);
+    let err = client
+        .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
+        .unwrap_err();
+    assert_eq!(
+        proto_error(err),
+        postel::proto::Error::ExtensionRequired {
+            extension: "SMTPUTF8"
+        }
+    );
+    let t = client.transcript().unwrap();
+    assert!(!t.contains_line("MAIL"), "{t}");
+    // 8-bit content alone needs only 8BITMIME, which is offered.
+    let msg = "Subject: caf\u{e9}\r\n\r\nGr\u{fc}\u{df}e\r\n".as_bytes();
+    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+    client.send_bytes(&env, msg).unwrap();
+    let m = s.only_message();
+    assert_eq!(m.data, msg);
+    assert_eq!(
+        m.strings("mail_options"),
+        [format!("SIZE={}", msg.len()), "BODY=8BITMIME".to_owned()]
+    );
+    assert_eq!(m.meta["smtp_utf8"], false);
+}
+
+// ---------------------------------------------------------------------------------------
+// SIZE (RFC 1870)
+
+#[test]
+fn a_message_over_the_size_limit_fails_before_anything_is_sent() {
+    let Some(s) = start("size known", &["--size", "1000"]) else {
+        return;
+    };
+    let mut client = s.client(TlsMode::Disabled).build().unwrap();
+    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+    let too_big = sized(1001);
+    let err = client.send_bytes(&env, &too_big).unwrap_err();
+    assert_eq!(
+        proto_error(err),
+        postel::proto::Error::MessageTooLarge {
+            size: 1001,
+            limit: 1000
+        }
+    );
+    let t = client.transcript().unwrap();
+    assert!(t.contains_line("250-SIZE 1000"), "{t}");
+    assert!(
+        !t.contains_line("MAIL"),
+        "nothing sent for the message:\n{t}"
+    );
+
+    // Exactly at the limit is allowed (RFC 1870 §6.1: "exceeds").
+    let fits = sized(1000);
+    client.send_bytes(&env, &fits).unwrap();
+    let m = s.only_message();
+    assert_eq!(m.data, fits);
+    assert_eq!(m.strings("mail_options"), ["SIZE=1000"]);
+}
+
+#[test]
+fn a_streamed_message_growing_over_the_limit_is_abandoned_before_its_end() {
+    let Some(s) = start("size streamed", &["--size", "1000"]) else {
+        return;
+    };
+    let mut client = s.client(TlsMode::Disabled).build().unwrap();
+    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+    let big = sized(5000);
+    let err = client.send_reader(&env, &big[..]).unwrap_err();
+    match proto_error(err) {
+        postel::proto::Error::MessageTooLarge { size, limit } => {
+            assert_eq!(limit, 1000);
+            assert!(size > 1000, "{size}");
+        }
+        other => panic!("expected MessageTooLarge, got {other:?}"),
+    }
+    let t = client.transcript().unwrap();
+    let d = dialogue(&t);
+    assert!(d.iter().any(|l| l == "C: DATA"), "{t}");
+    assert!(
+        !d.iter().any(|l| l == "C: ."),
+        "the end of data was not sent:\n{t}"
+    );
+    // aiosmtpd dropped the partial message; the next one is the only one stored.
+    let small = sized(500);
+    client.send_bytes(&env, &small).unwrap();
+    let m = s.only_message();
+    assert_eq!(m.data, small);
+    assert_eq!(m.connection(), 2, "the abandoned session was not reused");
+}
+
+/// aiosmtpd counts the stuffed dots against its limit (RFC 1870 §4 says the size excludes
+/// them), so a message exactly at the limit with dotted lines passes MAIL and is refused
+/// at the end of data: the client reports that as a permanent refusal and goes on.
+#[test]
+fn aiosmtpd_counting_stuffed_dots_is_a_rejection_at_end_of_data() {
+    let Some(s) = start("size with dots", &["--size", "1000"]) else {
+        return;
+    };
+    let mut client = s.client(TlsMode::Disabled).build().unwrap();
+    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+    let dotted = padded(b"Subject: dots\r\n\r\n.one\r\n.two\r\n", 1000);
+    match client.send_bytes(&env, &dotted) {
+        Err(e @ Error::Rejected { .. }) => {
+            assert!(!e.is_transient());
+            let Error::Rejected { step, reply, .. } = e else {
+                unreachable!()
+            };
+            assert_eq!(step, Step::DataEnd);
+            assert_eq!(
+                (reply.code, reply.text.as_str()),
+                (552, "Error: Too much mail data")
+            );
+        }
+        other => panic!("expected Rejected at the end of data, got {other:?}"),
+    }
+    let t = client.transcript().unwrap();
+    assert!(
+        t.contains_line("MAIL FROM:<alice@example.test> SIZE=1000"),
+        "{t}"
+    );
+    let fits = sized(1000);
+    client.send_bytes(&env, &fits).unwrap();
+    let m = s.only_message();
+    assert_eq!(m.data, fits);
+    assert_eq!(m.connection(), 1);
+}
+
+/// A CRLF message of exactly `len` octets (at least 40), no line starting with a dot.
+fn sized(len: usize) -> Vec<u8> {
+    padded(b"Subject: sized\r\n\r\n", len)
+}
+
+/// `start` (whole CRLF lines) and lines of `x` up to exactly `len` octets.
+fn padded(start: &[u8], len: usize) -> Vec<u8> {
+    let mut m = start.to_vec();
+    while m.len() < len {
+        let left = len - m.len();
+        let line = left.min(78);
+        if line < 3 {
+            // Too short for a line of its own: lengthen the previous one.
+            let at = m.len() - 2;
+            m.splice(at..at, std::iter::repeat_n(b'y', left));
+        } else {
+            m.extend(std::iter::repeat_n(b'x', line - 2));
+            m.extend_from_slice(b"\r\n");
+        }
+    }
+    assert_eq!(m.len(), len);
+    m
+}
+
+// ---------------------------------------------------------------------------------------
+// STARTTLS
+
+#[test]
+fn starttls_required_by_the_server_is_done_with_the_ca_file() {
+    let Some(mut flags) = starttls("starttls", "server") else {
+        return;
+    };
+    flags.push("--require-starttls".to_owned());
+    let Some(s) = start("starttls", &flags) else {
+        return;
+    };
+    let mut client = s.client(TlsMode::StartTls).build().unwrap();
+    let msg = message();
+    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+    let report = client.send_bytes(&env, &msg).unwrap();
+    assert!(report.encrypted);
+    assert!(client.is_encrypted());
+    client.quit().unwrap();
+    let m = s.only_message();
+    assert_eq!(m.data, msg);
+    assert_eq!(m.meta["tls"], true);
+    assert_eq!(m.meta["helo"], EHLO_NAME);
+
+    let t = client.transcript().unwrap();
+    let d = dialogue(&t);
+    let mut expected = vec![format!("C: EHLO {EHLO_NAME}")];
+    expected.extend(ehlo_reply(DEFAULT_SIZE, &["STARTTLS"]));
+    expected.push("C: STARTTLS".to_owned());
+    expected.push("S: 220 Ready to start TLS".to_owned());
+    expected.push(format!("C: EHLO {EHLO_NAME}"));
+    // After the handshake: no STARTTLS, and AUTH since the session is encrypted.
+    expected.extend(ehlo_reply(DEFAULT_SIZE, &["AUTH LOGIN PLAIN"]));
+    assert_eq!(d[..expected.len()], expected[..], "\n{t}");
+    assert_eq!(
+        d[expected.len()],
+        format!(
+            "C: MAIL FROM:<alice@example.test> SIZE={} BODY=8BITMIME",
+            msg.len()
+        )
+    );
+}
+
+#[test]
+fn opportunistic_tls_uses_the_offered_starttls() {
+    let Some(flags) = starttls("opportunistic", "server") else {
+        return;
+    };
+    let Some(s) = start("opportunistic", &flags) else {
+        return;
+    };
+    let mut client = s.client(TlsMode::Opportunistic).build().unwrap();
+    let msg = message();
+    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+    assert!(client.send_bytes(&env, &msg).unwrap().encrypted);
+    let m = s.only_message();
+    assert_eq!(
+        (m.data.as_slice(), &m.meta["tls"]),
+        (&msg[..], &Value::Bool(true))
+    );
+}
+
+#[test]
+fn a_server_requiring_starttls_refuses_mail_from_a_plaintext_client() {
+    let Some(mut flags) = starttls("plaintext to starttls server", "server") else {
+        return;
+    };
+    flags.push("--require-starttls".to_owned());
+    let Some(s) = start("plaintext to starttls server", &flags) else {
+        return;
+    };
+    let mut client = s.client(TlsMode::Disabled).build().unwrap();
+    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+    match client.send_bytes(&env, b"Subject: x\r\n\r\nx\r\n") {
+        Err(Error::Rejected { step, reply, .. }) => {
+            assert_eq!(step, Step::Mail);
+            assert_eq!(
+                (reply.code, reply.text.as_str()),
+                (530, "Must issue a STARTTLS command first")
+            );
+        }
+        other => panic!("expected Rejected at MAIL, got {other:?}"),
+    }
+    assert!(s.messages().is_empty());
+}
+
+#[test]
+fn bad_certificates_are_named_and_nothing_private_is_sent() {
+    for (leaf, expected) in [
+        ("expired", "expired"),
+        ("wronghost", "wrong host"),
+        ("untrusted", "unknown issuer"),
+    ] {
+        let Some(mut flags) = starttls("bad certificates", leaf) else {
+            return;
+        };
+        flags.extend(["--auth".to_owned(), "alice:s3cret".to_owned()]);
+        let Some(s) = start("bad certificates", &flags) else {
+            return;
+        };
+        let mut client = s
+            .client(TlsMode::StartTls)
+            .credentials("alice", "s3cret")
+            .build()
+            .unwrap();
+        let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+        let err = client
+            .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
+            .unwrap_err();
+        let ok = matches!(
+            (&err, expected),
+            (Error::Tls(TlsError::Expired), "expired")
+                | (Error::Tls(TlsError::NotValidForName { .. }), "wrong host")
+                | (Error::Tls(TlsError::UnknownIssuer), "unknown issuer")
+        );
+        assert!(ok, "{leaf}: expected {expected}, got {err:?}");
+        assert!(!err.is_transient(), "{leaf}");
+        let t = client.transcript().unwrap();
+        assert!(
+            !t.contains_line("AUTH") && !t.contains_line("MAIL"),
+            "{leaf}:\n{t}"
+        );
+        assert!(s.messages().is_empty());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// AUTH (RFC 4954)
+
+fn auth_server(test: &str) -> Option<Aiosmtpd> {
+    let mut flags = starttls(test, "server")?;
+    flags.extend(["--auth".to_owned(), "alice:s3cret".to_owned()]);
+    start(test, &flags)
+}
+
+#[test]
+fn auth_plain_and_login_after_starttls() {
+    for mech in [Mechanism::Plain, Mechanism::Login] {
+        let Some(s) = auth_server("auth after starttls") else {
+            return;
+        };
+        let mut client = s
+            .client(TlsMode::StartTls)
+            .credentials("alice", "s3cret")
+            .mechanism(mech)
+            .build()
+            .unwrap();
+        let msg = message();
+        let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+        let report = client.send_bytes(&env, &msg).unwrap();
+        assert_eq!(report.authenticated, Some(mech));
+        assert_eq!(client.authenticated(), Some(mech));
+        let m = s.only_message();
+        assert_eq!(m.data, msg);
+        assert_eq!(m.meta["tls"], true);
+        assert_eq!(
+            m.meta["auth"],
+            serde_json::json!({"mechanism": mech.name(), "login": "alice"})
+        );
+        let t = client.transcript().unwrap();
+        let d = dialogue(&t);
+        let starttls = d.iter().position(|l| l == "C: STARTTLS").expect("STARTTLS");
+        let auth = d
+            .iter()
+            .position(|l| l.starts_with("C: AUTH "))
+            .expect("AUTH");
+        assert!(starttls < auth, "{t}");
+        assert!(
+            d.contains(&"S: 235 2.7.0 Authentication successful".to_owned()),
+            "{t}"
+        );
+        assert!(
+            !t.to_string().contains("s3cret"),
+            "password in transcript:\n{t}"
+        );
+    }
+}
+
+#[test]
+fn the_strongest_offered_mechanism_is_chosen_by_default() {
+    let Some(s) = auth_server("default mechanism") else {
+        return;
+    };
+    let mut client = s
+        .client(TlsMode::StartTls)
+        .credentials("alice", "s3cret")
+        .build()
+        .unwrap();
+    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+    let report = client.send_bytes(&env, &message()).unwrap();
+    assert_eq!(report.authenticated, Some(Mechanism::Plain));
+    assert_eq!(s.only_message().meta["auth"]["mechanism"], "PLAIN");
+}
+
+#[test]
+fn a_wrong_password_is_an_auth_failure_and_no_credentials_is_refused_at_mail() {
+    let Some(s) = auth_server("wrong password") else {
+        return;
+    };
+    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+    for mech in [Mechanism::Plain, Mechanism::Login] {
+        let mut client = s
+            .client(TlsMode::StartTls)
+            .credentials("alice", "wrong")
+            .mechanism(mech)
+            .build()
+            .unwrap();
+        let err = client
+            .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
+            .unwrap_err();
+        assert!(!err.is_transient());
+        match proto_error(err) {
+            postel::proto::Error::AuthFailed { failure, reply } => {
+                assert_eq!(failure, AuthFailure::InvalidCredentials);
+                assert_eq!(reply.code().get(), 535);
+            }
+            other => panic!("{mech:?}: expected AuthFailed, got {other:?}"),
+        }
+        assert!(!client.transcript().unwrap().contains_line("MAIL"));
+    }
+
+    let mut client = s.client(TlsMode::StartTls).build().unwrap();
+    match client.send_bytes(&env, b"Subject: x\r\n\r\nx\r\n") {
+        Err(Error::Rejected { step, reply, .. }) => {
+            assert_eq!(step, Step::Mail);
+            assert_eq!(reply.code, 530);
+            assert_eq!(
+                reply.enhanced.map(|e| e.to_string()).as_deref(),
+                Some("5.7.0")
+            );
+            assert_eq!(reply.text, "Authentication required");
+        }
+        other => panic!("expected Rejected at MAIL, got {other:?}"),
+    }
+    assert!(s.messages().is_empty());
+}
+
+#[test]
+fn auth_over_plaintext_is_refused_unless_allowed() {
+    let Some(s) = start(
+        "plaintext auth",
+        &["--auth", "alice:s3cret", "--auth-plaintext"],
+    ) else {
+        return;
+    };
+    let mut client = s
+        .client(TlsMode::Disabled)
+        .credentials("alice", "s3cret")
+        .build()
+        .unwrap();
+    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+    let msg = message();
+    let err = client.send_bytes(&env, &msg).unwrap_err();
+    assert_eq!(proto_error(err), postel::proto::Error::AuthRequiresTls);
+    let t = client.transcript().unwrap();
+    assert!(t.contains_line("250-AUTH LOGIN PLAIN"), "offered:\n{t}");
+    assert!(
+        !t.entries()
+            .iter()
+            .any(|e| e.side == postel::Side::Client && e.text.starts_with("AUTH")),
+        "no AUTH may be sent:\n{t}"
+    );
+    assert!(s.messages().is_empty());
+
+    let mut client = s
+        .client(TlsMode::Disabled)
+        .credentials("alice", "s3cret")
+        .mechanism(Mechanism::Login)
+        .dangerous_allow_plaintext_auth(true)
+        .build()
+        .unwrap();
+    client.send_bytes(&env, &msg).unwrap();
+    let m = s.only_message();
+    assert_eq!(m.data, msg);
+    assert_eq!(m.meta["tls"], false);
+    assert_eq!(
+        m.meta["auth"],
+        serde_json::json!({"mechanism": "LOGIN", "login": "alice"})
+    );
+}
+
+#[test]
+fn auth_not_offered_without_tls_is_unavailable() {
+    // aiosmtpd hides AUTH until TLS (auth_require_tls), and this one has no TLS at all.
+    let Some(s) = start("auth unavailable", &["--auth", "alice:s3cret"]) else {
+        return;
+    };
+    let mut client = s
+        .client(TlsMode::Disabled)
+        .credentials("alice", "s3cret")
+        .dangerous_allow_plaintext_auth(true)
+        .build()
+        .unwrap();
+    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+    let err = client
+        .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
+        .unwrap_err();
+    assert_eq!(
+        proto_error(err),
+        postel::proto::Error::AuthUnavailable { wanted: None }
+    );
+    assert!(!client.transcript().unwrap().contains_line("MAIL"));
+}
+
+// ---------------------------------------------------------------------------------------
+// The tokio AsyncClient
+
+#[tokio::test]
+async fn async_client_starttls_auth_and_two_messages_on_one_connection() {
+    let Some(s) = auth_server("async starttls auth") else {
+        return;
+    };
+    let client = s
+        .client(TlsMode::StartTls)
+        .credentials("alice", "s3cret")
+        .mechanism(Mechanism::Login)
+        .build_async()
+        .unwrap();
+    let msg = message();
+    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+    let report = client.send_bytes(&env, msg.clone()).await.unwrap();
+    assert!(report.encrypted);
+    assert_eq!(report.authenticated, Some(Mechanism::Login));
+    client.send_bytes(&env, BARE).await.unwrap();
+    client.quit().await;
+
+    let m = s.messages();
+    assert_eq!(m.len(), 2);
+    assert_eq!(m[0].data, msg);
+    assert_eq!(m[1].data, BARE_DELIVERED);
+    for d in &m {
+        assert_eq!(d.connection(), 1);
+        assert_eq!(d.meta["tls"], true);
+        assert_eq!(d.meta["auth"]["mechanism"], "LOGIN");
+    }
+    let t = client.transcript().unwrap();
+    assert_lock_step(&t);
+    assert!(t.contains_line("221 Bye"), "{t}");
+}
+
+#[tokio::test]
+async fn async_client_reports_a_refused_recipient_and_utf8() {
+    let Some(s) = start("async refused", &["--refuse", "nobody@example.test"]) else {
+        return;
+    };
+    let client = s.client(TlsMode::Disabled).build_async().unwrap();
+    let msg = "Subject: Grüße\r\n\r\nGrüße, 你好.\r\n".as_bytes();
+    let env = Envelope::new(
+        "jöran@exämple.test",
+        ["nobody@example.test", "用户@例子.test"],
+    );
+    let report = client.send_bytes(&env, msg).await.unwrap();
+    assert_eq!(report.accepted.len(), 1);
+    assert_eq!(report.accepted[0].address, "用户@例子.test");
+    assert_eq!(report.refused.len(), 1);
+    assert_eq!(report.refused[0].reply.code, 550);
+    let m = s.only_message();
+    assert_eq!(m.data, msg);
+    assert_eq!(m.strings("rcpt_tos"), ["用户@例子.test"]);
+    assert_eq!(m.meta["smtp_utf8"], true);
+    client.quit().await;
+}
+
+#[tokio::test]
+async fn async_client_over_the_size_limit_fails_and_the_next_message_goes() {
+    let Some(s) = start("async size", &["--size", "1000"]) else {
+        return;
+    };
+    let client = s.client(TlsMode::Disabled).build_async().unwrap();
+    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+    let err = client.send_bytes(&env, sized(1001)).await.unwrap_err();
+    assert_eq!(
+        proto_error(err),
+        postel::proto::Error::MessageTooLarge {
+            size: 1001,
+            limit: 1000
+        }
+    );
+    let err = client
+        .send_reader(&env, std::io::Cursor::new(sized(5000)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            proto_error(err),
+            postel::proto::Error::MessageTooLarge { limit: 1000, .. }
+        ),
+        "streamed"
+    );
+    client.send_bytes(&env, sized(1000)).await.unwrap();
+    assert_eq!(s.only_message().data, sized(1000));
+    client.quit().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// A connection the server closed while it sat idle
+
+/// aiosmtpd's idle timeout for these tests: long enough that no session stalls that long
+/// on a loaded machine, short enough to wait for.
+const IDLE_TIMEOUT: &str = "3";
+
+fn idle_closing_server(test: &str, tls: bool) -> Option<Aiosmtpd> {
+    let mut flags = vec!["--timeout".to_owned(), IDLE_TIMEOUT.to_owned()];
+    if tls {
+        flags.extend(starttls(test, "server")?);
+    }
+    start(test, &flags)
+}
+
+/// The marker of the server having closed connection `n` for idleness (its FIN or TLS
+/// close_notify is sent before the marker appears).
+fn idle_closed(s: &Aiosmtpd, n: u32) -> PathBuf {
+    s.dir.join(format!("idle-closed-{n}"))
+}
+
+const IDLE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Sends one message, lets aiosmtpd close the idle connection (no 421: a FIN, or a TLS
+/// close_notify), then sends another: it must go over a new connection, not fail.
+#[test]
+fn blocking_client_replaces_a_connection_the_server_closed_while_idle() {
+    for (tls, mode) in [(false, TlsMode::Disabled), (true, TlsMode::StartTls)] {
+        let Some(s) = idle_closing_server("idle close (blocking)", tls) else {
+            return;
+        };
+        let mut client = s.client(mode).build().unwrap();
+        let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+        client
+            .send_bytes(&env, b"Subject: one\r\n\r\n1\r\n")
+            .unwrap();
+        let marker = idle_closed(&s, 1);
+        let deadline = std::time::Instant::now() + IDLE_WAIT;
+        while !marker.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "aiosmtpd never timed out"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let report = client
+            .send_bytes(&env, b"Subject: two\r\n\r\n2\r\n")
+            .unwrap_or_else(|e| panic!("tls={tls}: {e}\n{}", client.transcript().unwrap()));
+        assert_eq!(report.encrypted, tls);
+        let m = s.messages();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[1].data, b"Subject: two\r\n\r\n2\r\n");
+        assert_eq!((m[0].connection(), m[1].connection()), (1, 2), "tls={tls}");
+    }
+}
+
+/// The same for the tokio client. Before the fix its connection task did not watch the
+/// socket while idle, so the next message went out on the closed connection and failed
+/// with `ConnectionClosed { step: Mail }`.
+#[tokio::test]
+async fn async_client_replaces_a_connection_the_server_closed_while_idle() {
+    for (tls, mode) in [(false, TlsMode::Disabled), (true, TlsMode::StartTls)] {
+        let Some(s) = idle_closing_server("idle close (async)", tls) else {
+            return;
+        };
+        let client = s.client(mode).build_async().unwrap();
+        let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+        client
+            .send_bytes(&env, &b"Subject: one\r\n\r\n1\r\n"[..])
+            .await
+            .unwrap();
+        let marker = idle_closed(&s, 1);
+        let deadline = std::time::Instant::now() + IDLE_WAIT;
+        while !marker.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "aiosmtpd never timed out"
+            );
+            // Not a blocking sleep: the runtime must run to see the socket close, as it
+            // would over the minutes a real connection sits idle.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        tokio::task::yield_now().await;
+        let report = client
+            .send_bytes(&env, &b"Subject: two\r\n\r\n2\r\n"[..])
+            .await
+            .unwrap_or_else(|e| panic!("tls={tls}: {e}\n{}", client.transcript().unwrap()));
+        assert_eq!(report.encrypted, tls);
+        let m = s.messages();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[1].data, b"Subject: two\r\n\r\n2\r\n");
+        assert_eq!((m[0].connection(), m[1].connection()), (1, 2), "tls={tls}");
+        let t = client.transcript().unwrap();
+        assert!(
+            t.entries().iter().any(|e| e.side == postel::Side::Note
+                && e.text == "the server closed the idle connection: not reused"),
+            "{t}"
+        );
+        client.quit().await;
+    }
+}
