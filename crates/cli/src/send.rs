@@ -168,13 +168,16 @@ pub(crate) fn open_raw(path: &Path) -> Result<RawMessage, Failure> {
             .map_err(|e| Failure::new(exit::NOINPUT, format!("reading stdin: {e}")))?;
         RawMessage::from_bytes(bytes)
     } else {
-        let f = std::fs::File::open(path).map_err(|e| {
-            Failure::new(
-                exit::NOINPUT,
-                format!("cannot open {}: {e}", path.display()),
-            )
-        })?;
-        RawMessage::from_reader(f)
+        // Measured ahead (SIZE=, BODY=8BITMIME only when 8-bit), then streamed.
+        match RawMessage::from_file(path) {
+            Err(postel_mime::Error::Io(e)) => {
+                return Err(Failure::new(
+                    exit::NOINPUT,
+                    format!("cannot read {}: {e}", path.display()),
+                ))
+            }
+            other => other,
+        }
     };
     raw.map_err(|e| Failure::data(format!("{}: {e}", path.display())))
 }

@@ -327,7 +327,7 @@ fn several_raw_messages_go_over_one_connection_with_envelopes_from_headers() {
     .unwrap();
     std::fs::write(
         &b,
-        "From: a@client.test\nTo: two@mx.test\nSubject: second\n\nbody two\n",
+        "From: a@client.test\nTo: two@mx.test\nSubject: second\n\nbody twö\n",
     )
     .unwrap();
     let o = s.send(
@@ -351,6 +351,13 @@ fn several_raw_messages_go_over_one_connection_with_envelopes_from_headers() {
         "From: a@client.test\r\nTo: one@mx.test\r\nSubject: first\r\n\r\nbody one\r\n"
     );
     assert_eq!(m[1].rcpt_to[0].address, "two@mx.test");
+    // Files are measured ahead: the exact SIZE=, and BODY=8BITMIME only for the 8-bit one.
+    for msg in &m {
+        let size = msg.data.len().to_string();
+        assert_eq!(msg.mail_param("SIZE"), Some(size.as_str()));
+    }
+    assert_eq!(m[0].mail_param("BODY"), None);
+    assert_eq!(m[1].mail_param("BODY"), Some("8BITMIME"));
 }
 
 #[test]

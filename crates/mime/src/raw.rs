@@ -35,6 +35,9 @@ pub struct RawMessage {
     fields: Vec<Vec<Vec<u8>>>,
     body: Option<RawBody>,
     keep_bcc: bool,
+    /// For a streamed body measured ahead ([`RawMessage::from_file`]): its encoded length
+    /// and whether it ends in CRLF, and whether it holds 8-bit bytes.
+    measured: Option<((u64, Option<bool>), bool)>,
 }
 
 enum RawBody {
@@ -104,12 +107,14 @@ impl RawMessage {
                     fields: split_fields(&bytes),
                     body: Some(RawBody::Bytes(body)),
                     keep_bcc: false,
+                    measured: None,
                 }
             }
             None => RawMessage {
                 fields: split_fields(&bytes),
                 body: Some(RawBody::Bytes(Vec::new())),
                 keep_bcc: false,
+                measured: None,
             },
         }
     }
@@ -161,6 +166,43 @@ impl RawMessage {
     #[cfg(feature = "std")]
     pub fn from_reader<R: std::io::Read + Send + 'static>(reader: R) -> Result<Self, Error> {
         Self::from_source(Box::new(crate::source::ReadSource(reader)))
+    }
+
+    /// A message streamed from a file as it is sent. The file is read once ahead, in
+    /// constant memory, to learn the exact size of what will be sent (for `SIZE=`) and
+    /// whether its body holds 8-bit bytes (so `BODY=8BITMIME` is declared only when it
+    /// is): [`Encoder::encoded_len`] and [`Encoder::uses_8bit`] are then exact, as for a
+    /// message in memory. A file that changes between that read and the sending only
+    /// makes the declared size wrong.
+    #[cfg(feature = "std")]
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let mut m = Self::from_reader(std::fs::File::open(path)?)?;
+        if !matches!(m.body, Some(RawBody::Stream(_))) {
+            return Ok(m); // all of it was read with the header section
+        }
+        let mut scan = Self::from_reader(std::fs::File::open(path)?)?;
+        let Some(RawBody::Stream(mut src)) = scan.body.take() else {
+            return Ok(m); // the file shrank: send it without a declared size
+        };
+        let mut e = BodyEncoder::new(TransferEncoding::EightBit, true);
+        let (mut buf, mut out) = (alloc::vec![0u8; 64 * 1024], Vec::new());
+        let (mut total, mut last, mut eight_bit) = (0u64, None, false);
+        loop {
+            let n = src.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            eight_bit |= !buf[..n].is_ascii();
+            out.clear();
+            e.push(&buf[..n], &mut out);
+            total += out.len() as u64;
+            if !out.is_empty() {
+                last = Some(out.ends_with(b"\r\n"));
+            }
+        }
+        m.measured = Some(((total, last), eight_bit));
+        Ok(m)
     }
 
     /// Keep the `Bcc` field in what is sent (default: removed).
@@ -227,12 +269,12 @@ impl RawMessage {
             || self.envelope().is_ok_and(|e| e.needs_smtputf8())
     }
 
-    /// Whether the body holds 8-bit bytes (send `BODY=8BITMIME`); `None` for a stream,
-    /// whose content is not known ahead.
+    /// Whether the body holds 8-bit bytes (send `BODY=8BITMIME`); `None` for a stream
+    /// not measured ahead, whose content is not known.
     pub fn body_8bit(&self) -> Option<bool> {
         match &self.body {
             Some(RawBody::Bytes(b)) => Some(!b.is_ascii()),
-            _ => None,
+            _ => self.measured.map(|(_, eight_bit)| eight_bit),
         }
     }
 
@@ -259,7 +301,17 @@ impl RawMessage {
         if let Some(RawBody::Stream(_)) | None = self.body {
             return match self.body.take() {
                 Some(RawBody::Stream(s)) => {
-                    Ok(Encoder::for_raw(head, RawSrc::Stream(s), None, utf8, true))
+                    let (len, eight_bit) = match self.measured {
+                        Some((len, eight_bit)) => (Some(len), eight_bit),
+                        None => (None, true),
+                    };
+                    Ok(Encoder::for_raw(
+                        head,
+                        RawSrc::Stream(s),
+                        len,
+                        utf8,
+                        eight_bit,
+                    ))
                 }
                 _ => Err(Error::SourceConsumed),
             };

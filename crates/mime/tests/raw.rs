@@ -141,3 +141,37 @@ fn oversized_header_sections_are_refused() {
         Err(Error::HeaderSectionTooLarge { .. })
     ));
 }
+
+#[test]
+fn file_messages_are_measured_ahead_and_streamed() {
+    let dir = std::env::temp_dir().join(format!("postel-mime-raw-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // 7-bit, LF line ends, a body far larger than the header read, no final newline.
+    let mut seven = b"From: a@x.test\nTo: b@y.test\nSubject: file\n\n".to_vec();
+    for i in 0..20_000 {
+        seven.extend_from_slice(format!(".line {i}\n").as_bytes());
+    }
+    seven.extend_from_slice(b"\rlast");
+    let eight = b"From: a@x.test\nTo: b@y.test\n\nZ\xc3\xbcrich\r\n".to_vec();
+    for (name, bytes, is_8bit) in [("seven.eml", &seven, false), ("eight.eml", &eight, true)] {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let expected = RawMessage::from_bytes(bytes.clone())
+            .unwrap()
+            .to_vec(&OPTS)
+            .unwrap();
+        let mut m = RawMessage::from_file(&path).unwrap();
+        assert_eq!(m.body_8bit(), Some(is_8bit), "{name}");
+        let enc = m.encoder(&OPTS).unwrap();
+        assert_eq!(enc.encoded_len(), Some(expected.len() as u64), "{name}");
+        assert_eq!(enc.uses_8bit(), is_8bit, "{name}");
+        drop(enc);
+        let mut again = RawMessage::from_file(&path).unwrap();
+        assert_eq!(again.to_vec(&OPTS).unwrap(), expected, "{name}");
+    }
+    assert!(matches!(
+        RawMessage::from_file(dir.join("missing.eml")),
+        Err(Error::Io(_))
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
