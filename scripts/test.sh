@@ -13,6 +13,8 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "installing test dependencies"
 bash scripts/install-deps.sh
+# nodemailer's smtp-server for crates/postel/tests/smtp_server_node.rs (npm ci; node via apt if missing)
+bash scripts/node-deps.sh
 
 step "starting the loopback Postfix"
 bash scripts/postfix-up.sh
