@@ -146,12 +146,35 @@ pub struct SendArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["subject", "text", "text_file", "html_file", "attach", "header"])]
     pub raw: Vec<PathBuf>,
 
+    /// Delivery status notifications and REQUIRETLS.
+    #[command(flatten)]
+    pub dsn: DsnArgs,
+
     /// Print the SMTP session (credentials redacted), swaks style.
     #[arg(long)]
     pub transcript: bool,
     /// Print the result as JSON: accepted and refused recipients with their replies.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Delivery status notifications (RFC 3461), sent when the server offers DSN, and
+/// REQUIRETLS (RFC 8689).
+#[derive(Debug, Args, Default)]
+pub struct DsnArgs {
+    /// Ask for DSNs: `never`, or a list of success, failure, delay (as sendmail -N)
+    #[arg(long, value_name = "WHEN")]
+    pub dsn_notify: Option<String>,
+    /// What a failure DSN returns: full or headers (as sendmail -R)
+    #[arg(long, value_name = "WHAT")]
+    pub dsn_return: Option<String>,
+    /// The envelope id DSNs quote (as sendmail -V)
+    #[arg(long, value_name = "ID")]
+    pub envid: Option<String>,
+    /// The message must travel over TLS on every hop (REQUIRETLS); fails when the
+    /// server does not offer it
+    #[arg(long)]
+    pub require_tls: bool,
 }
 
 /// `postel sendmail`: the arguments as sendmail takes them.

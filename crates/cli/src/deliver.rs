@@ -7,6 +7,8 @@ use indicatif::ProgressBar;
 use postel::{BodyType, Client, Envelope, Extension, SendReport};
 use postel_mime::{EncodeOptions, Message, RawMessage};
 
+use crate::dsn::Dsn;
+
 /// A message to send: built from flags, or bytes from elsewhere.
 // One at a time, moved once: the size difference does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -32,6 +34,7 @@ pub fn deliver(
     client: &mut Client,
     envelope: Option<&Envelope>,
     message: &mut Outgoing,
+    dsn: &Dsn,
     bar: Option<&ProgressBar>,
 ) -> Result<SendReport, postel::Error> {
     let caps = client.connect()?;
@@ -52,6 +55,7 @@ pub fn deliver(
         env.body = BodyType::EightBitMime;
     }
     env.smtputf8 |= encoder.uses_smtputf8();
+    dsn.apply(&mut env);
     if let (Some(b), Some(n)) = (bar, env.size) {
         b.set_length(n);
     }

@@ -16,6 +16,7 @@ mod cli;
 mod config;
 mod deliver;
 mod demo;
+mod dsn;
 mod exit;
 mod output;
 mod probe;

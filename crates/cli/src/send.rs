@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::cli::SendArgs;
 use crate::config::ConfigFile;
 use crate::deliver::{addresses, deliver, sender, Outgoing};
+use crate::dsn::Dsn;
 use crate::exit::{self, Failure};
 use crate::output;
 
@@ -45,6 +46,12 @@ pub fn run(args: &SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
         raw_envelope(args, from.as_deref())?
     };
 
+    let dsn = Dsn::parse(
+        args.dsn.dsn_notify.as_deref(),
+        args.dsn.dsn_return.as_deref(),
+        args.dsn.envid.as_deref(),
+        args.dsn.require_tls,
+    )?;
     let bar = progress(jobs.len());
     let mut results = Vec::new();
     let mut codes = Vec::new();
@@ -55,7 +62,7 @@ pub fn run(args: &SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
             b.set_message(source.clone());
             b.set_position(0);
         }
-        let result = deliver(&mut client, envelope.as_ref(), &mut msg, bar.as_ref());
+        let result = deliver(&mut client, envelope.as_ref(), &mut msg, &dsn, bar.as_ref());
         let code = match &result {
             Ok(r) => exit::code_for_report(r),
             Err(e) => exit::code_for_error(e),

@@ -17,6 +17,7 @@ use postel_mime::RawMessage;
 
 use crate::cli::ServerArgs;
 use crate::deliver::{addresses, deliver, sender, Outgoing};
+use crate::dsn::Dsn;
 use crate::exit::{self, Failure};
 use crate::output;
 
@@ -39,6 +40,12 @@ pub struct Invocation {
     pub account: Option<String>,
     /// Recipients given as arguments.
     pub recipients: Vec<String>,
+    /// `-N dsn`: never, or success,failure,delay.
+    pub dsn_notify: Option<String>,
+    /// `-R ret`: full or hdrs.
+    pub dsn_return: Option<String>,
+    /// `-V envid`.
+    pub envid: Option<String>,
     /// `--queue`: when the relay cannot be reached (or says 4yz), queue the message and
     /// succeed (like msmtpq); `postel queue run` sends it later.
     pub queue: bool,
@@ -110,7 +117,10 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Invocation, Fail
                     'F' => inv.full_name = Some(value),
                     'C' => inv.config = Some(PathBuf::from(value)),
                     'a' => inv.account = Some(value),
-                    _ => {} // -N dsn, -R ret, -V envid, -X log, -O opt, -L tag, -h hops, -B type
+                    'N' => inv.dsn_notify = Some(value),
+                    'R' => inv.dsn_return = Some(value),
+                    'V' => inv.envid = Some(value),
+                    _ => {} // -X log, -O opt, -L tag, -h hops, -B type
                 }
             }
             _ => return Err(Failure::usage(format!("unknown sendmail option {a:?}"))),
@@ -246,9 +256,16 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
             None => String::new(),
         },
     };
-    let envelope = Envelope::new(env_from, recipients);
+    let mut envelope = Envelope::new(env_from, recipients);
+    let dsn = Dsn::parse(
+        inv.dsn_notify.as_deref(),
+        inv.dsn_return.as_deref(),
+        inv.envid.as_deref(),
+        false,
+    )?;
+    dsn.apply(&mut envelope);
     let mut msg = Outgoing::Raw(raw);
-    let result = deliver(&mut client, Some(&envelope), &mut msg, None);
+    let result = deliver(&mut client, Some(&envelope), &mut msg, &dsn, None);
     let _ = client.quit();
     if inv.verbose {
         if let Some(t) = client.take_transcript() {

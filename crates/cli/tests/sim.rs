@@ -843,3 +843,107 @@ fn sendmail_as_debian_cron_calls_it() {
     assert_eq!(m[0].rcpt_to[0].address, "root@mx.test");
     assert_eq!(text(&m[0].data), input.replace('\n', "\r\n"));
 }
+
+/// DSN requests (RFC 3461) from `postel send` flags and from sendmail's -N/-R/-V reach the
+/// server as MAIL and RCPT parameters; REQUIRETLS fails before MAIL where it is not offered.
+#[test]
+fn dsn_requests_reach_the_server_from_send_and_sendmail() {
+    let s = with_user();
+    let o = s.send(
+        &[
+            "--from",
+            "a@client.test",
+            "--to",
+            "b@mx.test",
+            "--text",
+            "hi",
+            "--dsn-notify",
+            "success,failure",
+            "--dsn-return",
+            "headers",
+            "--envid",
+            "QQ+314 159",
+        ],
+        None,
+    );
+    assert_code(&o, 0);
+    let m = s.sim.wait_for_messages(1, Duration::from_secs(5));
+    assert_eq!(m[0].mail_param("RET"), Some("HDRS"));
+    assert_eq!(m[0].mail_param("ENVID"), Some("QQ+2B314+20159"));
+    assert_eq!(m[0].rcpt_to[0].param("NOTIFY"), Some("SUCCESS,FAILURE"));
+
+    let cfg = s.config("from = \"cron@client.test\"\n");
+    let mut c = Command::new(BIN);
+    c.args([
+        "sendmail",
+        "-i",
+        "-N",
+        "never",
+        "-R",
+        "full",
+        "-V",
+        "job-7",
+        "c@mx.test",
+    ])
+    .env("POSTEL_CONFIG", &cfg)
+    .env("PW", "s3cret-pw");
+    let o = run(c, Some(b"Subject: s\n\nbody\n"));
+    assert_code(&o, 0);
+    let m = s.sim.wait_for_messages(2, Duration::from_secs(5));
+    assert_eq!(m[1].mail_param("RET"), Some("FULL"));
+    assert_eq!(m[1].mail_param("ENVID"), Some("job-7"));
+    assert_eq!(m[1].rcpt_to[0].param("NOTIFY"), Some("NEVER"));
+
+    // Bad values are usage errors, found before anything is sent.
+    let o = s.send(
+        &[
+            "--from",
+            "a@client.test",
+            "--to",
+            "b@mx.test",
+            "--text",
+            "hi",
+        ]
+        .into_iter()
+        .chain(["--dsn-notify", "never,success"])
+        .collect::<Vec<_>>(),
+        None,
+    );
+    assert_code(&o, 64);
+    let o = s.send(
+        &[
+            "--from",
+            "a@client.test",
+            "--to",
+            "b@mx.test",
+            "--text",
+            "hi",
+        ]
+        .into_iter()
+        .chain(["--envid", "a\r\nRSET"])
+        .collect::<Vec<_>>(),
+        None,
+    );
+    assert_code(&o, 64);
+
+    // The simulator does not offer REQUIRETLS: the message fails before MAIL.
+    let o = s.send(
+        &[
+            "--from",
+            "a@client.test",
+            "--to",
+            "b@mx.test",
+            "--text",
+            "hi",
+            "--require-tls",
+        ],
+        None,
+    );
+    assert!(
+        text(&o.stderr).contains("REQUIRETLS"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_ne!(code(&o), 0);
+    assert_eq!(s.sim.messages().len(), 2);
+}

@@ -1,6 +1,6 @@
 //! The owned envelope a caller gives: reverse-path, recipients, body type.
 
-use postel_proto::{BodyType, Recipient};
+use postel_proto::{BodyType, Notify, Recipient, Ret};
 
 /// Who the message is from and to, as `MAIL FROM` and `RCPT TO` say it (RFC 5321 §2.3.1);
 /// not the `From:`/`To:` headers. Owned, so it can outlive the call that made it.
@@ -25,6 +25,18 @@ pub struct Envelope {
     /// The size in octets when known, sent as `SIZE=` (RFC 1870); `send_bytes` sets it
     /// exactly (after CRLF normalization).
     pub size: Option<u64>,
+    /// DSN `NOTIFY=` for every recipient (RFC 3461 §4.1); sent only when the server
+    /// offers DSN.
+    pub notify: Notify,
+    /// DSN `RET=` (RFC 3461 §4.3); sent only when the server offers DSN.
+    pub ret: Option<Ret>,
+    /// DSN `ENVID=` (RFC 3461 §4.4), the caller's id for this transaction; sent only when
+    /// the server offers DSN. Printable ASCII; it is xtext-encoded on the wire.
+    pub envid: Option<String>,
+    /// RFC 8689 `REQUIRETLS`: the message must only travel over TLS. The server must
+    /// offer REQUIRETLS and the session must be encrypted, else the message fails
+    /// before MAIL.
+    pub require_tls: bool,
 }
 
 impl Envelope {
@@ -40,7 +52,36 @@ impl Envelope {
             body: BodyType::SevenBit,
             smtputf8: false,
             size: None,
+            notify: Notify::DEFAULT,
+            ret: None,
+            envid: None,
+            require_tls: false,
         }
+    }
+
+    /// Asks for delivery status notifications on these conditions (`NOTIFY=`), e.g.
+    /// `Notify::SUCCESS.union(Notify::FAILURE)`, or `Notify::NEVER`.
+    pub fn notify(mut self, notify: Notify) -> Envelope {
+        self.notify = notify;
+        self
+    }
+
+    /// What a failure DSN returns (`RET=FULL` or `RET=HDRS`).
+    pub fn ret(mut self, ret: Ret) -> Envelope {
+        self.ret = Some(ret);
+        self
+    }
+
+    /// The envelope id DSNs will quote (`ENVID=`).
+    pub fn envid(mut self, id: impl Into<String>) -> Envelope {
+        self.envid = Some(id.into());
+        self
+    }
+
+    /// Requires TLS for every hop (RFC 8689 `REQUIRETLS`).
+    pub fn require_tls(mut self, yes: bool) -> Envelope {
+        self.require_tls = yes;
+        self
     }
 
     /// Says the content is 8-bit (`BODY=8BITMIME`).
@@ -65,7 +106,13 @@ impl Envelope {
 
     /// The recipients as the core borrows them.
     pub(crate) fn recipients(&self) -> Vec<Recipient<'_>> {
-        self.to.iter().map(|a| Recipient::new(a)).collect()
+        self.to
+            .iter()
+            .map(|a| Recipient {
+                notify: self.notify,
+                ..Recipient::new(a)
+            })
+            .collect()
     }
 
     /// The core's borrowed envelope over `recipients` (from [`Envelope::recipients`]).
@@ -77,6 +124,9 @@ impl Envelope {
         e.size = self.size;
         e.body = self.body;
         e.smtputf8 = self.smtputf8;
+        e.ret = self.ret;
+        e.envid = self.envid.as_deref();
+        e.require_tls = self.require_tls;
         e
     }
 
@@ -100,6 +150,10 @@ impl Envelope {
             body: BodyType::SevenBit,
             smtputf8: false,
             size: None,
+            notify: Notify::DEFAULT,
+            ret: None,
+            envid: None,
+            require_tls: false,
         })
     }
 }

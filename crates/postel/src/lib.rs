@@ -90,5 +90,6 @@ pub use postel_proto as proto;
 /// are in [`postel_proto::drive`] for targets without std.
 pub use postel_proto::drive as embedded;
 pub use postel_proto::{
-    BodyType, Capabilities, EnhancedCode, Extension, Mechanism, Options, State, Step, Timeouts,
+    BodyType, Capabilities, EnhancedCode, Extension, Mechanism, Notify, Options, Ret, State, Step,
+    Timeouts,
 };
