@@ -37,6 +37,8 @@ use crate::output;
 use crate::server::{default_port, mode_of, split_host_port};
 
 const TIMEOUT: Duration = Duration::from_secs(15);
+/// The longest reply the probe reads (the core's default `max_reply_bytes`).
+const MAX_REPLY_BYTES: usize = 64 * 1024;
 
 /// What the verifier saw: the chain, and the verdict.
 #[derive(Debug, Default)]
@@ -142,9 +144,11 @@ impl Conn {
         r.map_err(|e| Failure::new(exit::TEMPFAIL, format!("writing {line:?}: {e}")))
     }
 
-    /// One reply, every line (without CRLF).
+    /// One reply, every line (without CRLF). Bounded: a server that never ends its reply
+    /// gets an error after [`MAX_REPLY_BYTES`], not all of the probe's memory.
     fn reply(&mut self, log: &mut Vec<(char, String)>) -> Result<(u16, Vec<String>), Failure> {
-        let mut lines = Vec::new();
+        let mut lines: Vec<String> = Vec::new();
+        let mut total = 0usize;
         loop {
             let mut buf = Vec::new();
             let n = std::io::Read::take(self.reader(), 4096)
@@ -154,6 +158,13 @@ impl Conn {
                 return Err(Failure::new(
                     exit::TEMPFAIL,
                     "the server closed the connection",
+                ));
+            }
+            total += n;
+            if total > MAX_REPLY_BYTES {
+                return Err(Failure::new(
+                    exit::PROTOCOL,
+                    format!("a reply longer than {MAX_REPLY_BYTES} bytes: not an SMTP server"),
                 ));
             }
             let text = String::from_utf8_lossy(&buf)
@@ -167,6 +178,14 @@ impl Conn {
                 .ok_or_else(|| {
                     Failure::new(exit::PROTOCOL, format!("not an SMTP reply: {text:?}"))
                 })?;
+            if let Some(first) = lines.first() {
+                if !first.starts_with(&text[..3]) {
+                    return Err(Failure::new(
+                        exit::PROTOCOL,
+                        format!("the reply code changed within a reply: {text:?}"),
+                    ));
+                }
+            }
             let last = text.as_bytes().get(3) != Some(&b'-');
             lines.push(text);
             if last {

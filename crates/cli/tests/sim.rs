@@ -947,3 +947,30 @@ fn dsn_requests_reach_the_server_from_send_and_sendmail() {
     assert_ne!(code(&o), 0);
     assert_eq!(s.sim.messages().len(), 2);
 }
+
+/// A server whose greeting never ends: probe stops with a protocol error (exit 76) after a
+/// bounded amount, instead of collecting lines until memory runs out.
+#[test]
+fn probe_bounds_an_endless_reply() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut sock, _) = listener.accept().unwrap();
+        let line = b"220-endless.test still greeting you, and still\r\n";
+        // Stops when the client hangs up (or after far more than any bound).
+        for _ in 0..1_000_000 {
+            if sock.write_all(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut c = Command::new(BIN);
+    c.args(["probe", &addr.to_string(), "--tls", "none"]);
+    let o = run(c, None);
+    assert_code(&o, 76);
+    assert!(
+        text(&o.stderr).contains("longer than 65536 bytes"),
+        "{}",
+        text(&o.stderr)
+    );
+}
