@@ -194,7 +194,8 @@ impl Pool {
             };
             let encoder = message.encoder(&opts)?;
             describe(&mut envelope, &encoder);
-            let _ = encoder_tx.send(encoder);
+            let len = encoder.encoded_len();
+            let _ = encoder_tx.send((encoder, len));
             let body = AsyncBody::Chunks {
                 rx: chunk_rx,
                 chunk: Vec::new(),
@@ -203,28 +204,34 @@ impl Pool {
             Ok((envelope, body))
         });
         let pump = async move {
-            let Ok(mut encoder) = encoder_rx.await else {
+            let Ok((mut encoder, len)) = encoder_rx.await else {
                 return;
             };
-            // Chunks start small and double up to STREAM_CHUNK: a 1 kB message costs one
-            // small buffer, a large one reaches full-size chunks after a few reads.
-            let mut size = STREAM_FIRST_CHUNK;
+            // A message of known length fits one chunk one octet larger than itself (the
+            // spare octet lets the read that returns 0 land in the same chunk); otherwise
+            // chunks start small and double up to STREAM_CHUNK. Each chunk is filled before
+            // it is sent: an encoder read returns a header block or one encoded body chunk
+            // at a time, and sending each alone would zero and queue a buffer for each.
+            let mut size = len
+                .and_then(|n| usize::try_from(n.saturating_add(1)).ok())
+                .map_or(STREAM_FIRST_CHUNK, |n| n.min(STREAM_CHUNK));
             loop {
                 let mut buf = vec![0u8; size];
                 size = (size * 2).min(STREAM_CHUNK);
-                let item = match std::io::Read::read(&mut encoder, &mut buf) {
-                    Ok(0) => return,
-                    Ok(n) => {
-                        buf.truncate(n);
-                        Ok(buf)
-                    }
-                    Err(e) => Err(e),
-                };
-                let failed = item.is_err();
-                // The receiver is gone when the connection failed or the message was
-                // refused: stop encoding.
-                if chunk_tx.send(item).await.is_err() || failed {
+                let (filled, end) = fill(&mut encoder, &mut buf);
+                buf.truncate(filled);
+                if !buf.is_empty() && chunk_tx.send(Ok(buf)).await.is_err() {
+                    // The receiver is gone when the connection failed or the message was
+                    // refused: stop encoding.
                     return;
+                }
+                match end {
+                    Some(Ok(())) => return,
+                    Some(Err(e)) => {
+                        let _ = chunk_tx.send(Err(e)).await;
+                        return;
+                    }
+                    None => {}
                 }
             }
         };
@@ -302,6 +309,20 @@ impl Pool {
             .as_ref()
             .map(|t| std::mem::take(&mut *t.lock().unwrap_or_else(PoisonError::into_inner)))
     }
+}
+
+/// Reads from `encoder` until `buf` is full or the encoder ends: the octets read, and
+/// `Some` with how it ended (`Ok` at the end, the error) or `None` when `buf` is full.
+fn fill(encoder: &mut impl std::io::Read, buf: &mut [u8]) -> (usize, Option<std::io::Result<()>>) {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match encoder.read(&mut buf[filled..]) {
+            Ok(0) => return (filled, Some(Ok(()))),
+            Ok(n) => filled += n,
+            Err(e) => return (filled, Some(Err(e))),
+        }
+    }
+    (filled, None)
 }
 
 /// Size of the largest chunk pumped from a message encoder to a connection task.
