@@ -236,23 +236,35 @@ fn note(tail: &mut [u8; 2], any: &mut bool, total: &mut u64, out: &[u8]) {
 
 /// A boundary token that no 7bit/8bit body contains. Quoted-printable and base64 output
 /// can never contain `=_`, so only those bodies need checking (RFC 2046 §5.1.1).
-fn pick_token(seed: &[u8], plain_bodies: &[&[u8]]) -> String {
+fn pick_token(seed: core::fmt::Arguments<'_>, plain_bodies: &[&[u8]]) -> String {
     let mut salt = 0u64;
     loop {
-        // FNV-1a: deterministic, no RNG needed.
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ salt;
-        for &b in seed {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        let token = format!("{h:016x}");
+        // FNV-1a of the formatted seed, hashed as it is formatted: deterministic, no RNG
+        // needed.
+        let mut h = Fnv(0xcbf2_9ce4_8422_2325 ^ salt);
+        let _ = core::fmt::write(&mut h, seed);
+        let token = format!("{:016x}", h.0);
         let needle = format!("=_{token}");
-        if !plain_bodies
-            .iter()
-            .any(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
-        {
+        // The first octet is compared before the window: no `memcmp` call per position.
+        if !plain_bodies.iter().any(|b| {
+            b.windows(needle.len())
+                .any(|w| w[0] == b'=' && w == needle.as_bytes())
+        }) {
             return token;
         }
         salt += 1;
+    }
+}
+
+/// FNV-1a over the bytes written to it.
+struct Fnv(u64);
+
+impl core::fmt::Write for Fnv {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for &b in s.as_bytes() {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        Ok(())
     }
 }
 
@@ -389,8 +401,10 @@ impl<'a> Encoder<'a> {
         choose_all(&m.body, opts, &mut encs)?;
         let mut plain = Vec::new();
         plain_bodies(&m.body, &mut encs.iter(), &mut plain);
-        let seed = format!("{:?}{}{:?}", m.message_id, m.date, m.subject);
-        let token = pick_token(seed.as_bytes(), &plain);
+        let token = pick_token(
+            format_args!("{:?}{}{:?}", m.message_id, m.date, m.subject),
+            &plain,
+        );
         let mut head = Vec::new();
         write_message_headers(m, opts, &mut head)?;
         let mut planner = Planner {

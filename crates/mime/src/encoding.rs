@@ -61,28 +61,50 @@ pub(crate) fn scan(data: &[u8]) -> Scan {
         len: data.len(),
         ..Scan::default()
     };
-    let mut line = 0usize;
-    let mut i = 0;
-    while i < data.len() {
-        let b = data[i];
-        match b {
-            b'\r' | b'\n' => {
-                let crlf = b == b'\r' && data.get(i + 1) == Some(&b'\n');
-                s.bare |= !crlf;
-                s.max_line = s.max_line.max(line);
-                line = 0;
-                i += if crlf { 2 } else { 1 };
-                continue;
-            }
-            0 => s.nul = true,
-            0x80.. => s.eight_bit += 1,
-            _ => {}
-        }
-        line += 1;
-        i += 1;
+    // One pass for NUL and 8-bit octets (0 and 0x80.. are exactly those with
+    // `b - 1 >= 0x7f`), which the compiler vectorizes; ASCII text skips counting them.
+    let mut special = 0u8;
+    for &b in data {
+        special |= u8::from(b.wrapping_sub(1) >= 0x7f);
     }
-    s.max_line = s.max_line.max(line);
+    // Line by line: each line's length, then its CR, LF or CRLF.
+    let mut rest = data;
+    loop {
+        let end = find_line_end(rest);
+        let line = &rest[..end.unwrap_or(rest.len())];
+        s.max_line = s.max_line.max(line.len());
+        if special != 0 {
+            s.eight_bit += line.iter().filter(|&&b| b >= 0x80).count();
+            s.nul |= line.contains(&0);
+        }
+        let Some(at) = end else {
+            break;
+        };
+        let crlf = rest[at] == b'\r' && rest.get(at + 1) == Some(&b'\n');
+        s.bare |= !crlf;
+        rest = &rest[at + if crlf { 2 } else { 1 }..];
+    }
     s
+}
+
+/// Index of the first CR or LF in `s`. Blocks of 16 octets are tested whole first (the
+/// compiler turns that test into a few vector instructions), then octet by octet.
+fn find_line_end(s: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    for block in s.chunks_exact(16) {
+        let mut found = 0u8;
+        for &b in block {
+            found |= u8::from(b == b'\r') | u8::from(b == b'\n');
+        }
+        if found != 0 {
+            break;
+        }
+        at += 16;
+    }
+    s[at..]
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .map(|i| at + i)
 }
 
 /// Choose for text in canonical form (line ends will be normalized).
@@ -241,12 +263,22 @@ impl BodyEncoder {
         match self {
             BodyEncoder::Exact => out.extend_from_slice(input),
             BodyEncoder::Lines(l) => {
-                for &b in input {
-                    match l.feed(b) {
-                        None => {}
-                        Some(true) => out.extend_from_slice(b"\r\n"),
-                        Some(false) => out.push(b),
+                // Runs without CR or LF are copied whole; each line end goes through `feed`.
+                out.reserve(input.len());
+                let mut rest = input;
+                while let Some(at) = find_line_end(rest) {
+                    if at > 0 {
+                        l.after_cr = false;
+                        out.extend_from_slice(&rest[..at]);
                     }
+                    if l.feed(rest[at]) == Some(true) {
+                        out.extend_from_slice(b"\r\n");
+                    }
+                    rest = &rest[at + 1..];
+                }
+                if !rest.is_empty() {
+                    l.after_cr = false;
+                    out.extend_from_slice(rest);
                 }
             }
             BodyEncoder::Qp(q) => q.push(input, out),
@@ -309,6 +341,70 @@ mod tests {
         let mut out = Vec::new();
         BodyEncoder::new(TransferEncoding::SevenBit, true).push(b"a\nb\rc\r\nd\r\r\n", &mut out);
         assert_eq!(out, b"a\r\nb\r\nc\r\nd\r\n\r\n");
+    }
+
+    /// Inputs with CR, LF, NUL and 8-bit octets at and around the 16-octet block edges.
+    fn edge_inputs() -> Vec<Vec<u8>> {
+        let mut all = Vec::new();
+        for len in [0, 1, 15, 16, 17, 31, 32, 33, 70] {
+            for at in [0, 1, 14, 15, 16, 17, 31, 32] {
+                for special in [&b"\r"[..], b"\n", b"\r\n", b"\n\r", b"\0", b"\xe9", b"\r\r"] {
+                    let mut v: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+                    let at = at.min(v.len());
+                    v.splice(at..at, special.iter().copied());
+                    all.push(v);
+                }
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn bulk_scan_and_lines_match_octet_by_octet() {
+        for input in edge_inputs() {
+            // Reference: the octet-by-octet definitions.
+            let mut lines = Lines::default();
+            let mut want = Vec::new();
+            for &b in &input {
+                match lines.feed(b) {
+                    None => {}
+                    Some(true) => want.extend_from_slice(b"\r\n"),
+                    Some(false) => want.push(b),
+                }
+            }
+            for split in [0, 1, 16, input.len() / 2, input.len()] {
+                let split = split.min(input.len());
+                let mut got = Vec::new();
+                let mut e = BodyEncoder::new(TransferEncoding::SevenBit, true);
+                e.push(&input[..split], &mut got);
+                e.push(&input[split..], &mut got);
+                assert_eq!(got, want, "{input:?} split at {split}");
+            }
+            let s = scan(&input);
+            let (mut line, mut max_line, mut bare) = (0, 0, false);
+            let mut i = 0;
+            while i < input.len() {
+                if input[i] == b'\r' || input[i] == b'\n' {
+                    let crlf = input[i] == b'\r' && input.get(i + 1) == Some(&b'\n');
+                    bare |= !crlf;
+                    max_line = max_line.max(line);
+                    line = 0;
+                    i += if crlf { 2 } else { 1 };
+                } else {
+                    line += 1;
+                    i += 1;
+                }
+            }
+            max_line = max_line.max(line);
+            assert_eq!(s.max_line, max_line, "{input:?}");
+            assert_eq!(s.bare, bare, "{input:?}");
+            assert_eq!(s.nul, input.contains(&0), "{input:?}");
+            assert_eq!(
+                s.eight_bit,
+                input.iter().filter(|&&b| b >= 0x80).count(),
+                "{input:?}"
+            );
+        }
     }
 
     #[test]
