@@ -18,10 +18,16 @@ bash scripts/node-deps.sh
 
 step "starting the loopback Postfix"
 bash scripts/postfix-up.sh
-trap 'bash scripts/postfix-down.sh >/dev/null 2>&1 || true' EXIT
+trap 'bash scripts/postfix-down.sh >/dev/null 2>&1 || true; bash scripts/exim-down.sh >/dev/null 2>&1 || true' EXIT
 # shellcheck disable=SC1091
 source target/postfix/env
 bash scripts/postfix-selftest.sh
+
+# Exim 4.96 from Debian's .debs, unpacked under target/exim (it conflicts with postfix as a package).
+step "starting the loopback Exim"
+bash scripts/exim-up.sh
+# shellcheck disable=SC1091
+source target/exim/env
 
 # Tests that need a real server fail (never skip) when this is set.
 export POSTEL_REQUIRE_SERVERS=1

@@ -1,0 +1,1097 @@
+//! The blocking `Client` and the tokio `AsyncClient` against a real Exim 4.96 (Debian 12's
+//! exim4-daemon-light, unpacked and started by scripts/exim-up.sh; see
+//! docs/testing-exim.md). Exim offers PIPELINING, CHUNKING, SMTPUTF8, 8BITMIME, DSN, SIZE,
+//! STARTTLS and AUTH (PLAIN and LOGIN after TLS, CRAM-MD5 always), enforces SMTP
+//! synchronization (a client that sends ahead where it may not gets `554 SMTP
+//! synchronization error`), and delivers into one Maildir with CRLF line ends.
+//!
+//! Every test reads only POSTEL_EXIM_* variables: when they are absent it prints a loud
+//! SKIP, or panics when CI=true or POSTEL_REQUIRE_SERVERS=1.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use postel::proto::{AuthFailure, Notify, Ret};
+use postel::{Client, ClientBuilder, Envelope, Error, Mechanism, Options, Side, TlsMode};
+
+/// The instance's variables, or `None` (after a loud SKIP) when Exim is not running.
+fn env(test: &str) -> Option<Exim> {
+    match std::env::var("POSTEL_EXIM_PLAIN") {
+        Ok(_) => Some(Exim),
+        Err(_)
+            if std::env::var("CI").is_ok_and(|v| v == "true")
+                || std::env::var("POSTEL_REQUIRE_SERVERS").is_ok_and(|v| v == "1") =>
+        {
+            panic!("CI=true (or POSTEL_REQUIRE_SERVERS=1) but POSTEL_EXIM_PLAIN is not set: Exim did not start (scripts/exim-up.sh)")
+        }
+        Err(_) => {
+            eprintln!(
+                "\n*** SKIP {test}: no Exim (run scripts/exim-up.sh and source target/exim/env) ***\n"
+            );
+            None
+        }
+    }
+}
+
+struct Exim;
+
+impl Exim {
+    fn var(&self, name: &str) -> String {
+        std::env::var(format!("POSTEL_EXIM_{name}"))
+            .unwrap_or_else(|_| panic!("POSTEL_EXIM_{name} is not set"))
+    }
+
+    /// A builder for the port `listener` (`PLAIN` or `IMPLICIT`), trusting the test root.
+    fn client(&self, listener: &str, mode: TlsMode) -> ClientBuilder {
+        let hostport = self.var(listener);
+        let (host, port) = hostport.rsplit_once(':').expect("host:port");
+        Client::builder(host)
+            .port(port.parse().expect("a port"))
+            .tls(mode)
+            .ca_file(self.var("CA"))
+            .tls_name(self.var("TLS_NAME"))
+            .ehlo_name("client.postel.test")
+            .timeouts(postel::Timeouts {
+                greeting: Duration::from_secs(20),
+                ..postel::Timeouts::RFC5321
+            })
+            .transcript(true)
+    }
+
+    fn user(&self) -> (String, String) {
+        (self.var("USER"), self.var("PASSWORD"))
+    }
+
+    fn rcpt(&self, local: &str) -> String {
+        format!("{local}@{}", self.var("DOMAIN"))
+    }
+
+    fn maildir(&self) -> PathBuf {
+        PathBuf::from(self.var("MAILDIR")).join("new")
+    }
+
+    /// The delivered files holding `marker`, as Exim wrote them.
+    fn files_with(&self, marker: &str) -> Vec<Vec<u8>> {
+        std::fs::read_dir(self.maildir())
+            .map(|it| {
+                it.flatten()
+                    .filter_map(|e| std::fs::read(e.path()).ok())
+                    .filter(|b| contains(b, marker.as_bytes()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits until `n` delivered files hold `marker` (Exim delivers right after the
+    /// transaction, in another process) and returns them without Exim's Received:.
+    fn delivered_n(&self, marker: &str, n: usize) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let files = self.files_with(marker);
+            if files.len() >= n {
+                assert_eq!(files.len(), n, "more than {n} files hold {marker}");
+                return files.iter().map(|f| strip_received(f)).collect();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} files hold {marker} (see {})",
+                files.len(),
+                self.var("LOG")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The one delivered file holding `marker`, without Exim's Received:.
+    fn delivered(&self, marker: &str) -> Vec<u8> {
+        self.delivered_n(marker, 1).remove(0)
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Drops the one header Exim prepends, `Received:` with its continuation lines. The
+/// transport adds no Return-path, Envelope-to or Delivery-date, and Exim adds no
+/// Message-ID or Date to a message from a remote host (docs/testing-exim.md).
+fn strip_received(file: &[u8]) -> Vec<u8> {
+    let mut lines = file.split_inclusive(|&b| b == b'\n').peekable();
+    let first = lines.next().expect("a delivered file is not empty");
+    assert!(
+        first.starts_with(b"Received: from "),
+        "expected Exim's Received: first, got {:?}",
+        String::from_utf8_lossy(first)
+    );
+    while lines
+        .peek()
+        .is_some_and(|l| l.starts_with(b" ") || l.starts_with(b"\t"))
+    {
+        lines.next();
+    }
+    lines.flatten().copied().collect()
+}
+
+/// A marker no other message in the shared Maildir has.
+fn marker() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "exim-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A CRLF message with what tends to break: a lone dot, leading dots, trailing spaces,
+/// 8-bit UTF-8, a 990-octet line.
+fn message(marker: &str) -> Vec<u8> {
+    let mut m = format!(
+        "From: Alice <alice@example.test>\r\nTo: bob@example.test\r\nSubject: postel exim test\r\n\
+         X-Postel-Marker: {marker}\r\n\r\nHello.\r\n.\r\n.leading dot\r\n..two\r\n\
+         trailing spaces   \r\nGr\u{fc}\u{df}e aus Z\u{fc}rich.\r\n"
+    )
+    .into_bytes();
+    m.extend_from_slice(&[b'x'; 990]);
+    m.extend_from_slice(b"\r\nend\r\n");
+    m
+}
+
+/// Bare LF, bare CR, CR CR LF, lone dots a lenient server could take for the end of data
+/// (`\n.\n`, `\r.\r`: SMTP smuggling), a smuggled command, and no line end at the end.
+fn bare(marker: &str) -> Vec<u8> {
+    format!(
+        "Subject: dots\nX-Postel-Marker: {marker}\n\n.\n..\n.x\r\nbare CR\rhere\r\r\nmix\n\r\n\
+         a\n.\nMAIL FROM:<smuggled@example.test>\r\nb\r.\rc\nend"
+    )
+    .into_bytes()
+}
+
+/// What must arrive for [`bare`]: every line end CRLF, the dots as written, a final CRLF.
+fn bare_delivered(marker: &str) -> Vec<u8> {
+    format!(
+        "Subject: dots\r\nX-Postel-Marker: {marker}\r\n\r\n.\r\n..\r\n.x\r\nbare CR\r\nhere\r\n\
+         \r\nmix\r\n\r\na\r\n.\r\nMAIL FROM:<smuggled@example.test>\r\nb\r\n.\r\nc\r\nend\r\n"
+    )
+    .into_bytes()
+}
+
+/// Sends one message to bob and checks the delivered file byte for byte.
+fn send_and_read_back(x: &Exim, client: &mut Client) -> postel::SendReport {
+    let mark = marker();
+    let msg = message(&mark);
+    let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
+    let report = client.send_bytes(&env, &msg).unwrap_or_else(|e| {
+        panic!(
+            "send failed: {e}\n{}",
+            client.transcript().unwrap_or_default()
+        )
+    });
+    assert_eq!(report.reply.code, 250, "{report:?}");
+    // Exim answers BDAT LAST with "250- N byte chunk, total N" and "250 OK id=...".
+    assert!(report.reply.text.contains("OK id="), "{report:?}");
+    assert_eq!(x.delivered(&mark), msg, "delivered file differs");
+    report
+}
+
+/// The client's writes that carry a MAIL FROM.
+fn transaction_writes(t: &postel::Transcript) -> Vec<Vec<&str>> {
+    t.client_writes()
+        .into_iter()
+        .filter(|w| w.iter().any(|l| l.starts_with("MAIL FROM")))
+        .collect()
+}
+
+/// Each transaction went as one write: MAIL, every RCPT, then `BDAT n LAST` and the
+/// content (RFC 3030 with RFC 2920), and Exim found nothing out of sync.
+fn assert_pipelined_bdat(t: &postel::Transcript, transactions: usize) {
+    let writes = transaction_writes(t);
+    assert_eq!(writes.len(), transactions, "{t}");
+    for w in writes {
+        assert!(w[0].starts_with("MAIL FROM:<"), "{w:?}");
+        assert!(w[1].starts_with("RCPT TO:<"), "{w:?}");
+        let bdat = w
+            .iter()
+            .position(|l| l.starts_with("BDAT ") && l.ends_with(" LAST"))
+            .unwrap_or_else(|| panic!("MAIL, RCPT and BDAT LAST in one write: {w:?}\n{t}"));
+        assert!(
+            w[1..bdat].iter().all(|l| l.starts_with("RCPT TO:<")),
+            "{w:?}"
+        );
+    }
+    assert!(!t.contains_line("554"), "synchronization error:\n{t}");
+}
+
+fn proto_error(e: Error) -> postel::proto::Error {
+    match e {
+        Error::Protocol(p) => p,
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
+}
+
+fn connections(t: &postel::Transcript) -> usize {
+    t.entries()
+        .iter()
+        .filter(|e| e.side == Side::Note && e.text.starts_with("connected to"))
+        .count()
+}
+
+// ---------------------------------------------------------------------------------------
+// Plain, STARTTLS, implicit TLS
+
+#[test]
+fn plaintext_session_pipelines_mail_rcpt_bdat_and_delivers_byte_for_byte() {
+    let Some(x) = env("plaintext") else { return };
+    let mut client = x.client("PLAIN", TlsMode::Disabled).build().unwrap();
+    let report = send_and_read_back(&x, &mut client);
+    assert!(!report.encrypted);
+    let t = client.transcript().unwrap();
+    assert!(!t.contains_line("STARTTLS"), "{t}");
+    for keyword in [
+        "250-SIZE 1048576",
+        "250-8BITMIME",
+        "250-DSN",
+        "250-PIPELINING",
+        "250-CHUNKING",
+        "250-STARTTLS",
+        "250-SMTPUTF8",
+        // PLAIN and LOGIN are kept for TLS sessions (server_advertise_condition).
+        "250-AUTH CRAM-MD5",
+    ] {
+        assert!(t.contains_line(keyword), "{keyword} not offered:\n{t}");
+    }
+    assert_pipelined_bdat(&t, 1);
+    client.quit().unwrap();
+    assert!(
+        client
+            .transcript()
+            .unwrap()
+            .contains_line("221 postel-test.localhost closing connection"),
+        "{}",
+        client.transcript().unwrap()
+    );
+}
+
+#[test]
+fn starttls_required_verifies_the_chain_to_the_test_root_and_forgets_the_old_ehlo() {
+    let Some(x) = env("starttls") else { return };
+    let mut client = x.client("PLAIN", TlsMode::StartTls).build().unwrap();
+    let report = send_and_read_back(&x, &mut client);
+    assert!(report.encrypted);
+    assert!(client.is_encrypted());
+    let t = client.transcript().unwrap();
+    let lines: Vec<String> = t.entries().iter().map(|e| e.text.clone()).collect();
+    let starttls = lines
+        .iter()
+        .position(|l| l == "STARTTLS")
+        .expect("STARTTLS");
+    assert_eq!(lines[starttls + 1], "220 TLS go ahead", "{t}");
+    // After the handshake: EHLO again, and now PLAIN and LOGIN are offered.
+    let ehlos: Vec<_> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("EHLO "))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(ehlos.len(), 2, "{t}");
+    assert!(ehlos[1] > starttls, "{t}");
+    assert!(
+        lines[ehlos[1]..]
+            .iter()
+            .any(|l| l == "250-AUTH PLAIN LOGIN CRAM-MD5"),
+        "{t}"
+    );
+    assert!(
+        !lines[ehlos[1]..].iter().any(|l| l == "250-STARTTLS"),
+        "{t}"
+    );
+    assert_pipelined_bdat(&t, 1);
+}
+
+#[test]
+fn implicit_tls_port_delivers() {
+    let Some(x) = env("implicit") else { return };
+    let mut client = x.client("IMPLICIT", TlsMode::Implicit).build().unwrap();
+    let report = send_and_read_back(&x, &mut client);
+    assert!(report.encrypted);
+    let t = client.transcript().unwrap();
+    assert!(!t.contains_line("STARTTLS"), "{t}");
+    assert!(t.contains_line("250-AUTH PLAIN LOGIN CRAM-MD5"), "{t}");
+    assert_pipelined_bdat(&t, 1);
+}
+
+#[test]
+fn implicit_tls_without_the_test_root_is_an_unknown_issuer() {
+    let Some(x) = env("implicit platform roots") else {
+        return;
+    };
+    let mut client = x
+        .client("IMPLICIT", TlsMode::Implicit)
+        .roots(postel::Roots::Platform)
+        .build()
+        .unwrap();
+    let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
+    let err = client
+        .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Tls(postel::TlsError::UnknownIssuer)),
+        "{err:?}"
+    );
+    assert!(!client.transcript().unwrap().contains_line("MAIL"));
+}
+
+// ---------------------------------------------------------------------------------------
+// AUTH
+
+#[test]
+fn auth_plain_login_and_cram_md5_after_starttls() {
+    let Some(x) = env("auth after starttls") else {
+        return;
+    };
+    let (user, password) = x.user();
+    for mech in [Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5] {
+        let mut client = x
+            .client("PLAIN", TlsMode::StartTls)
+            .credentials(&user, &password)
+            .mechanism(mech)
+            .build()
+            .unwrap();
+        let report = send_and_read_back(&x, &mut client);
+        assert_eq!(report.authenticated, Some(mech));
+        let t = client.transcript().unwrap();
+        let text = t.to_string();
+        assert!(text.contains(&format!("C: AUTH {}", mech.name())), "{t}");
+        assert!(text.contains("S: 235 Authentication succeeded"), "{t}");
+        assert!(!text.contains(&password), "password in transcript:\n{t}");
+        assert_pipelined_bdat(&t, 1);
+    }
+}
+
+#[test]
+fn the_strongest_offered_mechanism_is_cram_md5() {
+    let Some(x) = env("default mechanism") else {
+        return;
+    };
+    let (user, password) = x.user();
+    let mut client = x
+        .client("IMPLICIT", TlsMode::Implicit)
+        .credentials(user, password)
+        .build()
+        .unwrap();
+    let report = send_and_read_back(&x, &mut client);
+    assert_eq!(report.authenticated, Some(Mechanism::CramMd5));
+}
+
+#[test]
+fn a_wrong_password_is_an_auth_failure_and_nothing_is_sent() {
+    let Some(x) = env("wrong password") else {
+        return;
+    };
+    let (user, _) = x.user();
+    for mech in [Mechanism::Plain, Mechanism::CramMd5] {
+        let mut client = x
+            .client("PLAIN", TlsMode::StartTls)
+            .credentials(&user, "not-the-password")
+            .mechanism(mech)
+            .build()
+            .unwrap();
+        let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
+        let err = client
+            .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
+            .unwrap_err();
+        match proto_error(err) {
+            postel::proto::Error::AuthFailed { failure, reply } => {
+                assert_eq!(failure, AuthFailure::InvalidCredentials, "{mech}");
+                assert_eq!(reply.code().get(), 535, "{mech}");
+            }
+            other => panic!("{mech}: expected AuthFailed, got {other:?}"),
+        }
+        assert!(!client.transcript().unwrap().contains_line("MAIL"));
+    }
+}
+
+#[test]
+fn auth_over_plaintext_is_refused_unless_allowed() {
+    let Some(x) = env("plaintext auth") else {
+        return;
+    };
+    let (user, password) = x.user();
+    let mut client = x
+        .client("PLAIN", TlsMode::Disabled)
+        .credentials(&user, &password)
+        .build()
+        .unwrap();
+    let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
+    let err = client
+        .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
+        .unwrap_err();
+    assert_eq!(proto_error(err), postel::proto::Error::AuthRequiresTls);
+    let t = client.transcript().unwrap();
+    assert!(t.contains_line("250-AUTH CRAM-MD5"), "{t}");
+    assert!(
+        !t.contains_line("AUTH ") && !t.contains_line("MAIL"),
+        "no AUTH and no MAIL may be sent:\n{t}"
+    );
+
+    // Allowed: the one mechanism Exim offers without TLS.
+    let mut client = x
+        .client("PLAIN", TlsMode::Disabled)
+        .credentials(&user, &password)
+        .dangerous_allow_plaintext_auth(true)
+        .build()
+        .unwrap();
+    let report = send_and_read_back(&x, &mut client);
+    assert_eq!(report.authenticated, Some(Mechanism::CramMd5));
+    assert!(!report.encrypted);
+
+    // PLAIN is not offered in plaintext: asking for it is no reason to send it anyway.
+    let mut client = x
+        .client("PLAIN", TlsMode::Disabled)
+        .credentials(&user, &password)
+        .mechanism(Mechanism::Plain)
+        .dangerous_allow_plaintext_auth(true)
+        .build()
+        .unwrap();
+    let err = client
+        .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
+        .unwrap_err();
+    assert_eq!(
+        proto_error(err),
+        postel::proto::Error::AuthUnavailable {
+            wanted: Some(Mechanism::Plain)
+        }
+    );
+    assert!(!client.transcript().unwrap().contains_line("AUTH "));
+}
+
+// ---------------------------------------------------------------------------------------
+// Recipients and transactions
+
+#[test]
+fn a_refused_recipient_is_reported_while_the_others_get_the_message() {
+    let Some(x) = env("refused recipient") else {
+        return;
+    };
+    let mut client = x.client("PLAIN", TlsMode::StartTls).build().unwrap();
+    let mark = marker();
+    let msg = message(&mark);
+    let refused = x.var("REFUSED");
+    let env = Envelope::new(
+        "alice@example.test",
+        [x.rcpt("bob"), refused.clone(), x.rcpt("carol")],
+    );
+    let report = client.send_bytes(&env, &msg).unwrap();
+    let accepted: Vec<_> = report.accepted.iter().map(|a| a.address.clone()).collect();
+    assert_eq!(accepted, [x.rcpt("bob"), x.rcpt("carol")]);
+    assert_eq!(report.refused.len(), 1);
+    let r = &report.refused[0];
+    assert_eq!(r.address, refused);
+    assert_eq!(r.reply.code, 550);
+    assert_eq!(
+        r.reply.enhanced.map(|e| e.to_string()).as_deref(),
+        Some("5.1.1")
+    );
+    assert_eq!(r.reply.text, "No such user here (Postel test)");
+    assert!(!r.reply.is_transient());
+    // One file per accepted recipient.
+    for file in x.delivered_n(&mark, 2) {
+        assert_eq!(file, msg);
+    }
+    assert_pipelined_bdat(&client.transcript().unwrap(), 1);
+}
+
+#[test]
+fn a_deferred_recipient_is_transient_and_the_session_goes_on() {
+    let Some(x) = env("tempfail recipient") else {
+        return;
+    };
+    let mut client = x.client("PLAIN", TlsMode::StartTls).build().unwrap();
+    let env = Envelope::new("alice@example.test", [x.var("TEMPFAIL")]);
+    match client.send_bytes(&env, b"Subject: x\r\n\r\nx\r\n") {
+        Err(e @ Error::Rejected { .. }) => {
+            assert!(e.is_transient(), "{e}");
+            let reply = e.reply().unwrap();
+            // Exim's `defer` verb answers 451 unless the ACL names another code.
+            assert_eq!(reply.code, 451);
+            assert_eq!(
+                reply.enhanced.map(|c| c.to_string()).as_deref(),
+                Some("4.2.1")
+            );
+        }
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+    send_and_read_back(&x, &mut client);
+    let t = client.transcript().unwrap();
+    assert_eq!(connections(&t), 1, "{t}");
+    assert!(!t.contains_line("554"), "{t}");
+}
+
+/// Exim answers a DATA or BDAT that follows only refused recipients with a multi-line 503
+/// quoting the RCPT reply (`503-All RCPT commands were rejected with this error:`,
+/// `503-550 5.1.1 ...`, `503 Valid RCPT command must precede BDAT`), and throws away the
+/// pipelined chunk: the transaction fails with the recipient's own reply and the
+/// connection carries the next message.
+#[test]
+fn every_recipient_refused_fails_with_their_reply_and_the_next_message_goes() {
+    let Some(x) = env("all refused") else { return };
+    for chunking in [true, false] {
+        let options = Options {
+            chunking,
+            ..Options::default()
+        };
+        let mut client = x
+            .client("PLAIN", TlsMode::Disabled)
+            .options(options)
+            .build()
+            .unwrap();
+        let env = Envelope::new("alice@example.test", [x.var("REFUSED"), x.var("REFUSED")]);
+        let mark = marker();
+        match client.send_bytes(&env, &message(&mark)) {
+            Err(Error::Rejected {
+                step,
+                reply,
+                refused,
+            }) => {
+                assert_eq!(step, postel::proto::Step::Rcpt, "chunking {chunking}");
+                assert_eq!(reply.code, 550);
+                assert_eq!(refused.len(), 2);
+            }
+            other => panic!("chunking {chunking}: expected Rejected, got {other:?}"),
+        }
+        send_and_read_back(&x, &mut client);
+        let t = client.transcript().unwrap();
+        assert_eq!(connections(&t), 1, "{t}");
+        assert!(!t.contains_line("554"), "{t}");
+        if chunking {
+            assert!(
+                t.contains_line("503-All RCPT commands were rejected with this error:"),
+                "{t}"
+            );
+        } else {
+            // DATA waits for its 354 before any content goes (RFC 2920 §3.1).
+            assert!(
+                t.contains_line("503 Valid RCPT command must precede DATA"),
+                "{t}"
+            );
+        }
+        assert!(x.files_with(&mark).is_empty(), "{mark} was delivered");
+    }
+}
+
+/// Exim's DATA ACL gives its verdict after the end of data (or BDAT LAST), in one line:
+/// a 550 is a permanent rejection of the message, a 451 a transient one; neither costs
+/// the connection.
+#[test]
+fn a_verdict_on_the_content_after_the_end_of_data_is_reported_and_the_session_goes_on() {
+    let Some(x) = env("data acl") else { return };
+    for chunking in [true, false] {
+        let options = Options {
+            chunking,
+            ..Options::default()
+        };
+        let mut client = x
+            .client("PLAIN", TlsMode::StartTls)
+            .options(options)
+            .build()
+            .unwrap();
+        let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
+        for (header, code, enhanced, transient) in [
+            ("X-Postel-Reject", 550, "5.7.1", false),
+            ("X-Postel-Defer", 451, "4.3.0", true),
+        ] {
+            let mark = marker();
+            let msg = format!("{header}: yes\r\nX-Postel-Marker: {mark}\r\n\r\nbody\r\n");
+            match client.send_bytes(&env, msg.as_bytes()) {
+                Err(e @ Error::Rejected { .. }) => {
+                    assert_eq!(e.is_transient(), transient, "{e}");
+                    let Error::Rejected { step, reply, .. } = e else {
+                        unreachable!()
+                    };
+                    assert_eq!(step, postel::proto::Step::DataEnd, "chunking {chunking}");
+                    assert_eq!(reply.code, code);
+                    assert_eq!(
+                        reply.enhanced.map(|e| e.to_string()).as_deref(),
+                        Some(enhanced)
+                    );
+                }
+                other => panic!("chunking {chunking}, {header}: expected Rejected, got {other:?}"),
+            }
+            assert!(x.files_with(&mark).is_empty(), "{mark} was delivered");
+        }
+        send_and_read_back(&x, &mut client);
+        let t = client.transcript().unwrap();
+        assert_eq!(connections(&t), 1, "{t}");
+        assert!(!t.contains_line("554"), "{t}");
+    }
+}
+
+/// Exim counts "non-mail" commands and drops a client after too many
+/// (`smtp_accept_max_nonmail`, 10; the first RSET after an accepted message, or after
+/// connecting, is free). A transaction whose every recipient was refused leaves MAIL in
+/// force, so the next one starts with RSET: the thirteenth such transaction in a row
+/// meets `554 Too many nonmail commands` before its MAIL. That says nothing about the
+/// message (no content was sent, the reply to RSET is awaited first): a transient error
+/// naming RSET, and the next send goes over a new connection.
+#[test]
+fn exim_drops_a_client_after_too_many_rsets_and_the_next_send_reconnects() {
+    let Some(x) = env("many failures") else {
+        return;
+    };
+    let mut client = x.client("PLAIN", TlsMode::Disabled).build().unwrap();
+    let refused = Envelope::new("alice@example.test", [x.var("REFUSED")]);
+    let mut rset_refused = Vec::new();
+    for i in 0..15 {
+        match client.send_bytes(&refused, b"Subject: x\r\n\r\nx\r\n") {
+            Err(Error::Rejected { reply, step, .. }) => {
+                assert_eq!((step, reply.code), (postel::proto::Step::Rcpt, 550), "#{i}");
+            }
+            Err(e @ Error::Protocol(postel::proto::Error::Rejected { .. })) => {
+                assert!(e.is_transient(), "{e}");
+                let Error::Protocol(postel::proto::Error::Rejected { step, reply }) = e else {
+                    unreachable!()
+                };
+                assert_eq!(step, postel::proto::Step::Rset);
+                assert_eq!(reply.code().get(), 554);
+                assert_eq!(reply.text(), b"Too many nonmail commands");
+                rset_refused.push(i);
+            }
+            other => panic!("#{i}: expected a rejection, got {other:?}"),
+        }
+    }
+    assert_eq!(rset_refused, [12], "{}", client.transcript().unwrap());
+    send_and_read_back(&x, &mut client);
+    let t = client.transcript().unwrap();
+    assert_eq!(connections(&t), 2, "{t}");
+    // The content of a transaction whose recipients were all refused is never sent.
+    assert_eq!(
+        t.entries()
+            .iter()
+            .filter(|e| e.side == Side::Client && e.text.starts_with("BDAT"))
+            .count(),
+        3,
+        "{t}"
+    );
+}
+
+#[test]
+fn a_null_reverse_path_is_sent_as_empty_brackets() {
+    let Some(x) = env("null sender") else { return };
+    let mut client = x.client("PLAIN", TlsMode::Disabled).build().unwrap();
+    let mark = marker();
+    let msg = message(&mark);
+    let env = Envelope::new("", [x.rcpt("bob")]);
+    client.send_bytes(&env, &msg).unwrap();
+    assert_eq!(x.delivered(&mark), msg);
+    let t = client.transcript().unwrap();
+    assert!(t.contains_line("MAIL FROM:<> SIZE="), "{t}");
+}
+
+#[test]
+fn a_streamed_message_goes_in_pipelined_chunks_and_arrives_whole() {
+    let Some(x) = env("streamed") else { return };
+    let mut client = x.client("PLAIN", TlsMode::StartTls).build().unwrap();
+    let mark = marker();
+    let msg = sized(&mark, 300_000);
+    let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
+    let report = client.send_reader(&env, &msg[..]).unwrap();
+    assert_eq!(report.reply.code, 250);
+    assert_eq!(x.delivered(&mark), msg);
+    let t = client.transcript().unwrap();
+    let chunks = t
+        .entries()
+        .iter()
+        .filter(|e| e.side == Side::Client && e.text.starts_with("BDAT "))
+        .count();
+    assert!(chunks > 1, "{t}");
+    let last = t
+        .entries()
+        .iter()
+        .filter(|e| e.side == Side::Client && e.text.ends_with(" LAST"))
+        .count();
+    assert_eq!(last, 1, "{t}");
+    assert!(!t.contains_line("554"), "{t}");
+    // The message carries no SIZE= (unknown ahead), and the session goes on.
+    assert!(t.contains_line("MAIL FROM:<alice@example.test>"), "{t}");
+    send_and_read_back(&x, &mut client);
+}
+
+#[test]
+fn several_messages_on_one_connection_each_go_as_one_write() {
+    let Some(x) = env("reuse bdat") else { return };
+    let (user, password) = x.user();
+    let mut client = x
+        .client("PLAIN", TlsMode::StartTls)
+        .credentials(user, password)
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        send_and_read_back(&x, &mut client);
+    }
+    // A message with many recipients, one of them refused, in the same session.
+    let mark = marker();
+    let msg = message(&mark);
+    let mut to: Vec<String> = (0..8).map(|i| x.rcpt(&format!("r{i}"))).collect();
+    to.insert(3, x.var("REFUSED"));
+    let report = client
+        .send_bytes(&Envelope::new("alice@example.test", to), &msg)
+        .unwrap();
+    assert_eq!((report.accepted.len(), report.refused.len()), (8, 1));
+    assert_eq!(x.delivered_n(&mark, 8).len(), 8);
+    client.quit().unwrap();
+
+    let t = client.transcript().unwrap();
+    assert_eq!(connections(&t), 1, "{t}");
+    let auths = t
+        .entries()
+        .iter()
+        .filter(|e| e.side == Side::Client && e.text.starts_with("AUTH"))
+        .count();
+    assert_eq!(auths, 1, "{t}");
+    assert_pipelined_bdat(&t, 4);
+    assert!(t.contains_line("221"), "{t}");
+}
+
+#[test]
+fn without_chunking_mail_rcpt_data_go_as_one_write_and_content_as_the_next() {
+    let Some(x) = env("data path") else { return };
+    let options = Options {
+        chunking: false,
+        ..Options::default()
+    };
+    let mut client = x
+        .client("PLAIN", TlsMode::StartTls)
+        .options(options)
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        send_and_read_back(&x, &mut client);
+    }
+    let t = client.transcript().unwrap();
+    let writes = transaction_writes(&t);
+    assert_eq!(writes.len(), 3, "{t}");
+    for w in writes {
+        assert_eq!(
+            w.last().copied(),
+            Some("DATA"),
+            "MAIL, RCPT, DATA in one write: {w:?}"
+        );
+    }
+    assert!(!t.contains_line("BDAT"), "{t}");
+    assert!(!t.contains_line("554"), "{t}");
+    assert_eq!(connections(&t), 1, "{t}");
+}
+
+#[test]
+fn dots_and_bare_line_ends_arrive_crlf_normalized_and_unstuffed_with_bdat_and_data() {
+    let Some(x) = env("dots and bare line ends") else {
+        return;
+    };
+    for chunking in [true, false] {
+        let options = Options {
+            chunking,
+            ..Options::default()
+        };
+        let mut client = x
+            .client("PLAIN", TlsMode::Disabled)
+            .options(options)
+            .build()
+            .unwrap();
+        let mark = marker();
+        let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
+        let report = client.send_bytes(&env, &bare(&mark)).unwrap();
+        assert_eq!(report.reply.code, 250);
+        let delivered = x.delivered(&mark);
+        assert_eq!(
+            delivered,
+            bare_delivered(&mark),
+            "chunking {chunking}: delivered {:?}",
+            String::from_utf8_lossy(&delivered)
+        );
+        let t = client.transcript().unwrap();
+        assert!(
+            t.contains_line(&format!(
+                "MAIL FROM:<alice@example.test> SIZE={}",
+                bare_delivered(&mark).len()
+            )),
+            "{t}"
+        );
+        assert!(!t.contains_line("MAIL FROM:<smuggled"), "{t}");
+    }
+}
+
+#[test]
+fn an_smtputf8_message_is_delivered_with_its_utf8_envelope() {
+    let Some(x) = env("smtputf8") else { return };
+    let mut client = x.client("PLAIN", TlsMode::StartTls).build().unwrap();
+    let mark = marker();
+    let domain = x.var("UTF8_DOMAIN");
+    let msg = format!(
+        "From: J\u{f6}ran <j\u{f6}ran@{domain}>\r\nTo: \u{7528}\u{6237}@{domain}\r\n\
+         Subject: Gr\u{fc}\u{df}e\r\nX-Postel-Marker: {mark}\r\n\r\n\
+         Gr\u{fc}\u{df}e aus Z\u{fc}rich, \u{4f60}\u{597d}.\r\n"
+    )
+    .into_bytes();
+    let rcpt = format!("\u{7528}\u{6237}@{domain}");
+    let env = Envelope::new(format!("j\u{f6}ran@{domain}"), [rcpt.clone()]);
+    let report = client.send_bytes(&env, &msg).unwrap();
+    assert_eq!(report.accepted[0].address, rcpt);
+    assert_eq!(x.delivered(&mark), msg);
+    let file = x.files_with(&mark);
+    // Exim's own Received: names the UTF-8 envelope and says the session used SMTPUTF8.
+    let received = String::from_utf8_lossy(&file[0]).into_owned();
+    assert!(received.contains("with utf8esmtps"), "{received}");
+    assert!(received.contains(&format!("for {rcpt};")), "{received}");
+    let t = client.transcript().unwrap();
+    assert!(
+        t.contains_line(&format!(
+            "MAIL FROM:<j\u{f6}ran@{domain}> SIZE={} BODY=8BITMIME SMTPUTF8",
+            msg.len()
+        )),
+        "{t}"
+    );
+}
+
+#[test]
+fn dsn_parameters_are_sent_and_exim_reports_success_to_the_sender() {
+    let Some(x) = env("dsn") else { return };
+    let mut client = x.client("PLAIN", TlsMode::StartTls).build().unwrap();
+    let mark = marker();
+    let envid = format!("postel-{mark}");
+    let env = Envelope::new(x.rcpt("dsn-sender"), [x.rcpt("bob")])
+        .notify(Notify::SUCCESS.union(Notify::FAILURE))
+        .ret(Ret::Headers)
+        .envid(envid.clone());
+    let msg = message(&mark);
+    client.send_bytes(&env, &msg).unwrap();
+    let t = client.transcript().unwrap();
+    assert!(
+        t.contains_line(&format!(
+            "RCPT TO:<{}> NOTIFY=SUCCESS,FAILURE",
+            x.rcpt("bob")
+        )),
+        "{t}"
+    );
+    assert!(
+        t.entries().iter().any(|e| e.text.starts_with("MAIL FROM:")
+            && e.text.contains(" RET=HDRS")
+            && e.text.contains(&format!(" ENVID={envid}"))),
+        "{t}"
+    );
+    // The message itself, and Exim's success DSN to the sender quoting the ENVID.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let files = x.files_with(&envid);
+        if let Some(dsn) = files.iter().find(|f| contains(f, b"multipart/report")) {
+            let dsn = String::from_utf8_lossy(dsn);
+            assert!(
+                dsn.contains(&format!("Original-Envelope-ID: {envid}")),
+                "{dsn}"
+            );
+            assert!(dsn.contains("Action: delivered"), "{dsn}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no success DSN quoting {envid} (see {})",
+            x.var("LOG")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // RET=HDRS: the DSN quotes the headers (and so the marker) but not the body.
+    let files = x.files_with(&mark);
+    assert_eq!(files.len(), 2);
+    let original: Vec<_> = files
+        .iter()
+        .filter(|f| !contains(f, b"multipart/report"))
+        .collect();
+    assert_eq!(original.len(), 1);
+    assert_eq!(strip_received(original[0]), msg);
+}
+
+// ---------------------------------------------------------------------------------------
+// SIZE (RFC 1870)
+
+fn limit(x: &Exim) -> usize {
+    x.var("SIZE_LIMIT").parse().expect("a number")
+}
+
+/// A CRLF message of exactly `len` octets with `marker` in a header.
+fn sized(marker: &str, len: usize) -> Vec<u8> {
+    let mut m = format!("Subject: sized\r\nX-Postel-Marker: {marker}\r\n\r\n").into_bytes();
+    while m.len() < len {
+        let left = len - m.len();
+        let line = left.min(78);
+        if line < 3 {
+            let at = m.len() - 2;
+            m.splice(at..at, std::iter::repeat_n(b'y', left));
+        } else {
+            m.extend(std::iter::repeat_n(b'x', line - 2));
+            m.extend_from_slice(b"\r\n");
+        }
+    }
+    m
+}
+
+#[test]
+fn a_message_over_size_is_refused_before_mail_and_a_streamed_one_before_its_end() {
+    let Some(x) = env("size") else { return };
+    let limit = limit(&x);
+    let mut client = x.client("PLAIN", TlsMode::Disabled).build().unwrap();
+    let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
+    let mark = marker();
+    let err = client
+        .send_bytes(&env, &sized(&mark, limit + 1))
+        .unwrap_err();
+    assert_eq!(
+        proto_error(err),
+        postel::proto::Error::MessageTooLarge {
+            size: limit as u64 + 1,
+            limit: limit as u64
+        }
+    );
+    let t = client.transcript().unwrap();
+    assert!(t.contains_line(&format!("250-SIZE {limit}")), "{t}");
+    assert!(
+        !t.contains_line("MAIL"),
+        "nothing sent for the message:\n{t}"
+    );
+
+    // Of unknown size: abandoned before the last chunk; Exim keeps nothing.
+    let streamed = sized(&mark, limit * 2);
+    let err = client.send_reader(&env, &streamed[..]).unwrap_err();
+    match proto_error(err) {
+        postel::proto::Error::MessageTooLarge { size, limit: l } => {
+            assert_eq!(l, limit as u64);
+            assert!(size > l, "{size}");
+        }
+        other => panic!("expected MessageTooLarge, got {other:?}"),
+    }
+    let t = client.transcript().unwrap();
+    assert!(t.contains_line("BDAT"), "{t}");
+    assert!(
+        !t.entries()
+            .iter()
+            .any(|e| e.side == Side::Client && e.text.ends_with(" LAST")),
+        "the last chunk was not sent:\n{t}"
+    );
+
+    // The client goes on (over a new connection if it had to drop the old one).
+    let fits = message(&mark);
+    client.send_bytes(&env, &fits).unwrap();
+    assert_eq!(x.delivered(&mark), fits, "only the small message arrived");
+}
+
+// ---------------------------------------------------------------------------------------
+// The tokio AsyncClient
+
+#[tokio::test]
+async fn async_client_starttls_auth_several_messages_and_a_refused_recipient() {
+    let Some(x) = env("async starttls") else {
+        return;
+    };
+    let (user, password) = x.user();
+    let client = x
+        .client("PLAIN", TlsMode::StartTls)
+        .credentials(&user, &password)
+        .mechanism(Mechanism::Login)
+        .build_async()
+        .unwrap();
+    let mut marks = Vec::new();
+    for _ in 0..2 {
+        let mark = marker();
+        let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
+        let report = client.send_bytes(&env, message(&mark)).await.unwrap();
+        assert!(report.encrypted);
+        assert_eq!(report.authenticated, Some(Mechanism::Login));
+        marks.push(mark);
+    }
+    let mark = marker();
+    let env = Envelope::new("alice@example.test", [x.var("REFUSED"), x.rcpt("carol")]);
+    let report = client.send_bytes(&env, bare(&mark)).await.unwrap();
+    assert_eq!(report.accepted.len(), 1);
+    assert_eq!(report.refused[0].reply.code, 550);
+    client.quit().await;
+
+    for m in &marks {
+        assert_eq!(x.delivered(m), message(m));
+    }
+    assert_eq!(x.delivered(&mark), bare_delivered(&mark));
+    let t = client.transcript().unwrap();
+    assert_eq!(connections(&t), 1, "{t}");
+    assert_pipelined_bdat(&t, 3);
+    assert!(!t.to_string().contains(&password), "{t}");
+}
+
+#[tokio::test]
+async fn async_client_implicit_tls_cram_md5_utf8_and_size() {
+    let Some(x) = env("async implicit") else {
+        return;
+    };
+    let (user, password) = x.user();
+    let client = x
+        .client("IMPLICIT", TlsMode::Implicit)
+        .credentials(&user, &password)
+        .build_async()
+        .unwrap();
+    let domain = x.var("UTF8_DOMAIN");
+    let mark = marker();
+    let msg =
+        format!("Subject: Gr\u{fc}\u{df}e\r\nX-Postel-Marker: {mark}\r\n\r\n\u{4f60}\u{597d}.\r\n")
+            .into_bytes();
+    let env = Envelope::new("alice@example.test", [format!("\u{7528}\u{6237}@{domain}")]);
+    let report = client.send_bytes(&env, msg.clone()).await.unwrap();
+    assert_eq!(report.authenticated, Some(Mechanism::CramMd5));
+    assert!(report.encrypted);
+    assert_eq!(x.delivered(&mark), msg);
+
+    let limit = limit(&x);
+    let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
+    let err = client
+        .send_bytes(&env, sized(&mark, limit + 1))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        proto_error(err),
+        postel::proto::Error::MessageTooLarge {
+            size: limit as u64 + 1,
+            limit: limit as u64
+        }
+    );
+    let mark = marker();
+    let data = Options {
+        chunking: false,
+        ..Options::default()
+    };
+    let client = x
+        .client("IMPLICIT", TlsMode::Implicit)
+        .options(data)
+        .build_async()
+        .unwrap();
+    let report = client.send_bytes(&env, message(&mark)).await.unwrap();
+    assert_eq!(report.reply.code, 250);
+    assert_eq!(x.delivered(&mark), message(&mark));
+    let t = client.transcript().unwrap();
+    assert_eq!(
+        transaction_writes(&t)[0].last().copied(),
+        Some("DATA"),
+        "{t}"
+    );
+    client.quit().await;
+}
+
+#[test]
+fn the_test_server_is_the_debian_exim() {
+    let Some(x) = env("version") else { return };
+    let mut client = x.client("PLAIN", TlsMode::Disabled).build().unwrap();
+    client.connect().unwrap();
+    let t = client.transcript().unwrap();
+    assert!(
+        t.contains_line("220 postel-test.localhost ESMTP Postel test Exim 4.96"),
+        "{t}"
+    );
+    assert!(x.var("VERSION").starts_with("4.96"), "{}", x.var("VERSION"));
+}
