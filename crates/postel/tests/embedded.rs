@@ -6,50 +6,13 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use postel::embedded::embedded_io::{self, ErrorKind, ErrorType};
-use postel::embedded::embedded_io_async;
+use embedded_io_adapters::std::FromStd;
+use embedded_io_adapters::tokio_1::FromTokio;
 use postel::embedded::{asynch, blocking, DriveError, Stop};
 use postel::proto::{Client, Config, Envelope, Event, Recipient, TlsMode};
 use postel_sim::{BlockingSimulator, Transfer};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-/// std's `io::Error` as an embedded-io error.
-#[derive(Debug)]
-struct IoError(std::io::ErrorKind);
-
-impl embedded_io::Error for IoError {
-    fn kind(&self) -> ErrorKind {
-        match self.0 {
-            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => ErrorKind::TimedOut,
-            std::io::ErrorKind::ConnectionReset => ErrorKind::ConnectionReset,
-            std::io::ErrorKind::BrokenPipe => ErrorKind::BrokenPipe,
-            _ => ErrorKind::Other,
-        }
-    }
-}
-
-/// Any std stream (a `TcpStream`, a rustls `StreamOwned`) as an embedded-io transport.
-struct Std<S>(S);
-
-impl<S> ErrorType for Std<S> {
-    type Error = IoError;
-}
-
-impl<S: std::io::Read> embedded_io::Read for Std<S> {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
-        self.0.read(buf).map_err(|e| IoError(e.kind()))
-    }
-}
-
-impl<S: std::io::Write> embedded_io::Write for Std<S> {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, IoError> {
-        self.0.write(buf).map_err(|e| IoError(e.kind()))
-    }
-    fn flush(&mut self) -> Result<(), IoError> {
-        self.0.flush().map_err(|e| IoError(e.kind()))
-    }
-}
 
 fn connect(sim: &BlockingSimulator) -> TcpStream {
     let s = TcpStream::connect(sim.addr()).unwrap();
@@ -88,7 +51,7 @@ fn blocking_loop_over_a_socket_delivers_with_a_refused_recipient() {
             .build(),
     )
     .unwrap();
-    let mut io = Std(connect(&sim));
+    let mut io = FromStd::new(connect(&sim));
     let mut config = Config::new("client.test");
     config.tls = TlsMode::Disabled;
     let (mut rx, mut tx) = ([0u8; 1024], [0u8; 4096]);
@@ -158,7 +121,7 @@ fn blocking_loop_hands_over_to_rustls_for_starttls() {
     let (mut rx, mut tx) = ([0u8; 1024], [0u8; 4096]);
     let mut client = Client::new(config, &mut rx, &mut tx).unwrap();
     let mut nothing: &[u8] = &[];
-    let mut plain = Std(connect(&sim));
+    let mut plain = FromStd::new(connect(&sim));
     assert_eq!(
         blocking::run(&mut client, &mut plain, &mut nothing, |_| {}).unwrap(),
         Stop::StartTls
@@ -168,10 +131,11 @@ fn blocking_loop_hands_over_to_rustls_for_starttls() {
     // The caller's part: the handshake over the same socket, then the loop over TLS.
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
     let conn = rustls::ClientConnection::new(tls_config, name).unwrap();
-    let mut tls = Std(rustls::StreamOwned::new(conn, plain.0));
-    while tls.0.conn.is_handshaking() {
-        tls.0.conn.complete_io(&mut tls.0.sock).unwrap();
+    let mut stream = rustls::StreamOwned::new(conn, plain.into_inner());
+    while stream.conn.is_handshaking() {
+        stream.conn.complete_io(&mut stream.sock).unwrap();
     }
+    let mut tls = FromStd::new(stream);
     client.handle_tls_ready().unwrap();
     assert_eq!(
         blocking::run(&mut client, &mut tls, &mut nothing, |_| {}).unwrap(),
@@ -197,27 +161,6 @@ fn blocking_loop_hands_over_to_rustls_for_starttls() {
     assert!(got[0].tls, "the message went over TLS");
 }
 
-/// tokio's `TcpStream` behind the embedded-io-async traits.
-struct Tokio(tokio::net::TcpStream);
-
-impl ErrorType for Tokio {
-    type Error = IoError;
-}
-
-impl embedded_io_async::Read for Tokio {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
-        use tokio::io::AsyncReadExt;
-        self.0.read(buf).await.map_err(|e| IoError(e.kind()))
-    }
-}
-
-impl embedded_io_async::Write for Tokio {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, IoError> {
-        use tokio::io::AsyncWriteExt;
-        self.0.write(buf).await.map_err(|e| IoError(e.kind()))
-    }
-}
-
 #[test]
 fn async_loop_over_a_tokio_socket_sends_two_messages() {
     let sim = BlockingSimulator::start(postel_sim::Config::builder().build()).unwrap();
@@ -229,7 +172,7 @@ fn async_loop_over_a_tokio_socket_sends_two_messages() {
     rt.block_on(async {
         let sock = tokio::net::TcpStream::connect(addr).await.unwrap();
         sock.set_nodelay(true).unwrap();
-        let mut io = Tokio(sock);
+        let mut io = FromTokio::new(sock);
         let mut config = Config::new("client.test");
         config.tls = TlsMode::Disabled;
         let (mut rx, mut tx) = ([0u8; 1024], [0u8; 4096]);
@@ -270,7 +213,7 @@ fn a_server_that_hangs_up_is_a_typed_session_error() {
             .build(),
     )
     .unwrap();
-    let mut io = Std(connect(&sim));
+    let mut io = FromStd::new(connect(&sim));
     let mut config = Config::new("client.test");
     config.tls = TlsMode::Disabled;
     let (mut rx, mut tx) = ([0u8; 1024], [0u8; 4096]);
