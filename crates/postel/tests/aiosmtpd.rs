@@ -8,6 +8,8 @@
 //! When aiosmtpd (or openssl, for the test PKI of scripts/pki.sh) is missing, a test prints
 //! a loud SKIP, or panics when CI=true or POSTEL_REQUIRE_SERVERS=1 (scripts/test.sh).
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -17,6 +19,8 @@ use std::sync::OnceLock;
 use postel::proto::{AuthFailure, Step};
 use postel::{Client, ClientBuilder, Envelope, Error, Mechanism, TlsError, TlsMode};
 use serde_json::Value;
+
+use common::{proto_error, servers_required};
 
 const SERVER_NAME: &str = "aiosmtpd.postel.test";
 const EHLO_NAME: &str = "client.postel.test";
@@ -134,14 +138,9 @@ fn python() -> PathBuf {
     }
 }
 
-fn required() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("POSTEL_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
-}
-
 /// `None` after a loud SKIP, or a panic when real servers are required.
 fn unavailable<T>(test: &str, why: &str) -> Option<T> {
-    if required() {
+    if servers_required() {
         panic!(
             "CI=true (or POSTEL_REQUIRE_SERVERS=1) but aiosmtpd cannot run: {why} \
              (scripts/install-deps.sh installs python3-aiosmtpd and openssl)"
@@ -284,13 +283,6 @@ fn assert_lock_step(t: &postel::Transcript) {
     for w in t.client_writes() {
         let commands = w.iter().filter(|l| !l.starts_with('[')).count();
         assert!(commands <= 1, "two commands in one write {w:?}:\n{t}");
-    }
-}
-
-fn proto_error(e: Error) -> postel::proto::Error {
-    match e {
-        Error::Protocol(p) => p,
-        other => panic!("expected a protocol error, got {other:?}"),
     }
 }
 

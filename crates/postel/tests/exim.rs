@@ -8,21 +8,21 @@
 //! Every test reads only POSTEL_EXIM_* variables: when they are absent it prints a loud
 //! SKIP, or panics when CI=true or POSTEL_REQUIRE_SERVERS=1.
 
+mod common;
+
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use postel::proto::{AuthFailure, Notify, Ret};
 use postel::{Client, ClientBuilder, Envelope, Error, Mechanism, Options, Side, TlsMode};
+
+use common::{connections, contains, marker, proto_error, servers_required};
 
 /// The instance's variables, or `None` (after a loud SKIP) when Exim is not running.
 fn env(test: &str) -> Option<Exim> {
     match std::env::var("POSTEL_EXIM_PLAIN") {
         Ok(_) => Some(Exim),
-        Err(_)
-            if std::env::var("CI").is_ok_and(|v| v == "true")
-                || std::env::var("POSTEL_REQUIRE_SERVERS").is_ok_and(|v| v == "1") =>
-        {
+        Err(_) if servers_required() => {
             panic!("CI=true (or POSTEL_REQUIRE_SERVERS=1) but POSTEL_EXIM_PLAIN is not set: Exim did not start (scripts/exim-up.sh)")
         }
         Err(_) => {
@@ -109,10 +109,6 @@ impl Exim {
     }
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
 /// Drops the one header Exim prepends, `Received:` with its continuation lines. The
 /// transport adds no Return-path, Envelope-to or Delivery-date, and Exim adds no
 /// Message-ID or Date to a message from a remote host (docs/testing-exim.md).
@@ -131,19 +127,6 @@ fn strip_received(file: &[u8]) -> Vec<u8> {
         lines.next();
     }
     lines.flatten().copied().collect()
-}
-
-/// A marker no other message in the shared Maildir has.
-fn marker() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!(
-        "exim-{}-{nanos}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// A CRLF message with what tends to break: a lone dot, leading dots, trailing spaces,
@@ -181,7 +164,7 @@ fn bare_delivered(marker: &str) -> Vec<u8> {
 
 /// Sends one message to bob and checks the delivered file byte for byte.
 fn send_and_read_back(x: &Exim, client: &mut Client) -> postel::SendReport {
-    let mark = marker();
+    let mark = marker("exim-");
     let msg = message(&mark);
     let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
     let report = client.send_bytes(&env, &msg).unwrap_or_else(|e| {
@@ -223,20 +206,6 @@ fn assert_pipelined_bdat(t: &postel::Transcript, transactions: usize) {
         );
     }
     assert!(!t.contains_line("554"), "synchronization error:\n{t}");
-}
-
-fn proto_error(e: Error) -> postel::proto::Error {
-    match e {
-        Error::Protocol(p) => p,
-        other => panic!("expected a protocol error, got {other:?}"),
-    }
-}
-
-fn connections(t: &postel::Transcript) -> usize {
-    t.entries()
-        .iter()
-        .filter(|e| e.side == Side::Note && e.text.starts_with("connected to"))
-        .count()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -477,7 +446,7 @@ fn a_refused_recipient_is_reported_while_the_others_get_the_message() {
         return;
     };
     let mut client = x.client("PLAIN", TlsMode::StartTls).build().unwrap();
-    let mark = marker();
+    let mark = marker("exim-");
     let msg = message(&mark);
     let refused = x.var("REFUSED");
     let env = Envelope::new(
@@ -549,7 +518,7 @@ fn every_recipient_refused_fails_with_their_reply_and_the_next_message_goes() {
             .build()
             .unwrap();
         let env = Envelope::new("alice@example.test", [x.var("REFUSED"), x.var("REFUSED")]);
-        let mark = marker();
+        let mark = marker("exim-");
         match client.send_bytes(&env, &message(&mark)) {
             Err(Error::Rejected {
                 step,
@@ -603,7 +572,7 @@ fn a_verdict_on_the_content_after_the_end_of_data_is_reported_and_the_session_go
             ("X-Postel-Reject", 550, "5.7.1", false),
             ("X-Postel-Defer", 451, "4.3.0", true),
         ] {
-            let mark = marker();
+            let mark = marker("exim-");
             let msg = format!("{header}: yes\r\nX-Postel-Marker: {mark}\r\n\r\nbody\r\n");
             match client.send_bytes(&env, msg.as_bytes()) {
                 Err(e @ Error::Rejected { .. }) => {
@@ -681,7 +650,7 @@ fn exim_drops_a_client_after_too_many_rsets_and_the_next_send_reconnects() {
 fn a_null_reverse_path_is_sent_as_empty_brackets() {
     let Some(x) = env("null sender") else { return };
     let mut client = x.client("PLAIN", TlsMode::Disabled).build().unwrap();
-    let mark = marker();
+    let mark = marker("exim-");
     let msg = message(&mark);
     let env = Envelope::new("", [x.rcpt("bob")]);
     client.send_bytes(&env, &msg).unwrap();
@@ -694,7 +663,7 @@ fn a_null_reverse_path_is_sent_as_empty_brackets() {
 fn a_streamed_message_goes_in_pipelined_chunks_and_arrives_whole() {
     let Some(x) = env("streamed") else { return };
     let mut client = x.client("PLAIN", TlsMode::StartTls).build().unwrap();
-    let mark = marker();
+    let mark = marker("exim-");
     let msg = sized(&mark, 300_000);
     let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
     let report = client.send_reader(&env, &msg[..]).unwrap();
@@ -732,7 +701,7 @@ fn several_messages_on_one_connection_each_go_as_one_write() {
         send_and_read_back(&x, &mut client);
     }
     // A message with many recipients, one of them refused, in the same session.
-    let mark = marker();
+    let mark = marker("exim-");
     let msg = message(&mark);
     let mut to: Vec<String> = (0..8).map(|i| x.rcpt(&format!("r{i}"))).collect();
     to.insert(3, x.var("REFUSED"));
@@ -800,7 +769,7 @@ fn dots_and_bare_line_ends_arrive_crlf_normalized_and_unstuffed_with_bdat_and_da
             .options(options)
             .build()
             .unwrap();
-        let mark = marker();
+        let mark = marker("exim-");
         let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
         let report = client.send_bytes(&env, &bare(&mark)).unwrap();
         assert_eq!(report.reply.code, 250);
@@ -827,7 +796,7 @@ fn dots_and_bare_line_ends_arrive_crlf_normalized_and_unstuffed_with_bdat_and_da
 fn an_smtputf8_message_is_delivered_with_its_utf8_envelope() {
     let Some(x) = env("smtputf8") else { return };
     let mut client = x.client("PLAIN", TlsMode::StartTls).build().unwrap();
-    let mark = marker();
+    let mark = marker("exim-");
     let domain = x.var("UTF8_DOMAIN");
     let msg = format!(
         "From: J\u{f6}ran <j\u{f6}ran@{domain}>\r\nTo: \u{7528}\u{6237}@{domain}\r\n\
@@ -859,7 +828,7 @@ fn an_smtputf8_message_is_delivered_with_its_utf8_envelope() {
 fn dsn_parameters_are_sent_and_exim_reports_success_to_the_sender() {
     let Some(x) = env("dsn") else { return };
     let mut client = x.client("PLAIN", TlsMode::StartTls).build().unwrap();
-    let mark = marker();
+    let mark = marker("exim-");
     let envid = format!("postel-{mark}");
     let env = Envelope::new(x.rcpt("dsn-sender"), [x.rcpt("bob")])
         .notify(Notify::SUCCESS.union(Notify::FAILURE))
@@ -942,7 +911,7 @@ fn a_message_over_size_is_refused_before_mail_and_a_streamed_one_before_its_end(
     let limit = limit(&x);
     let mut client = x.client("PLAIN", TlsMode::Disabled).build().unwrap();
     let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
-    let mark = marker();
+    let mark = marker("exim-");
     let err = client
         .send_bytes(&env, &sized(&mark, limit + 1))
         .unwrap_err();
@@ -1002,14 +971,14 @@ async fn async_client_starttls_auth_several_messages_and_a_refused_recipient() {
         .unwrap();
     let mut marks = Vec::new();
     for _ in 0..2 {
-        let mark = marker();
+        let mark = marker("exim-");
         let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
         let report = client.send_bytes(&env, message(&mark)).await.unwrap();
         assert!(report.encrypted);
         assert_eq!(report.authenticated, Some(Mechanism::Login));
         marks.push(mark);
     }
-    let mark = marker();
+    let mark = marker("exim-");
     let env = Envelope::new("alice@example.test", [x.var("REFUSED"), x.rcpt("carol")]);
     let report = client.send_bytes(&env, bare(&mark)).await.unwrap();
     assert_eq!(report.accepted.len(), 1);
@@ -1038,7 +1007,7 @@ async fn async_client_implicit_tls_cram_md5_utf8_and_size() {
         .build_async()
         .unwrap();
     let domain = x.var("UTF8_DOMAIN");
-    let mark = marker();
+    let mark = marker("exim-");
     let msg =
         format!("Subject: Gr\u{fc}\u{df}e\r\nX-Postel-Marker: {mark}\r\n\r\n\u{4f60}\u{597d}.\r\n")
             .into_bytes();
@@ -1061,7 +1030,7 @@ async fn async_client_implicit_tls_cram_md5_utf8_and_size() {
             limit: limit as u64
         }
     );
-    let mark = marker();
+    let mark = marker("exim-");
     let data = Options {
         chunking: false,
         ..Options::default()

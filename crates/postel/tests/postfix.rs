@@ -2,20 +2,20 @@
 //! docs/testing-postfix.md). Every test reads only POSTEL_POSTFIX_* variables: when they
 //! are absent it prints a loud SKIP, or panics when CI=true or POSTEL_REQUIRE_SERVERS=1.
 
+mod common;
+
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use postel::{Client, ClientBuilder, Envelope, Error, Mechanism, Options, TlsError, TlsMode};
+
+use common::{contains, marker, servers_required};
 
 /// The instance's variables, or `None` (after a loud SKIP) when Postfix is not running.
 fn env(test: &str) -> Option<Postfix> {
     match std::env::var("POSTEL_POSTFIX_PLAIN") {
         Ok(_) => Some(Postfix),
-        Err(_)
-            if std::env::var("CI").is_ok_and(|v| v == "true")
-                || std::env::var("POSTEL_REQUIRE_SERVERS").is_ok_and(|v| v == "1") =>
-        {
+        Err(_) if servers_required() => {
             panic!("CI=true (or POSTEL_REQUIRE_SERVERS=1) but POSTEL_POSTFIX_PLAIN is not set: Postfix did not start (scripts/postfix-up.sh)")
         }
         Err(_) => {
@@ -99,10 +99,6 @@ impl Postfix {
     }
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
 /// Drops Return-Path, X-Original-To, Delivered-To, and Received with its continuation
 /// lines (docs/testing-postfix.md, "Comparing delivered messages").
 fn strip_prepended(file: &[u8]) -> Vec<u8> {
@@ -127,19 +123,6 @@ fn strip_prepended(file: &[u8]) -> Vec<u8> {
         lines.next();
     }
     lines.flatten().copied().collect()
-}
-
-/// A marker no other message in the shared Maildir has.
-fn marker() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!(
-        "{}-{nanos}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// A message with what tends to break: a leading dot, a dotted line, trailing spaces,
@@ -172,7 +155,7 @@ fn lf(crlf: &[u8]) -> Vec<u8> {
 
 /// Sends one message to bob and checks the delivered file byte for byte.
 fn send_and_read_back(p: &Postfix, client: &mut Client) -> postel::SendReport {
-    let mark = marker();
+    let mark = marker("");
     let msg = message(&mark);
     let env = Envelope::new("alice@example.test", [p.rcpt("bob")]);
     let report = client.send_bytes(&env, &msg).unwrap_or_else(|e| {
@@ -445,7 +428,7 @@ fn a_refused_recipient_is_reported_while_the_others_get_the_message() {
         return;
     };
     let mut client = p.client("PLAIN", TlsMode::StartTls).build().unwrap();
-    let mark = marker();
+    let mark = marker("");
     let msg = message(&mark);
     let refused = p.var("REFUSED");
     let env = Envelope::new(
@@ -533,7 +516,7 @@ fn many_messages_go_over_one_connection() {
 fn a_composed_message_is_delivered_byte_for_byte() {
     let Some(p) = env("composed") else { return };
     let mut client = p.client("PLAIN", TlsMode::StartTls).build().unwrap();
-    let mark = marker();
+    let mark = marker("");
     let mut msg = postel_mime::Message::builder()
         .from("Alice <alice@example.test>")
         .to(p.rcpt("bob").as_str())
@@ -669,7 +652,7 @@ async fn the_async_pool_delivers_concurrently_over_submission_with_auth() {
     let mut set = tokio::task::JoinSet::new();
     let mut expected = Vec::new();
     for _ in 0..9 {
-        let mark = marker();
+        let mark = marker("");
         let msg = message(&mark);
         expected.push((mark, lf(&msg)));
         let pool = pool.clone();
@@ -707,7 +690,7 @@ async fn the_async_client_uses_implicit_tls_and_names_bad_certificates() {
         .mechanism(Mechanism::CramMd5)
         .build_async()
         .unwrap();
-    let mark = marker();
+    let mark = marker("");
     let mut msg = postel_mime::Message::builder()
         .from("alice@example.test")
         .to(p.rcpt("bob").as_str())

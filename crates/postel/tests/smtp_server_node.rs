@@ -9,6 +9,8 @@
 //! it answers the final dot. Without `node` or the package a test prints a loud SKIP, or
 //! panics when CI=true or POSTEL_REQUIRE_SERVERS=1.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -18,6 +20,8 @@ use std::time::Duration;
 use postel::proto::{AuthFailure, Step};
 use postel::{Client, ClientBuilder, Envelope, Error, Mechanism, Side, TlsMode, Transcript};
 use serde_json::{json, Value};
+
+use common::{connections, servers_required};
 
 const USER: &str = "alice";
 const PASSWORD: &str = "correct horse battery staple";
@@ -51,11 +55,6 @@ fn unavailable() -> Option<String> {
         ));
     }
     None
-}
-
-fn servers_required() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("POSTEL_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
 }
 
 /// How to start a server; `start` turns it into a running one.
@@ -366,13 +365,6 @@ fn assert_pipelined_data(t: &Transcript, transactions: usize) {
         );
     }
     assert!(!t.contains_line("BDAT"), "no CHUNKING offered:\n{t}");
-}
-
-fn connections(t: &Transcript) -> usize {
-    t.entries()
-        .iter()
-        .filter(|e| e.side == Side::Note && e.text.starts_with("connected to"))
-        .count()
 }
 
 fn client_lines(t: &Transcript) -> Vec<&str> {
