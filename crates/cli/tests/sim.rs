@@ -894,51 +894,23 @@ fn dsn_requests_reach_the_server_from_send_and_sendmail() {
     assert_eq!(m[1].mail_param("ENVID"), Some("job-7"));
     assert_eq!(m[1].rcpt_to[0].param("NOTIFY"), Some("NEVER"));
 
+    let simple = [
+        "--from",
+        "a@client.test",
+        "--to",
+        "b@mx.test",
+        "--text",
+        "hi",
+    ];
+    let with =
+        |extra: &[&'static str]| -> Vec<&str> { simple.iter().chain(extra).copied().collect() };
+
     // Bad values are usage errors, found before anything is sent.
-    let o = s.send(
-        &[
-            "--from",
-            "a@client.test",
-            "--to",
-            "b@mx.test",
-            "--text",
-            "hi",
-        ]
-        .into_iter()
-        .chain(["--dsn-notify", "never,success"])
-        .collect::<Vec<_>>(),
-        None,
-    );
-    assert_code(&o, 64);
-    let o = s.send(
-        &[
-            "--from",
-            "a@client.test",
-            "--to",
-            "b@mx.test",
-            "--text",
-            "hi",
-        ]
-        .into_iter()
-        .chain(["--envid", "a\r\nRSET"])
-        .collect::<Vec<_>>(),
-        None,
-    );
-    assert_code(&o, 64);
+    assert_code(&s.send(&with(&["--dsn-notify", "never,success"]), None), 64);
+    assert_code(&s.send(&with(&["--envid", "a\r\nRSET"]), None), 64);
 
     // The simulator does not offer REQUIRETLS: the message fails before MAIL.
-    let o = s.send(
-        &[
-            "--from",
-            "a@client.test",
-            "--to",
-            "b@mx.test",
-            "--text",
-            "hi",
-            "--require-tls",
-        ],
-        None,
-    );
+    let o = s.send(&with(&["--require-tls"]), None);
     assert!(
         text(&o.stderr).contains("REQUIRETLS"),
         "{}",
