@@ -197,7 +197,7 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
     };
 
     let from = inv.from.clone().or(srv.from.clone());
-    let from_addr = match &from {
+    let mut from_addr = match &from {
         Some(f) => Some(sender(f).map_err(|e| Failure::data(format!("sender {f:?}: {e}")))?),
         None => None,
     };
@@ -206,21 +206,18 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
             return Err(Failure::data("-F: the full name holds a control character"));
         }
     }
-    let from_addr = match from_addr {
+    if !has_header(&message, "From") {
         // As Postfix's and msmtp's sendmail do: with no sender given and no From: header,
         // the sender is the login name at this host.
-        None if !has_header(&message, "From") => Some(local_sender().ok_or_else(|| {
-            Failure::data(
-                "the message has no From: header and no sender was given (-f FROM, or `from` \
-                 in the account), and no login@host could be made from LOGNAME/USER and the \
-                 host name",
-            )
-        })?),
-        other => other,
-    };
-    if !has_header(&message, "From") {
-        let Some(addr) = &from_addr else {
-            unreachable!("a sender was made above when the message has no From:");
+        let addr = match from_addr {
+            Some(a) => a,
+            None => local_sender().ok_or_else(|| {
+                Failure::data(
+                    "the message has no From: header and no sender was given (-f FROM, or \
+                     `from` in the account), and no login@host could be made from \
+                     LOGNAME/USER and the host name",
+                )
+            })?,
         };
         let line = match &inv.full_name {
             Some(n) => format!("From: {} <{addr}>\r\n", quote_name(n)),
@@ -229,6 +226,7 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
         let mut with = line.into_bytes();
         with.extend_from_slice(&message);
         message = with;
+        from_addr = Some(addr);
     }
 
     let queue_copy = inv.queue.then(|| message.clone());
