@@ -1,0 +1,1 @@
+//! Certificate chain verification for embedded-tls (placeholder).
