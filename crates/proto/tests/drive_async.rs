@@ -54,6 +54,9 @@ impl Write for Scripted<'_> {
         );
         Ok(buf.len())
     }
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 async fn drive_transcript(t: &Transcript) -> (Vec<u8>, Vec<String>) {
@@ -142,6 +145,9 @@ impl Write for Duplex {
         self.server.write(&buf[..n]);
         Ok(n)
     }
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 #[test]
@@ -225,6 +231,9 @@ impl Read for Tcp {
 impl Write for Tcp {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
         self.0.write(buf).map_err(|_| ErrorKind::Other)
+    }
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        self.0.flush().map_err(|_| ErrorKind::Other)
     }
 }
 

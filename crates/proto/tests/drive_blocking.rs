@@ -324,6 +324,14 @@ struct Tcp(TcpStream);
 #[derive(Debug)]
 struct IoError(std::io::ErrorKind);
 
+impl std::fmt::Display for IoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::error::Error for IoError {}
+
 impl embedded_io::Error for IoError {
     fn kind(&self) -> ErrorKind {
         match self.0 {
