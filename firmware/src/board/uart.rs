@@ -77,17 +77,6 @@ impl Uart {
         Some(uart)
     }
 
-    /// Drops an octet left in the receive register (a previous connection's).
-    pub fn discard_input(&mut self) -> usize {
-        let mut n = 0;
-        while self.rx_full() {
-            let _ = self.read_reg(DATA);
-            n += 1;
-        }
-        self.write_reg(STATE, STATE_RX_OVERRUN);
-        n
-    }
-
     fn rx_full(&self) -> bool {
         self.read_reg(STATE) & STATE_RX_FULL != 0
     }
