@@ -6,5 +6,10 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod session;
 #[cfg(feature = "tls")]
 pub mod verify;
+
+#[cfg(feature = "tls")]
+pub use session::{send, Tls};
+pub use session::{send_plain, Buffers, Delivered, Failure};
