@@ -6,7 +6,7 @@ use embedded_tls::{
     TlsError, TlsVerifier,
 };
 use postel_device::verify::{
-    pem_block, trust_anchor, ChainVerifier, PemError, TrustAnchor, UnixTime, VerifyFailure,
+    ChainVerifier, PemError, TrustAnchor, UnixTime, VerifyFailure, pem_block, trust_anchor,
 };
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -527,9 +527,10 @@ fn certificate_verify_without_a_verified_certificate_is_refused() {
     // Nor after a refused one (wrong host).
     v.set_host_name("other.example.test").unwrap();
     let certs = [data("ec-leaf.der"), data("ec-inter.der")];
-    assert!(v
-        .verify_certificate(&transcript(), message(&certs))
-        .is_err());
+    assert!(
+        v.verify_certificate(&transcript(), message(&certs))
+            .is_err()
+    );
     let verify = CertificateVerifyRef {
         signature_scheme: SignatureScheme::EcdsaSecp256r1Sha256,
         signature: &sig,
@@ -572,4 +573,32 @@ fn trust_anchor_refuses_garbage() {
         trust_anchor(b"not a certificate"),
         Err(VerifyFailure::BadEncoding)
     );
+}
+
+/// A P-384 chain (root, intermediate and server keys, ecdsa-with-SHA384) is accepted with
+/// the `p384` feature.
+#[cfg(feature = "p384")]
+#[test]
+fn good_p384_chain() {
+    let (r, f) = check(
+        &["ec384-root.der"],
+        Some("mail.example.test"),
+        &["ec384-leaf.der", "ec384-inter.der"],
+        NOW,
+    );
+    assert_eq!((r, f), (Ok(()), None));
+}
+
+/// Without the `p384` feature the same chain is refused for its algorithm, not accepted.
+#[cfg(not(feature = "p384"))]
+#[test]
+fn p384_chain_is_refused_without_the_feature() {
+    let (r, f) = check(
+        &["ec384-root.der"],
+        Some("mail.example.test"),
+        &["ec384-leaf.der", "ec384-inter.der"],
+        NOW,
+    );
+    assert_eq!(r, refused(TlsError::InvalidCertificate));
+    assert_eq!(f, Some(VerifyFailure::UnsupportedAlgorithm));
 }

@@ -119,7 +119,7 @@ fn decode_base64(body: &[u8], out: &mut [u8]) -> Result<usize, PemError> {
         }
     }
     // Whole quanta only; at most two padding characters; the bits left over must be zero.
-    if chars % 4 != 0 || padding > 2 || acc != 0 {
+    if !chars.is_multiple_of(4) || padding > 2 || acc != 0 {
         return Err(PemError::BadBase64);
     }
     let expected_padding = match bits {

@@ -13,9 +13,9 @@
 
 use super::der;
 use super::hash::{Hash, MAX_DIGEST};
-use crypto_bigint::{modular::montgomery_reduction, Encoding, Limb, Word, U4096};
+use crypto_bigint::{Encoding, Limb, U4096, Word, modular::montgomery_reduction};
 use rustls_pki_types::{
-    alg_id, AlgorithmIdentifier, InvalidSignature, SignatureVerificationAlgorithm,
+    AlgorithmIdentifier, InvalidSignature, SignatureVerificationAlgorithm, alg_id,
 };
 
 /// Smallest modulus accepted, in bits.

@@ -54,7 +54,7 @@ extendedKeyUsage = serverAuth
 subjectAltName = DNS:mail.example.test, IP:127.0.0.1
 CNF
 
-ec_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key.pem" 2>/dev/null; }
+ec_key() { openssl genpkey -algorithm EC -pkeyopt "ec_paramgen_curve:${2:-P-256}" -out "$1.key.pem" 2>/dev/null; }
 rsa_key() { openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$2" -out "$1.key.pem" 2>/dev/null; }
 
 # cert NAME CN ISSUER EXT START END [extra openssl ca options...]; ISSUER "self" for a root.
@@ -86,6 +86,13 @@ cert ec-client mail.example.test ec-inter client_ext $long_start $long_end
 cert ec-other-root "Postel Test Other Root" self ca_ext $long_start $long_end
 # A server certificate signed by ec-leaf, which is no CA.
 cert ec-grandchild mail.example.test ec-leaf leaf_as_ca_ext $long_start $long_end
+
+# ECDSA P-384 (as Let's Encrypt's ISRG Root X2 and E-series): root -> intermediate -> server,
+# all P-384 keys and ecdsa-with-SHA384 signatures (the `p384` feature's tests).
+for k in ec384-root ec384-inter ec384-leaf; do ec_key $k P-384; done
+cert ec384-root "Postel Test P-384 Root" self ca_ext $long_start $long_end -md sha384
+cert ec384-inter "Postel Test P-384 Intermediate" ec384-root ca_ext $long_start $long_end -md sha384
+cert ec384-leaf mail.example.test ec384-inter leaf_ext $long_start $long_end -md sha384
 
 # RSA: 4096-bit root signs a 3072-bit intermediate (PKCS#1 v1.5, SHA-384); the intermediate
 # signs the 2048-bit server certificate with RSA-PSS (SHA-256, MGF1-SHA-256, 32-octet salt)
@@ -124,6 +131,8 @@ pss rsa-root sha256 sig-rsa4096-pss-sha256.bin
 pkcs1 rsa-weak sha256 sig-rsa1024-pkcs1-sha256.bin
 openssl dgst -sha256 -sign ec-leaf.key.pem -out sig-p256-sha256.der msg.bin
 openssl dgst -sha384 -sign ec-leaf.key.pem -out sig-p256-sha384.der msg.bin
+openssl pkey -in ec384-leaf.key.pem -pubout -outform DER -out ec384-leaf.spki.der
+openssl dgst -sha384 -sign ec384-leaf.key.pem -out sig-p384-sha384.der msg.bin
 
 # TLS 1.3 CertificateVerify content for a transcript hash of SHA-256("postel transcript"):
 # 64 spaces, the context string, a zero octet, the hash (RFC 8446 section 4.4.3).
@@ -139,7 +148,8 @@ openssl dgst -sha256 -sign rsa-weak.key.pem -sigopt rsa_padding_mode:pss \
   -sigopt rsa_pss_saltlen:digest -out cv-rsa1024-pss-sha256.bin cv-content.bin
 openssl dgst -sha256 -sign rsa-leaf.key.pem -out cv-rsa2048-pkcs1-sha256.bin cv-content.bin
 # Only the keys the end-to-end test's openssl s_server needs are kept.
-for k in ec-root ec-inter ec-future ec-client ec-other-root ec-grandchild rsa-root rsa-inter; do
+for k in ec-root ec-inter ec-future ec-client ec-other-root ec-grandchild ec384-root ec384-inter \
+  rsa-root rsa-inter; do
   rm -f $k.key.pem
 done
 echo "fixtures written to $(pwd)"
