@@ -56,6 +56,7 @@ mod builder;
 mod client;
 mod deadline;
 mod drive;
+pub mod embedded;
 mod envelope;
 mod error;
 mod message;
@@ -84,11 +85,6 @@ pub use transcript::{Entry, Side, Transcript};
 pub use postel_mime as mime;
 /// The sans-IO core, for drivers of your own.
 pub use postel_proto as proto;
-/// The core's generic driver loops over `embedded-io` ([`embedded::blocking::run`]) and
-/// `embedded-io-async` ([`embedded::asynch::run`]): any transport implementing those traits
-/// (an embedded TCP stack, a modem, a test duplex) runs a session with them. The same loops
-/// are in [`postel_proto::drive`] for targets without std.
-pub use postel_proto::drive as embedded;
 pub use postel_proto::{
     BodyType, Capabilities, EnhancedCode, Extension, Mechanism, Notify, Options, Ret, State, Step,
     Timeouts,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use embedded_io_adapters::std::FromStd;
 use embedded_io_adapters::tokio_1::FromTokio;
-use postel::embedded::{asynch, blocking, DriveError, Stop};
+use postel::embedded::{asynch, blocking, Deadline, DriveError, StdClock, Stop, TokioClock};
 use postel::proto::{Client, Config, Envelope, Event, Recipient, TlsMode};
 use postel_sim::{BlockingSimulator, Transfer};
 
@@ -41,6 +41,7 @@ const DELIVERED: &[u8] = b"From: a@client.test\r\nTo: b@mx.test\r\nSubject: embe
 
 #[test]
 fn blocking_loop_over_a_socket_delivers_with_a_refused_recipient() {
+    let deadline = Deadline::new(StdClock::new());
     let sim = BlockingSimulator::start(
         postel_sim::Config::builder()
             .fault(postel_sim::fault::Fault::refuse_recipient(
@@ -58,7 +59,7 @@ fn blocking_loop_over_a_socket_delivers_with_a_refused_recipient() {
     let mut client = Client::new(config, &mut rx, &mut tx).unwrap();
     let mut nothing: &[u8] = &[];
     assert_eq!(
-        blocking::run(&mut client, &mut io, &mut nothing, |_| {}).unwrap(),
+        blocking::run(&mut client, &mut io, &mut nothing, &deadline, |_| {}).unwrap(),
         Stop::Idle
     );
 
@@ -70,7 +71,7 @@ fn blocking_loop_over_a_socket_delivers_with_a_refused_recipient() {
     client.submit(&Envelope::new("a@client.test", &to)).unwrap();
     let mut events = Vec::new();
     let mut body: &[u8] = MESSAGE;
-    let stop = blocking::run(&mut client, &mut io, &mut body, |e| {
+    let stop = blocking::run(&mut client, &mut io, &mut body, &deadline, |e| {
         events.extend(event_line(&e))
     })
     .unwrap();
@@ -86,7 +87,7 @@ fn blocking_loop_over_a_socket_delivers_with_a_refused_recipient() {
     );
     client.quit().unwrap();
     assert_eq!(
-        blocking::run(&mut client, &mut io, &mut nothing, |_| {}).unwrap(),
+        blocking::run(&mut client, &mut io, &mut nothing, &deadline, |_| {}).unwrap(),
         Stop::Closed
     );
 
@@ -100,6 +101,7 @@ fn blocking_loop_over_a_socket_delivers_with_a_refused_recipient() {
 
 #[test]
 fn blocking_loop_hands_over_to_rustls_for_starttls() {
+    let deadline = Deadline::new(StdClock::new());
     let sim = BlockingSimulator::start(postel_sim::Config::builder().build()).unwrap();
     let ca = sim.ca_pem().expect("the simulator generates a CA");
     let mut roots = rustls::RootCertStore::empty();
@@ -123,7 +125,7 @@ fn blocking_loop_hands_over_to_rustls_for_starttls() {
     let mut nothing: &[u8] = &[];
     let mut plain = FromStd::new(connect(&sim));
     assert_eq!(
-        blocking::run(&mut client, &mut plain, &mut nothing, |_| {}).unwrap(),
+        blocking::run(&mut client, &mut plain, &mut nothing, &deadline, |_| {}).unwrap(),
         Stop::StartTls
     );
     assert!(!client.is_encrypted());
@@ -138,7 +140,7 @@ fn blocking_loop_hands_over_to_rustls_for_starttls() {
     let mut tls = FromStd::new(stream);
     client.handle_tls_ready().unwrap();
     assert_eq!(
-        blocking::run(&mut client, &mut tls, &mut nothing, |_| {}).unwrap(),
+        blocking::run(&mut client, &mut tls, &mut nothing, &deadline, |_| {}).unwrap(),
         Stop::Idle
     );
     assert!(client.is_encrypted());
@@ -147,12 +149,12 @@ fn blocking_loop_hands_over_to_rustls_for_starttls() {
     client.submit(&Envelope::new("a@client.test", &to)).unwrap();
     let mut body: &[u8] = MESSAGE;
     assert_eq!(
-        blocking::run(&mut client, &mut tls, &mut body, |_| {}).unwrap(),
+        blocking::run(&mut client, &mut tls, &mut body, &deadline, |_| {}).unwrap(),
         Stop::Idle
     );
     client.quit().unwrap();
     assert_eq!(
-        blocking::run(&mut client, &mut tls, &mut nothing, |_| {}).unwrap(),
+        blocking::run(&mut client, &mut tls, &mut nothing, &deadline, |_| {}).unwrap(),
         Stop::Closed
     );
 
@@ -170,6 +172,7 @@ fn async_loop_over_a_tokio_socket_sends_two_messages() {
         .build()
         .unwrap();
     rt.block_on(async {
+        let deadline = Deadline::new(TokioClock::new());
         let sock = tokio::net::TcpStream::connect(addr).await.unwrap();
         sock.set_nodelay(true).unwrap();
         let mut io = FromTokio::new(sock);
@@ -178,14 +181,14 @@ fn async_loop_over_a_tokio_socket_sends_two_messages() {
         let (mut rx, mut tx) = ([0u8; 1024], [0u8; 4096]);
         let mut client = Client::new(config, &mut rx, &mut tx).unwrap();
         let mut nothing: &[u8] = &[];
-        let stop = asynch::run(&mut client, &mut io, &mut nothing, |_| {}).await;
+        let stop = asynch::run(&mut client, &mut io, &mut nothing, &deadline, |_| {}).await;
         assert_eq!(stop.unwrap(), Stop::Idle);
         for (n, text) in [(1, &b"first\r\n"[..]), (2, &b"second\r\n"[..])] {
             let to = [Recipient::new("b@mx.test")];
             client.submit(&Envelope::new("a@client.test", &to)).unwrap();
             let mut body = text;
             let mut events = Vec::new();
-            let stop = asynch::run(&mut client, &mut io, &mut body, |e| {
+            let stop = asynch::run(&mut client, &mut io, &mut body, &deadline, |e| {
                 events.extend(event_line(&e))
             })
             .await;
@@ -193,7 +196,7 @@ fn async_loop_over_a_tokio_socket_sends_two_messages() {
             assert_eq!(events, ["accepted 0 250", "message 250"], "message {n}");
         }
         client.quit().unwrap();
-        let stop = asynch::run(&mut client, &mut io, &mut nothing, |_| {}).await;
+        let stop = asynch::run(&mut client, &mut io, &mut nothing, &deadline, |_| {}).await;
         assert_eq!(stop.unwrap(), Stop::Closed);
     });
     let got = sim.wait_for_messages(2, WAIT);
@@ -204,6 +207,7 @@ fn async_loop_over_a_tokio_socket_sends_two_messages() {
 
 #[test]
 fn a_server_that_hangs_up_is_a_typed_session_error() {
+    let deadline = Deadline::new(StdClock::new());
     let sim = BlockingSimulator::start(
         postel_sim::Config::builder()
             .fault(postel_sim::fault::Fault::new(
@@ -219,13 +223,113 @@ fn a_server_that_hangs_up_is_a_typed_session_error() {
     let (mut rx, mut tx) = ([0u8; 1024], [0u8; 4096]);
     let mut client = Client::new(config, &mut rx, &mut tx).unwrap();
     let mut nothing: &[u8] = &[];
-    blocking::run(&mut client, &mut io, &mut nothing, |_| {}).unwrap();
+    blocking::run(&mut client, &mut io, &mut nothing, &deadline, |_| {}).unwrap();
     let to = [Recipient::new("b@mx.test")];
     client.submit(&Envelope::new("a@client.test", &to)).unwrap();
     let mut body: &[u8] = b"hi\r\n";
-    match blocking::run(&mut client, &mut io, &mut body, |_| {}) {
+    match blocking::run(&mut client, &mut io, &mut body, &deadline, |_| {}) {
         Err(DriveError::Session(e)) => assert!(e.is_transient(), "{e:?}"),
         other => panic!("expected a session error, got {other:?}"),
     }
     assert!(sim.messages().is_empty());
+}
+
+/// A tarpit on a loopback socket: greets one byte every `every`, then holds the connection.
+fn tarpit(every: Duration) -> (std::net::SocketAddr, std::thread::JoinHandle<usize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut sock, _) = listener.accept().unwrap();
+        let mut sent = 0;
+        for b in b"220 tarpit.test ESMTP but very slowly\r\n" {
+            if std::io::Write::write_all(&mut sock, &[*b]).is_err() {
+                break;
+            }
+            sent += 1;
+            std::thread::sleep(every);
+        }
+        sent
+    });
+    (addr, server)
+}
+
+fn short_greeting_config() -> Config<'static> {
+    let mut config = Config::new("client.test");
+    config.tls = TlsMode::Disabled;
+    config.timeouts.greeting = Duration::from_millis(400);
+    config
+}
+
+#[test]
+fn the_blocking_loop_cuts_off_a_tarpit_greeting_at_its_timeout() {
+    let (addr, server) = tarpit(Duration::from_millis(50));
+    let sock = TcpStream::connect(addr).unwrap();
+    // The socket's own timeout is far longer: the cut-off is the loop's whole-reply bound.
+    sock.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut io = FromStd::new(sock);
+    let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
+    let mut client = Client::new(short_greeting_config(), &mut rx, &mut tx).unwrap();
+    let deadline = Deadline::new(StdClock::new());
+    let started = std::time::Instant::now();
+    let mut nothing: &[u8] = &[];
+    let got = blocking::run(&mut client, &mut io, &mut nothing, &deadline, |_| {});
+    let took = started.elapsed();
+    assert!(
+        matches!(got, Err(DriveError::Timeout(postel::Step::Greeting))),
+        "{got:?}"
+    );
+    // Cut off at the first read after 400 ms: each read waits at most one 50 ms byte.
+    assert!(took >= Duration::from_millis(400), "{took:?}");
+    assert!(took < Duration::from_millis(1_500), "{took:?}");
+    drop(io);
+    let sent = server.join().unwrap();
+    assert!(sent < 39, "the whole greeting went out ({sent} bytes)");
+}
+
+#[test]
+fn the_async_loop_cuts_off_a_tarpit_and_a_silent_server_on_tokios_timer() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (addr, server) = tarpit(Duration::from_millis(50));
+    rt.block_on(async {
+        let deadline = Deadline::new(TokioClock::new());
+        let mut io = FromTokio::new(tokio::net::TcpStream::connect(addr).await.unwrap());
+        let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
+        let mut client = Client::new(short_greeting_config(), &mut rx, &mut tx).unwrap();
+        let started = tokio::time::Instant::now();
+        let mut nothing: &[u8] = &[];
+        let got = asynch::run(&mut client, &mut io, &mut nothing, &deadline, |_| {}).await;
+        let took = started.elapsed();
+        assert!(
+            matches!(got, Err(DriveError::Timeout(postel::Step::Greeting))),
+            "{got:?}"
+        );
+        assert!(took >= Duration::from_millis(400), "{took:?}");
+        assert!(took < Duration::from_millis(1_500), "{took:?}");
+    });
+    server.join().unwrap();
+
+    // A server that accepts and says nothing: the read itself is abandoned at the deadline.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.block_on(async {
+        let deadline = Deadline::new(TokioClock::new());
+        let mut io = FromTokio::new(tokio::net::TcpStream::connect(addr).await.unwrap());
+        let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
+        let mut client = Client::new(short_greeting_config(), &mut rx, &mut tx).unwrap();
+        let started = tokio::time::Instant::now();
+        let mut nothing: &[u8] = &[];
+        let got = asynch::run(&mut client, &mut io, &mut nothing, &deadline, |_| {}).await;
+        let took = started.elapsed();
+        assert!(
+            matches!(got, Err(DriveError::Timeout(postel::Step::Greeting))),
+            "{got:?}"
+        );
+        assert!(took >= Duration::from_millis(400), "{took:?}");
+        assert!(took < Duration::from_millis(1_500), "{took:?}");
+    });
+    drop(listener);
 }

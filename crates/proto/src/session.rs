@@ -433,26 +433,33 @@ impl<'a> Client<'a> {
 
     /// The next thing to do. An `Err` ends the session.
     pub fn poll(&mut self) -> Result<Action<'_>, Error> {
+        self.poll_step().map(|(_, action)| action)
+    }
+
+    /// [`poll`](Self::poll), with the step the action belongs to: the step whose timeout
+    /// is the `within` of an [`Action::Send`] or [`Action::Receive`] (a write of message
+    /// content is [`Step::Body`]), else [`step`](Self::step). A driver that measures waits
+    /// itself keys them by it, and names it when one times out; [`step`](Self::step) cannot
+    /// be asked while the action borrows the client.
+    pub fn poll_step(&mut self) -> Result<(Step, Action<'_>), Error> {
         let next = match self.advance() {
             Ok(n) => n,
             Err(e) => return Err(self.fail(e)),
         };
-        Ok(match next {
-            Next::Send => {
-                // RFC 5321 §4.5.3.2: every write of content, the last block and the
-                // terminator included, is a data block; DATA termination's 10 minutes are
-                // for the reply that follows.
-                let step = match self.current_step() {
-                    Step::DataEnd => Step::Body,
-                    step => step,
-                };
-                Action::Send {
-                    bytes: &self.tx[self.tx_start..self.tx_send_end],
-                    within: step.timeout(&self.config.timeouts),
-                }
-            }
+        let step = match (&next, self.current_step()) {
+            // RFC 5321 §4.5.3.2: every write of content, the last block and the
+            // terminator included, is a data block; DATA termination's 10 minutes are
+            // for the reply that follows.
+            (Next::Send, Step::DataEnd) => Step::Body,
+            (_, step) => step,
+        };
+        let action = match next {
+            Next::Send => Action::Send {
+                bytes: &self.tx[self.tx_start..self.tx_send_end],
+                within: step.timeout(&self.config.timeouts),
+            },
             Next::Receive => {
-                let within = self.current_step().timeout(&self.config.timeouts);
+                let within = step.timeout(&self.config.timeouts);
                 self.framer.compact(self.rx);
                 let at = self.framer.free_start();
                 Action::Receive {
@@ -467,7 +474,8 @@ impl<'a> Client<'a> {
             Next::Event(p) => Action::Event(self.event(p)),
             Next::Idle => Action::Idle,
             Next::Closed => Action::Closed,
-        })
+        };
+        Ok((step, action))
     }
 
     /// The driver wrote `n` bytes of the last [`Action::Send`].

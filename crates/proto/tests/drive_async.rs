@@ -8,6 +8,7 @@ use std::convert::Infallible;
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 
+use common::clock::uptime;
 use common::server::{normalized, Behaviour, Server};
 use common::{error_str, event_str, load, transcript_files, EnvelopeParts, Transcript};
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
@@ -60,6 +61,7 @@ impl Write for Scripted<'_> {
 }
 
 async fn drive_transcript(t: &Transcript) -> (Vec<u8>, Vec<String>) {
+    let deadline = uptime();
     let (mut rx, mut tx) = (vec![0u8; t.settings.rx], vec![0u8; t.settings.tx]);
     let mut events = Vec::new();
     let mut client = match Client::new(common::config(&t.settings), &mut rx, &mut tx) {
@@ -75,7 +77,7 @@ async fn drive_transcript(t: &Transcript) -> (Vec<u8>, Vec<String>) {
     let mut body: &[u8] = &[];
     let (mut next, mut quit) = (0, false);
     loop {
-        let stop = asynch::run(&mut client, &mut io, &mut body, |e| {
+        let stop = asynch::run(&mut client, &mut io, &mut body, &deadline, |e| {
             events.push(event_str(&e))
         })
         .await;
@@ -152,6 +154,7 @@ impl Write for Duplex {
 
 #[test]
 fn starttls_auth_and_two_messages_over_an_in_memory_duplex() {
+    let deadline = uptime();
     block_on(async {
         let mut io = Duplex {
             server: Server::new(Behaviour {
@@ -173,10 +176,10 @@ fn starttls_auth_and_two_messages_over_an_in_memory_duplex() {
         let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
         let mut client = Client::new(config, &mut rx, &mut tx).unwrap();
         let mut nothing: &[u8] = &[];
-        let stop = asynch::run(&mut client, &mut io, &mut nothing, |_| {}).await;
+        let stop = asynch::run(&mut client, &mut io, &mut nothing, &deadline, |_| {}).await;
         assert_eq!(stop.unwrap(), Stop::StartTls);
         client.handle_tls_ready().unwrap();
-        let stop = asynch::run(&mut client, &mut io, &mut nothing, |_| {}).await;
+        let stop = asynch::run(&mut client, &mut io, &mut nothing, &deadline, |_| {}).await;
         assert_eq!(stop.unwrap(), Stop::Idle);
         assert!(client.authenticated().is_some());
         let to = [
@@ -190,13 +193,13 @@ fn starttls_auth_and_two_messages_over_an_in_memory_duplex() {
                 .submit(&Envelope::new("me@client.test", &to))
                 .unwrap();
             let mut src = b;
-            let stop = asynch::run(&mut client, &mut io, &mut src, |e| {
+            let stop = asynch::run(&mut client, &mut io, &mut src, &deadline, |e| {
                 events.push(event_str(&e))
             });
             assert_eq!(stop.await.unwrap(), Stop::Idle);
         }
         client.quit().unwrap();
-        let stop = asynch::run(&mut client, &mut io, &mut nothing, |_| {}).await;
+        let stop = asynch::run(&mut client, &mut io, &mut nothing, &deadline, |_| {}).await;
         assert_eq!(stop.unwrap(), Stop::Closed);
         assert!(
             io.server.violations.is_empty(),
@@ -268,23 +271,24 @@ fn a_session_over_a_loopback_tcp_socket() {
     let big: Vec<u8> = (0..3000)
         .flat_map(|i| format!("line {i}\n").into_bytes())
         .collect();
+    let deadline = uptime();
     block_on(async {
         let mut config = Config::new("client.test");
         config.tls = TlsMode::Disabled;
         let (mut rx, mut tx) = ([0u8; 2048], [0u8; 8192]);
         let mut client = Client::new(config, &mut rx, &mut tx).unwrap();
         let mut nothing: &[u8] = &[];
-        let stop = asynch::run(&mut client, &mut io, &mut nothing, |_| {}).await;
+        let stop = asynch::run(&mut client, &mut io, &mut nothing, &deadline, |_| {}).await;
         assert_eq!(stop.unwrap(), Stop::Idle);
         let to = [Recipient::new("a@mx.test")];
         client
             .submit(&Envelope::new("me@client.test", &to))
             .unwrap();
         let mut src: &[u8] = &big;
-        let stop = asynch::run(&mut client, &mut io, &mut src, |_| {}).await;
+        let stop = asynch::run(&mut client, &mut io, &mut src, &deadline, |_| {}).await;
         assert_eq!(stop.unwrap(), Stop::Idle);
         client.quit().unwrap();
-        let stop = asynch::run(&mut client, &mut io, &mut nothing, |_| {}).await;
+        let stop = asynch::run(&mut client, &mut io, &mut nothing, &deadline, |_| {}).await;
         assert_eq!(stop.unwrap(), Stop::Closed);
     });
     let server = server.join().unwrap();

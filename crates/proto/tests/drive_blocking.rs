@@ -8,6 +8,7 @@ use std::convert::Infallible;
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 
+use common::clock::uptime;
 use common::server::{normalized, Behaviour, Server};
 use common::{error_str, event_str, load, transcript_files, EnvelopeParts, Transcript};
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
@@ -63,6 +64,7 @@ impl Write for Scripted<'_> {
 
 /// Runs a transcript through the driver; returns the client bytes and events.
 fn drive_transcript(t: &Transcript, read_max: usize) -> (Vec<u8>, Vec<String>) {
+    let deadline = uptime();
     let (mut rx, mut tx) = (vec![0u8; t.settings.rx], vec![0u8; t.settings.tx]);
     let mut events = Vec::new();
     let mut client = match Client::new(common::config(&t.settings), &mut rx, &mut tx) {
@@ -79,7 +81,7 @@ fn drive_transcript(t: &Transcript, read_max: usize) -> (Vec<u8>, Vec<String>) {
     let mut body: &[u8] = &[];
     let (mut next, mut quit) = (0, false);
     loop {
-        let stop = blocking::run(&mut client, &mut io, &mut body, |e| {
+        let stop = blocking::run(&mut client, &mut io, &mut body, &deadline, |e| {
             events.push(event_str(&e))
         });
         match stop {
@@ -193,6 +195,7 @@ fn body(n: usize) -> Vec<u8> {
 
 #[test]
 fn two_messages_over_an_in_memory_duplex() {
+    let deadline = uptime();
     for (pipelining, chunking, read_max, write_max) in [
         (true, true, 1, 7),
         (true, false, 3, 1000),
@@ -216,7 +219,7 @@ fn two_messages_over_an_in_memory_duplex() {
         let mut on_event = |e: postel_proto::Event<'_>| events.push(event_str(&e));
         let mut nothing: &[u8] = &[];
         assert_eq!(
-            blocking::run(&mut client, &mut io, &mut nothing, &mut on_event).unwrap(),
+            blocking::run(&mut client, &mut io, &mut nothing, &deadline, &mut on_event).unwrap(),
             Stop::Idle
         );
         let to = [
@@ -230,13 +233,13 @@ fn two_messages_over_an_in_memory_duplex() {
                 .unwrap();
             let mut src: &[u8] = b;
             assert_eq!(
-                blocking::run(&mut client, &mut io, &mut src, &mut on_event).unwrap(),
+                blocking::run(&mut client, &mut io, &mut src, &deadline, &mut on_event).unwrap(),
                 Stop::Idle
             );
         }
         client.quit().unwrap();
         assert_eq!(
-            blocking::run(&mut client, &mut io, &mut nothing, &mut on_event).unwrap(),
+            blocking::run(&mut client, &mut io, &mut nothing, &deadline, &mut on_event).unwrap(),
             Stop::Closed
         );
         let case = format!("pipelining={pipelining} chunking={chunking}");
@@ -266,6 +269,7 @@ fn two_messages_over_an_in_memory_duplex() {
 
 #[test]
 fn starttls_returns_to_the_caller_who_swaps_the_transport() {
+    let deadline = uptime();
     let mut io = Duplex {
         server: Server::new(Behaviour {
             starttls: true,
@@ -286,14 +290,14 @@ fn starttls_returns_to_the_caller_who_swaps_the_transport() {
     let mut client = Client::new(config, &mut rx, &mut tx).unwrap();
     let mut nothing: &[u8] = &[];
     assert_eq!(
-        blocking::run(&mut client, &mut io, &mut nothing, |_| {}).unwrap(),
+        blocking::run(&mut client, &mut io, &mut nothing, &deadline, |_| {}).unwrap(),
         Stop::StartTls
     );
     assert!(io.server.tls_started);
     client.handle_tls_ready().unwrap();
     let mut tls = FakeTls(&mut io);
     assert_eq!(
-        blocking::run(&mut client, &mut tls, &mut nothing, |_| {}).unwrap(),
+        blocking::run(&mut client, &mut tls, &mut nothing, &deadline, |_| {}).unwrap(),
         Stop::Idle
     );
     assert!(client.is_encrypted());
@@ -304,12 +308,12 @@ fn starttls_returns_to_the_caller_who_swaps_the_transport() {
         .unwrap();
     let mut src: &[u8] = b"Subject: over TLS\r\n\r\nhi\r\n";
     assert_eq!(
-        blocking::run(&mut client, &mut tls, &mut src, |_| {}).unwrap(),
+        blocking::run(&mut client, &mut tls, &mut src, &deadline, |_| {}).unwrap(),
         Stop::Idle
     );
     client.quit().unwrap();
     assert_eq!(
-        blocking::run(&mut client, &mut tls, &mut nothing, |_| {}).unwrap(),
+        blocking::run(&mut client, &mut tls, &mut nothing, &deadline, |_| {}).unwrap(),
         Stop::Closed
     );
     assert_eq!(
@@ -383,6 +387,7 @@ fn serve_one(listener: TcpListener, behaviour: Behaviour) -> Server {
 
 #[test]
 fn a_session_over_a_loopback_tcp_socket() {
+    let deadline = uptime();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let behaviour = Behaviour {
@@ -402,7 +407,7 @@ fn a_session_over_a_loopback_tcp_socket() {
     let mut events = Vec::new();
     let mut nothing: &[u8] = &[];
     assert_eq!(
-        blocking::run(&mut client, &mut io, &mut nothing, |_| {}).unwrap(),
+        blocking::run(&mut client, &mut io, &mut nothing, &deadline, |_| {}).unwrap(),
         Stop::Idle
     );
     let to = [
@@ -415,14 +420,14 @@ fn a_session_over_a_loopback_tcp_socket() {
         .submit(&Envelope::new("me@client.test", &to))
         .unwrap();
     let mut src: &[u8] = &big;
-    let stop = blocking::run(&mut client, &mut io, &mut src, |e| {
+    let stop = blocking::run(&mut client, &mut io, &mut src, &deadline, |e| {
         events.push(event_str(&e))
     })
     .unwrap();
     assert_eq!(stop, Stop::Idle);
     client.quit().unwrap();
     assert_eq!(
-        blocking::run(&mut client, &mut io, &mut nothing, |_| {}).unwrap(),
+        blocking::run(&mut client, &mut io, &mut nothing, &deadline, |_| {}).unwrap(),
         Stop::Closed
     );
     let server = server.join().unwrap();
@@ -483,6 +488,7 @@ impl Read for FailingBody {
 
 #[test]
 fn transport_and_body_errors_end_the_loop_with_their_cause() {
+    let deadline = uptime();
     let config = Config::new("client.test");
     let (mut rx, mut tx) = ([0u8; 512], [0u8; 512]);
     let mut client = Client::new(config, &mut rx, &mut tx).unwrap();
@@ -491,6 +497,7 @@ fn transport_and_body_errors_end_the_loop_with_their_cause() {
         &mut client,
         &mut Broken { write_zero: false },
         &mut nothing,
+        &deadline,
         |_| {},
     );
     assert!(
@@ -508,7 +515,7 @@ fn transport_and_body_errors_end_the_loop_with_their_cause() {
         read_max: 512,
         write_max: 0,
     };
-    let err = blocking::run(&mut client, &mut io, &mut nothing, |_| {});
+    let err = blocking::run(&mut client, &mut io, &mut nothing, &deadline, |_| {});
     assert!(matches!(err, Err(DriveError::WriteZero)), "{err:?}");
 
     let mut config = Config::new("client.test");
@@ -521,14 +528,14 @@ fn transport_and_body_errors_end_the_loop_with_their_cause() {
         write_max: 512,
     };
     assert_eq!(
-        blocking::run(&mut client, &mut io, &mut nothing, |_| {}).unwrap(),
+        blocking::run(&mut client, &mut io, &mut nothing, &deadline, |_| {}).unwrap(),
         Stop::Idle
     );
     let to = [Recipient::new("a@mx.test")];
     client
         .submit(&Envelope::new("me@client.test", &to))
         .unwrap();
-    let err = blocking::run(&mut client, &mut io, &mut FailingBody, |_| {});
+    let err = blocking::run(&mut client, &mut io, &mut FailingBody, &deadline, |_| {});
     assert!(
         matches!(err, Err(DriveError::Body(ErrorKind::Interrupted))),
         "{err:?}"
@@ -541,7 +548,7 @@ fn transport_and_body_errors_end_the_loop_with_their_cause() {
     let mut client = Client::new(config, &mut rx, &mut tx).unwrap();
     let mut eof: &[u8] = &[];
     let mut io = EofThenSink(&mut eof);
-    let err = blocking::run(&mut client, &mut io, &mut nothing, |_| {});
+    let err = blocking::run(&mut client, &mut io, &mut nothing, &deadline, |_| {});
     assert!(
         matches!(
             err,

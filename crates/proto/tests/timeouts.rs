@@ -33,7 +33,8 @@ fn name(d: Duration) -> &'static str {
     ][d.as_secs() as usize]
 }
 
-/// Runs a session without pipelining and returns each send and receive with its timeout.
+/// Runs a session without pipelining and returns each send and receive with its timeout;
+/// checks that the step `poll_step` names for each is the one whose timeout it carries.
 fn waits(chunking: bool, body: &[u8]) -> Vec<String> {
     let mut server = Server::new(Behaviour {
         pipelining: false,
@@ -50,7 +51,11 @@ fn waits(chunking: bool, body: &[u8]) -> Vec<String> {
     let (mut submitted, mut quit, mut pos) = (false, false, 0);
     let mut log = Vec::new();
     loop {
-        match client.poll().unwrap() {
+        let (step, action) = client.poll_step().unwrap();
+        if let Action::Send { within, .. } | Action::Receive { within, .. } = &action {
+            assert_eq!(step.timeout(&T), *within, "{step:?}");
+        }
+        match action {
             Action::Send { bytes, within } => {
                 let line = String::from_utf8_lossy(bytes);
                 let verb = line.split([' ', '\r']).next().unwrap_or("");

@@ -36,6 +36,8 @@
 //!   depend on how much content was read, such as the size reached when a limit is crossed).
 #![allow(dead_code)]
 
+#[cfg(any(feature = "embedded-io", feature = "embedded-io-async"))]
+pub mod clock;
 pub mod server;
 
 use std::fmt::Write as _;
