@@ -121,7 +121,9 @@ export POSTEL_FW_EHLO=$ehlo
 
 build_log=$(mktemp)
 trap 'rm -f "$build_log"' EXIT
-if ! (cd "$FW" && /usr/bin/cargo build --release --target thumbv7m-none-eabi -Zbuild-std=core) >"$build_log" 2>&1; then
+features=()
+[[ $tls == none ]] || features=(--features tls)
+if ! (cd "$FW" && /usr/bin/cargo build --release --target thumbv7m-none-eabi -Zbuild-std=core "${features[@]}") >"$build_log" 2>&1; then
     cat "$build_log" >&2
     die "the firmware did not build"
 fi

@@ -2,6 +2,8 @@
 //! sets them from its command line).
 
 /// How the session protects itself (`--tls`).
+// Each build names one variant (the generated `TLS`).
+#[allow(dead_code)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tls {
     /// Plaintext, no AUTH.
@@ -18,6 +20,7 @@ pub struct Login {
     /// The user name.
     pub user: &'static str,
     /// The password.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     pub password: &'static str,
 }
 

@@ -5,7 +5,7 @@ use core::fmt::{self, Write as _};
 use crate::date::Rfc5322Date;
 
 /// Room for one message.
-pub const MESSAGE_BYTES: usize = 768;
+pub const MESSAGE_BYTES: usize = 640;
 
 /// A fixed buffer that `write!` fills; refuses (and keeps what fitted) when full.
 pub struct Buffer<const N: usize> {

@@ -5,10 +5,12 @@
 //! RNG (the part's TRNG) and the console.
 
 pub mod clock;
+#[cfg(feature = "tls")]
 pub mod rng;
 pub mod semihosting;
 pub mod stack;
 pub mod uart;
+mod vectors;
 
 use cortex_m_rt::exception;
 

@@ -1,7 +1,7 @@
 //! Stack painting and its high-water mark.
 //!
-//! At start-up every word between the end of static RAM (`__sheap`, cortex-m-rt's symbol for
-//! the first free address after `.bss` and `.uninit`) and a little below the current stack
+//! At start-up every word between the end of static RAM (`_stack_end`, cortex-m-rt's symbol for
+//! the lowest address the stack may reach: the first after `.bss` and `.uninit`) and a little below the current stack
 //! pointer is painted with [`PAINT`]. The stack grows down from the top of RAM (`_stack_start`),
 //! so the lowest word no longer holding the paint marks the deepest the stack has been.
 
@@ -13,12 +13,12 @@ const PAINT: u32 = 0xC0DE_5AFE;
 const MARGIN_WORDS: usize = 16;
 
 extern "C" {
-    static __sheap: u32;
+    static _stack_end: u32;
     static _stack_start: u32;
 }
 
 fn bottom() -> *mut u32 {
-    addr_of!(__sheap) as *mut u32
+    addr_of!(_stack_end) as *mut u32
 }
 
 fn top() -> *mut u32 {
@@ -32,7 +32,7 @@ pub fn paint() {
     let end = (sp & !3).saturating_sub(MARGIN_WORDS * 4) as *mut u32;
     let mut p = bottom();
     while p < end {
-        // SAFETY: [__sheap, sp - margin) is RAM that neither statics nor any live frame uses.
+        // SAFETY: [_stack_end, sp - margin) is RAM that neither statics nor any live frame uses.
         unsafe { write_volatile(p, PAINT) };
         p = p.wrapping_add(1);
     }
@@ -42,7 +42,7 @@ pub fn paint() {
 pub fn high_water_mark() -> usize {
     let mut p = bottom() as *const u32;
     let top = top() as *const u32;
-    // SAFETY: every address in [__sheap, _stack_start) is RAM.
+    // SAFETY: every address in [_stack_end, _stack_start) is RAM.
     while p < top && unsafe { read_volatile(p) } == PAINT {
         p = p.wrapping_add(1);
     }

@@ -13,6 +13,8 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use embedded_io::{ErrorKind, ErrorType, Read, ReadReady, Write, WriteReady};
 
+use super::clock;
+
 /// UART0 on the AN385.
 const UART0: usize = 0x4000_4000;
 /// UART0's RX interrupt number on the AN385 (TX is 1).
@@ -75,6 +77,35 @@ impl Uart {
         uart.write_reg(BAUDDIV, PCLK_HZ / BAUD);
         uart.write_reg(CTRL, CTRL_TX_EN | CTRL_RX_EN | CTRL_RX_INTEN);
         Some(uart)
+    }
+
+    /// Reads and drops what the server still sends after a session, until nothing has
+    /// arrived for `quiet_ms`: the UART cannot hang up, so the firmware waits for the
+    /// server's close instead (a TLS close_notify after the 221, say). QEMU reads the socket's
+    /// end only once the UART has taken every octet before it, and reconnects a second
+    /// later; draining first keeps the old connection's octets out of the next session.
+    ///
+    /// Gives up with `Err(dropped)` when octets keep coming for `limit_ms`.
+    pub fn drain(&mut self, quiet_ms: u64, limit_ms: u64) -> Result<usize, usize> {
+        let start = clock::now_ms();
+        let mut last = start;
+        let mut dropped = 0;
+        loop {
+            let now = clock::now_ms();
+            if self.rx_full() {
+                let _ = self.read_reg(DATA);
+                dropped += 1;
+                last = now;
+            } else if now - last >= quiet_ms {
+                let _ = self.take_overrun();
+                return Ok(dropped);
+            } else {
+                cortex_m::asm::wfi();
+            }
+            if now - start >= limit_ms {
+                return Err(dropped);
+            }
+        }
     }
 
     fn rx_full(&self) -> bool {

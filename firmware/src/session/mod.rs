@@ -1,27 +1,127 @@
-//! One SMTP session per message: greeting, EHLO, the message, QUIT.
+//! One SMTP session per message, through postel-device: greeting, EHLO, STARTTLS or
+//! implicit TLS with the chain verified (`tls` feature), AUTH, the message, QUIT.
+//!
+//! What stays from one session to the next is only what [`Sessions`] holds: the buffers (in
+//! static RAM), the decoded trust anchors and the RNG. The SMTP client, the TLS connection
+//! and the certificate verifier are made afresh for each session on the stack and dropped at
+//! its end, so the RAM a session uses is the same for the first message and the hundredth.
 
-pub mod plain;
+#[cfg(feature = "tls")]
+mod tls;
 
-use core::fmt;
+use embedded_io::{Read, Write};
+use postel_device::{Buffers, Delivered, Failure};
+use postel_proto::drive::{Clock, Deadline};
+use postel_proto::{Config, Envelope, Recipient};
 
-/// Shows octets from the wire as text: printable ASCII as is, anything else as `\xNN`.
-pub struct Text<'a>(pub &'a [u8]);
+use crate::config;
+use crate::ram::Ram;
 
-impl fmt::Display for Text<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for &b in self.0 {
-            if (0x20..0x7f).contains(&b) {
-                fmt::Write::write_char(f, char::from(b))?;
-            } else {
-                write!(f, "\\x{b:02x}")?;
-            }
+/// Why the sessions could not be set up.
+#[derive(Debug)]
+pub enum SetupError {
+    /// The trust anchors (`--ca-file`) could not be read.
+    #[cfg(feature = "tls")]
+    TrustAnchors(tls::AnchorError),
+}
+
+impl core::fmt::Display for SetupError {
+    #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            #[cfg(feature = "tls")]
+            SetupError::TrustAnchors(ref e) => write!(f, "the trust anchors: {e}"),
         }
-        Ok(())
     }
 }
 
-/// A reply's first line, without its line end.
-pub fn first_line(raw: &[u8]) -> &[u8] {
-    let end = raw.iter().position(|&b| b == b'\r' || b == b'\n').unwrap_or(raw.len());
-    &raw[..end]
+/// The state kept across sessions.
+pub struct Sessions<'a> {
+    smtp_rx: &'a mut [u8],
+    smtp_tx: &'a mut [u8],
+    #[cfg(feature = "tls")]
+    tls: tls::TlsState<'a>,
+}
+
+impl<'a> Sessions<'a> {
+    /// Takes the buffers; with TLS, decodes the trust anchors and keys the RNG (`ticks`
+    /// folds the current tick count into its seed).
+    pub fn new(ram: &'a mut Ram, ticks: u64) -> Result<Sessions<'a>, SetupError> {
+        #[cfg(not(feature = "tls"))]
+        let _ = ticks;
+        Ok(Sessions {
+            smtp_rx: &mut ram.smtp_rx,
+            smtp_tx: &mut ram.smtp_tx,
+            #[cfg(feature = "tls")]
+            tls: tls::TlsState::new(&mut ram.tls_read, &mut ram.tls_write, &mut ram.ca_der, ticks)
+                .map_err(SetupError::TrustAnchors)?,
+        })
+    }
+
+    /// How many trust anchors were decoded (0 without TLS).
+    pub fn trust_anchors(&self) -> usize {
+        #[cfg(feature = "tls")]
+        return self.tls.anchors();
+        #[cfg(not(feature = "tls"))]
+        0
+    }
+
+    /// Sends `message` from `config::FROM` to `config::TO` over a new connection on
+    /// `transport`, every wait bounded through `deadline` (which `transport` should consult
+    /// too, as `Timed` does). `unix_time` is now, for the certificates' validity.
+    pub fn send<T, C>(
+        &mut self,
+        transport: &mut T,
+        deadline: &Deadline<C>,
+        unix_time: u64,
+        message: &[u8],
+    ) -> Result<Delivered, Failure<T::Error>>
+    where
+        T: Read + Write,
+        C: Clock,
+    {
+        let mut config = Config::new(config::EHLO);
+        config.tls = mode();
+        let recipients = [Recipient::new(config::TO)];
+        let mut envelope = Envelope::new(config::FROM, &recipients);
+        envelope.size = Some(message.len() as u64);
+        let mut body = message;
+        #[cfg(feature = "tls")]
+        {
+            if config.tls != postel_proto::TlsMode::Disabled {
+                return self.tls.send(
+                    transport,
+                    deadline,
+                    config,
+                    unix_time,
+                    (&mut *self.smtp_rx, &mut *self.smtp_tx),
+                    &envelope,
+                    &mut body,
+                );
+            }
+        }
+        let _ = unix_time;
+        let buffers = Buffers {
+            smtp_rx: &mut *self.smtp_rx,
+            smtp_tx: &mut *self.smtp_tx,
+            tls_read: &mut [],
+            tls_write: &mut [],
+        };
+        postel_device::send_plain(transport, deadline, config, buffers, &envelope, &mut body)
+    }
+
+    /// Why the last session's server certificate was refused, if it was.
+    #[cfg(feature = "tls")]
+    pub fn verify_failure(&self) -> Option<postel_device::verify::VerifyFailure> {
+        self.tls.last_failure()
+    }
+}
+
+/// The core's TLS mode for `config::TLS`.
+fn mode() -> postel_proto::TlsMode {
+    match config::TLS {
+        config::Tls::None => postel_proto::TlsMode::Disabled,
+        config::Tls::StartTls => postel_proto::TlsMode::Required,
+        config::Tls::Implicit => postel_proto::TlsMode::Implicit,
+    }
 }
