@@ -3,7 +3,7 @@
 #
 #   scripts/pki.sh OUTDIR
 #
-# Produces (all PEM, keys are ECDSA P-256):
+# Produces (PEM unless noted; keys are ECDSA P-256 unless noted):
 #   root.pem / root.key                  test root CA (what clients trust)
 #   intermediate.pem / intermediate.key  intermediate CA (signed by root)
 #   server.key, server.pem               leaf for localhost, 127.0.0.1, ::1
@@ -18,6 +18,18 @@
 #                                        (not chained to root.pem)
 #   client.key, client.pem, client-chain.pem
 #                                        client certificate (clientAuth), CN=postel-test-client
+#   rsa-root.pem / rsa-root.key          a second, independent root CA with an RSA-2048 key
+#   rsa-intermediate.pem / .key          RSA-2048 intermediate CA (signed by rsa-root)
+#   rsa-server.key, rsa-server.pem, rsa-server-chain.pem
+#                                        RSA-2048 leaf for localhost, 127.0.0.1, ::1 (signed by
+#                                        rsa-intermediate); every RSA certificate is signed
+#                                        sha256WithRSAEncryption
+#   root.der, rsa-root.der               the two roots in DER (for firmware that embeds a
+#                                        trust anchor as bytes)
+#   anchors.pem                          root.pem + rsa-root.pem (both trust anchors)
+#
+# The "leaf without its intermediate" case needs no file of its own: serve
+# server.pem alone (it is signed by intermediate.pem, which the client lacks).
 #
 # Idempotent: if OUTDIR already holds a complete PKI whose server leaf is still
 # valid for 30 days, nothing is done.
@@ -35,13 +47,18 @@ FILES=(root.pem root.key intermediate.pem intermediate.key
        expired.key expired.pem expired-chain.pem
        wronghost.key wronghost.pem wronghost-chain.pem
        untrusted.key untrusted.pem untrusted-chain.pem
-       client.key client.pem client-chain.pem)
+       client.key client.pem client-chain.pem
+       rsa-root.pem rsa-root.key rsa-intermediate.pem rsa-intermediate.key
+       rsa-server.key rsa-server.pem rsa-server-chain.pem
+       root.der rsa-root.der anchors.pem)
 
 complete=1
 for f in "${FILES[@]}"; do [[ -s $OUT/$f ]] || complete=0; done
 if ((complete)) && [[ -f $OUT/.complete ]] &&
    openssl x509 -in "$OUT/server.pem" -noout -checkend $((30*86400)) >/dev/null 2>&1 &&
-   openssl verify -CAfile "$OUT/root.pem" -untrusted "$OUT/intermediate.pem" "$OUT/server.pem" >/dev/null 2>&1; then
+   openssl x509 -in "$OUT/rsa-server.pem" -noout -checkend $((30*86400)) >/dev/null 2>&1 &&
+   openssl verify -CAfile "$OUT/root.pem" -untrusted "$OUT/intermediate.pem" "$OUT/server.pem" >/dev/null 2>&1 &&
+   openssl verify -CAfile "$OUT/rsa-root.pem" -untrusted "$OUT/rsa-intermediate.pem" "$OUT/rsa-server.pem" >/dev/null 2>&1; then
     exit 0
 fi
 
@@ -97,6 +114,14 @@ subjectAltName         = $ENV::SAN
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
 
+[ v3_rsa_server ]
+basicConstraints       = critical, CA:FALSE
+keyUsage               = critical, digitalSignature, keyEncipherment
+extendedKeyUsage       = serverAuth
+subjectAltName         = $ENV::SAN
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+
 [ v3_selfsigned_server ]
 basicConstraints       = critical, CA:FALSE
 keyUsage               = critical, digitalSignature, keyCertSign
@@ -124,6 +149,10 @@ newca() { # name
 
 genkey() { # path
     ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"
+}
+
+genrsakey() { # path
+    ossl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1"
 }
 
 csr() { # key cn out
@@ -163,13 +192,13 @@ genkey "$T/intermediate.key"
 csr "$T/intermediate.key" "Postel Test Intermediate CA" "$WORK/intermediate.csr"
 sign root "$T/root.pem" "$T/root.key" "$WORK/intermediate.csr" "$T/intermediate.pem" v3_intermediate "$START" "$CA_END"
 
-leaf() { # name cn san ext start end
-    local name=$1 cn=$2 san=$3 ext=$4 start=$5 end=$6
-    genkey "$T/$name.key"
+leaf() { # name cn san ext start end [issuer (default intermediate)] [keygen (default genkey)]
+    local name=$1 cn=$2 san=$3 ext=$4 start=$5 end=$6 issuer=${7:-intermediate} keygen=${8:-genkey}
+    "$keygen" "$T/$name.key"
     csr "$T/$name.key" "$cn" "$WORK/$name.csr"
-    SAN=$san sign intermediate "$T/intermediate.pem" "$T/intermediate.key" \
+    SAN=$san sign "$issuer" "$T/$issuer.pem" "$T/$issuer.key" \
         "$WORK/$name.csr" "$T/$name.pem" "$ext" "$start" "$end"
-    cat "$T/$name.pem" "$T/intermediate.pem" >"$T/$name-chain.pem"
+    cat "$T/$name.pem" "$T/$issuer.pem" >"$T/$name-chain.pem"
 }
 
 GOOD_SAN="DNS:localhost,IP:127.0.0.1,IP:::1"
@@ -187,6 +216,25 @@ SAN=$GOOD_SAN CADIR=$WORK/ca-untrusted ossl ca -batch -notext -config "$WORK/ca.
     -extensions v3_selfsigned_server -startdate "$START" -enddate "$LEAF_END"
 cp "$T/untrusted.pem" "$T/untrusted-chain.pem"
 
+# RSA: an independent root -> intermediate -> leaf chain, all RSA-2048 keys.
+newca rsa-root
+genrsakey "$T/rsa-root.key"
+csr "$T/rsa-root.key" "Postel Test RSA Root CA" "$WORK/rsa-root.csr"
+CADIR=$WORK/ca-rsa-root ossl ca -batch -notext -config "$WORK/ca.cnf" -selfsign \
+    -keyfile "$T/rsa-root.key" -in "$WORK/rsa-root.csr" -out "$T/rsa-root.pem" \
+    -extensions v3_root -startdate "$START" -enddate "$CA_END"
+newca rsa-intermediate
+genrsakey "$T/rsa-intermediate.key"
+csr "$T/rsa-intermediate.key" "Postel Test RSA Intermediate CA" "$WORK/rsa-intermediate.csr"
+sign rsa-root "$T/rsa-root.pem" "$T/rsa-root.key" "$WORK/rsa-intermediate.csr" \
+    "$T/rsa-intermediate.pem" v3_intermediate "$START" "$CA_END"
+leaf rsa-server localhost "$GOOD_SAN" v3_rsa_server "$START" "$LEAF_END" rsa-intermediate genrsakey
+
+# Trust anchors for firmware: DER copies and both roots in one PEM file.
+ossl x509 -in "$T/root.pem" -outform DER -out "$T/root.der"
+ossl x509 -in "$T/rsa-root.pem" -outform DER -out "$T/rsa-root.der"
+cat "$T/root.pem" "$T/rsa-root.pem" >"$T/anchors.pem"
+
 # Sanity checks: fail loudly if the PKI isn't what the tests expect.
 # (capture first: with pipefail a failing `openssl verify | grep` would fail)
 v() { openssl verify -CAfile "$T/root.pem" -untrusted "$T/intermediate.pem" "$@" 2>&1 || true; }
@@ -196,8 +244,22 @@ v -purpose sslclient "$T/client.pem" | grep -q ': OK$' || die "client.pem does n
 v "$T/expired.pem" | grep -q 'expired' || die "expired.pem is not expired"
 v -verify_hostname localhost "$T/wronghost.pem" | grep -q 'mismatch' || die "wronghost.pem matches localhost"
 if v "$T/untrusted.pem" | grep -q ': OK$'; then die "untrusted.pem verifies against root"; fi
+# Leaf without its intermediate: the client can't build a path.
+nochain=$(openssl verify -CAfile "$T/root.pem" "$T/server.pem" 2>&1 || true)
+grep -q 'unable to get local issuer certificate' <<<"$nochain" || die "server.pem verifies without its intermediate"
+rv() { openssl verify -CAfile "$T/rsa-root.pem" -untrusted "$T/rsa-intermediate.pem" "$@" 2>&1 || true; }
+rv -purpose sslserver -verify_hostname localhost "$T/rsa-server.pem" | grep -q ': OK$' || die "rsa-server.pem does not verify"
+rv -verify_ip 127.0.0.1 "$T/rsa-server.pem" | grep -q ': OK$' || die "rsa-server.pem does not verify for 127.0.0.1"
+if v "$T/rsa-server.pem" | grep -q ': OK$'; then die "rsa-server.pem verifies against the ECDSA root"; fi
+for c in rsa-root rsa-intermediate rsa-server; do
+    txt=$(openssl x509 -in "$T/$c.pem" -noout -text)
+    grep -q 'Public-Key: (2048 bit)' <<<"$txt" || die "$c.pem: key is not RSA-2048"
+    grep -q 'rsaEncryption' <<<"$txt" || die "$c.pem: key is not RSA"
+    [[ $(grep -c 'Signature Algorithm: sha256WithRSAEncryption' <<<"$txt") -ge 1 ]] ||
+        die "$c.pem is not signed sha256WithRSAEncryption"
+done
 
-chmod 0644 "$T"/*.pem
+chmod 0644 "$T"/*.pem "$T"/*.der
 chmod 0600 "$T"/*.key
 rm -f "$OUT/.complete"
 for f in "${FILES[@]}"; do
