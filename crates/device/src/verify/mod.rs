@@ -6,7 +6,7 @@
 //! basicConstraints, path length and name constraints, extendedKeyUsage (serverAuth) and
 //! validity are checked, the server's certificate must name the host (a DNS name or an IP
 //! address literal), and the CertificateVerify signature must verify with its key. A refusal
-//! ends the handshake with a [`TlsError`](embedded_tls::TlsError) and leaves the precise
+//! ends the handshake with a `TlsError` and leaves the precise
 //! [`VerifyFailure`] in the verifier.
 //!
 //! Signature algorithms ([`ecdsa`], [`rsa`]): ECDSA P-256 with SHA-256/384 (p256 crate),
