@@ -109,6 +109,7 @@ for v in PLAIN IMPLICIT DEVICE_STARTTLS DEVICE_RSA DEVICE_RSA_IMPLICIT DEVICE_NO
     DEVICE_EXPIRED DEVICE_WRONGHOST DEVICE_UNTRUSTED; do
     var=POSTEL_POSTFIX_$v
     hp=${!var}
+    # shellcheck disable=SC2016  # expanded by the inner bash
     if ! timeout 3 bash -c 'exec 3<>"/dev/tcp/${1%:*}/${1##*:}"' _ "$hp" 2>/dev/null; then
         die "Postfix is not up: nothing listens on $hp ($var); run scripts/postfix-up.sh"
     fi
