@@ -6,9 +6,9 @@
 #       --tls-name NAME --user USER --password-file FILE --from ADDR --to ADDR [--count N]
 #
 # Exits 0 only when the server accepted every message (the firmware's semihosting exit
-# status), 124 when the run timed out. Its last three lines are the ELF's flash
-# (.vector_table+.text+.rodata) and static RAM (.data+.bss) in bytes and the stack
-# high-water mark the firmware measured.
+# status), 124 when the run timed out, 2 on a usage or build error. Its last three lines are
+# the ELF's flash (.vector_table+.text+.rodata) and static RAM (.data+.bss) in bytes and the
+# stack high-water mark the firmware measured.
 #
 # Each message goes over a new TCP connection: QEMU's socket chardev reconnects
 # (reconnect=1, in seconds) after the server closes the previous one.
@@ -119,23 +119,31 @@ POSTEL_FW_SEED=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 export POSTEL_FW_SEED
 export POSTEL_FW_EHLO=$ehlo
 
-build_log=$(mktemp)
-trap 'rm -f "$build_log"' EXIT
+# Runs may overlap (several checks at once) and share firmware/target: each builds and copies
+# its ELF under a lock, then runs and measures its own copy.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$CARGO_TARGET_DIR"
+exec 9>"$CARGO_TARGET_DIR/.firmware-sh.lock"
+flock 9
 features=()
 [[ $tls == none ]] || features=(--features tls)
-if ! (cd "$FW" && /usr/bin/cargo build --release --target thumbv7m-none-eabi -Zbuild-std=core "${features[@]}") >"$build_log" 2>&1; then
-    cat "$build_log" >&2
+if ! (cd "$FW" && /usr/bin/cargo build --release --target thumbv7m-none-eabi -Zbuild-std=core "${features[@]}") >"$work/build.log" 2>&1; then
+    cat "$work/build.log" >&2
     die "the firmware did not build"
 fi
-ELF=$FW/target/thumbv7m-none-eabi/release/postel-firmware
-[[ -f $ELF ]] || die "no ELF at $ELF"
+[[ -f $CARGO_TARGET_DIR/thumbv7m-none-eabi/release/postel-firmware ]] || die "no ELF in $CARGO_TARGET_DIR"
+ELF=$work/postel-firmware.elf
+cp "$CARGO_TARGET_DIR/thumbv7m-none-eabi/release/postel-firmware" "$ELF"
+flock -u 9
+exec 9>&-
 
 # ---------------------------------------------------------------------------
 # Run. The UART is a TCP client of the server; after each session QEMU reconnects.
 # ---------------------------------------------------------------------------
 timeout_s=${timeout_s:-$((60 + 30 * count))}
 [[ $timeout_s =~ ^[1-9][0-9]*$ ]] || die "POSTEL_FW_TIMEOUT must be a positive number of seconds"
-run_log=$FW/target/firmware-run.log
+run_log=$work/run.log
 chardev="socket,id=smtp,host=$host,port=$port,reconnect=1,nodelay=on"
 set +e
 if [[ $quiet == 1 ]]; then

@@ -33,6 +33,11 @@ use session::Sessions;
 const DRAIN_QUIET_MS: u64 = 250;
 /// How long the old connection may keep sending after QUIT before the run gives up.
 const DRAIN_LIMIT_MS: u64 = 5_000;
+/// QEMU's reconnect delay (`-chardev socket,...,reconnect=1`: seconds in QEMU 7.2).
+const RECONNECT_MS: u64 = 1_000;
+/// Allowance for QEMU's connect on top of [`RECONNECT_MS`], before a client that speaks
+/// first (implicit TLS) writes.
+const CONNECT_MARGIN_MS: u64 = 300;
 
 #[entry]
 fn main() -> ! {
@@ -87,7 +92,18 @@ fn run(board: &mut Board) -> u32 {
 
     let mut delivered = 0u32;
     let started = clock::now_ms();
+    // When QEMU's connection is (about to be) up: at boot QEMU connects before the firmware
+    // runs, or retries every second.
+    let mut connected_at = started;
     for seq in 1..=config::COUNT {
+        if config::TLS == config::Tls::Implicit {
+            // With implicit TLS the client speaks first, and QEMU drops what is written
+            // while it is not connected: a ClientHello sent before the reconnect is lost and
+            // the handshake times out. STARTTLS and plaintext wait for the greeting instead.
+            while clock::now_ms() < connected_at + CONNECT_MARGIN_MS {
+                cortex_m::asm::wfi();
+            }
+        }
         let t0 = clock::now_ms();
         let unix_time = config::UNIX_TIME + t0 / 1000;
         let mut text: Buffer<MESSAGE_BYTES> = Buffer::new();
@@ -122,13 +138,18 @@ fn run(board: &mut Board) -> u32 {
                 // greeting can come: QEMU reconnects 1 s after it has seen the close.
                 if seq < config::COUNT {
                     match board.uart.drain(DRAIN_QUIET_MS, DRAIN_LIMIT_MS) {
-                        Ok(0) => {}
-                        Ok(n) => hprintln!(
-                            "message {}/{}: {} octet(s) after the 221 dropped",
-                            seq,
-                            config::COUNT,
-                            n
-                        ),
+                        Ok(drained) => {
+                            if drained.octets != 0 {
+                                hprintln!(
+                                    "message {}/{}: {} octet(s) after the 221 dropped",
+                                    seq,
+                                    config::COUNT,
+                                    drained.octets
+                                );
+                            }
+                            // QEMU saw the close when the last octet was taken.
+                            connected_at = drained.last_ms + RECONNECT_MS;
+                        }
                         Err(n) => {
                             hprintln!(
                                 "message {}/{}: the server kept sending after QUIT ({} octets)",

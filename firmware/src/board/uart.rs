@@ -58,6 +58,15 @@ impl core::fmt::Display for Overrun {
 
 impl core::error::Error for Overrun {}
 
+/// What [`Uart::drain`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Drained {
+    /// Octets dropped.
+    pub octets: usize,
+    /// When the last one came (`clock::now_ms`); the start of the drain if none did.
+    pub last_ms: u64,
+}
+
 /// UART0, owned: at most one exists.
 #[derive(Debug)]
 pub struct Uart {
@@ -82,28 +91,28 @@ impl Uart {
     /// Reads and drops what the server still sends after a session, until nothing has
     /// arrived for `quiet_ms`: the UART cannot hang up, so the firmware waits for the
     /// server's close instead (a TLS close_notify after the 221, say). QEMU reads the socket's
-    /// end only once the UART has taken every octet before it, and reconnects a second
+    /// end only once the UART has taken every octet before it, then reconnects a second
     /// later; draining first keeps the old connection's octets out of the next session.
     ///
     /// Gives up with `Err(dropped)` when octets keep coming for `limit_ms`.
-    pub fn drain(&mut self, quiet_ms: u64, limit_ms: u64) -> Result<usize, usize> {
+    pub fn drain(&mut self, quiet_ms: u64, limit_ms: u64) -> Result<Drained, usize> {
         let start = clock::now_ms();
         let mut last = start;
-        let mut dropped = 0;
+        let mut octets = 0;
         loop {
             let now = clock::now_ms();
             if self.rx_full() {
                 let _ = self.read_reg(DATA);
-                dropped += 1;
+                octets += 1;
                 last = now;
             } else if now - last >= quiet_ms {
                 let _ = self.take_overrun();
-                return Ok(dropped);
+                return Ok(Drained { octets, last_ms: last });
             } else {
                 cortex_m::asm::wfi();
             }
             if now - start >= limit_ms {
-                return Err(dropped);
+                return Err(octets);
             }
         }
     }
