@@ -47,7 +47,10 @@ fn main() -> Result<()> {
     fs::copy("memory.x", out.join("memory.x"))?;
     // cortex-m-rt's "device" feature includes device.x, where a device crate names its
     // interrupt handlers; src/board/vectors.rs points all 32 at DefaultHandler instead.
-    fs::write(out.join("device.x"), "/* The interrupt vectors are in src/board/vectors.rs. */\n")?;
+    fs::write(
+        out.join("device.x"),
+        "/* The interrupt vectors are in src/board/vectors.rs. */\n",
+    )?;
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed=build.rs");
@@ -70,15 +73,23 @@ fn generate(out: &Path) -> Result<String> {
 
     let mode = var("POSTEL_FW_TLS").unwrap_or_else(|| "none".into());
     if mode != "none" && env::var_os("CARGO_FEATURE_TLS").is_none() {
-        return Err(format!("POSTEL_FW_TLS={mode} needs the firmware's `tls` feature (--features tls)").into());
+        return Err(format!(
+            "POSTEL_FW_TLS={mode} needs the firmware's `tls` feature (--features tls)"
+        )
+        .into());
     }
     let tls = match mode.as_str() {
-        "none" => "Tls::None",
-        "starttls" => "Tls::StartTls",
-        "implicit" => "Tls::Implicit",
-        other => return Err(format!("POSTEL_FW_TLS={other:?}: want none, starttls or implicit").into()),
+        "none" => "Security::Plain",
+        "starttls" => "Security::StartTls",
+        "implicit" => "Security::Implicit",
+        other => {
+            return Err(format!("POSTEL_FW_TLS={other:?}: want none, starttls or implicit").into())
+        }
     };
-    writeln!(rs, "/// How the session protects itself.\npub const TLS: Tls = {tls};")?;
+    writeln!(
+        rs,
+        "/// How the session protects itself.\npub const TLS: Security = {tls};"
+    )?;
 
     let name = var("POSTEL_FW_TLS_NAME").unwrap_or_else(|| "localhost".into());
     // Only the TLS build reads the TLS settings.
@@ -99,11 +110,15 @@ fn generate(out: &Path) -> Result<String> {
     let password = match var("POSTEL_FW_PASSWORD_FILE") {
         Some(path) => {
             println!("cargo:rerun-if-changed={path}");
-            let text = fs::read_to_string(&path).map_err(|e| format!("POSTEL_FW_PASSWORD_FILE={path}: {e}"))?;
+            let text = fs::read_to_string(&path)
+                .map_err(|e| format!("POSTEL_FW_PASSWORD_FILE={path}: {e}"))?;
             let line = text.strip_suffix('\n').unwrap_or(&text);
             let line = line.strip_suffix('\r').unwrap_or(line);
             if line.contains(['\n', '\r']) {
-                return Err(format!("POSTEL_FW_PASSWORD_FILE={path}: the password must be one line").into());
+                return Err(format!(
+                    "POSTEL_FW_PASSWORD_FILE={path}: the password must be one line"
+                )
+                .into());
             }
             Some(line.to_owned())
         }
@@ -114,12 +129,19 @@ fn generate(out: &Path) -> Result<String> {
         (None, None) => "None".into(),
         _ => return Err("POSTEL_FW_USER and POSTEL_FW_PASSWORD_FILE go together".into()),
     };
-    writeln!(rs, "/// AUTH credentials.\n{tls_only}\npub const LOGIN: Option<Login> = {credentials};")?;
+    writeln!(
+        rs,
+        "/// AUTH credentials.\n{tls_only}\npub const LOGIN: Option<Login> = {credentials};"
+    )?;
 
     let from = var("POSTEL_FW_FROM").unwrap_or_else(|| "device@example.test".into());
     let to = var("POSTEL_FW_TO").unwrap_or_else(|| "postmaster@example.test".into());
     let ehlo = var("POSTEL_FW_EHLO").unwrap_or_else(|| "device.example.test".into());
-    for (what, v) in [("POSTEL_FW_FROM", &from), ("POSTEL_FW_TO", &to), ("POSTEL_FW_EHLO", &ehlo)] {
+    for (what, v) in [
+        ("POSTEL_FW_FROM", &from),
+        ("POSTEL_FW_TO", &to),
+        ("POSTEL_FW_EHLO", &ehlo),
+    ] {
         if v.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(format!("{what}={v:?}: no spaces or control characters").into());
         }
@@ -135,10 +157,15 @@ fn generate(out: &Path) -> Result<String> {
     if count == 0 {
         return Err("POSTEL_FW_COUNT must be at least 1".into());
     }
-    writeln!(rs, "/// Messages to send, each over a new connection.\npub const COUNT: u32 = {count};")?;
+    writeln!(
+        rs,
+        "/// Messages to send, each over a new connection.\npub const COUNT: u32 = {count};"
+    )?;
 
     let now: u64 = match var("POSTEL_FW_UNIX_TIME") {
-        Some(t) => t.parse().map_err(|e| format!("POSTEL_FW_UNIX_TIME={t}: {e}"))?,
+        Some(t) => t
+            .parse()
+            .map_err(|e| format!("POSTEL_FW_UNIX_TIME={t}: {e}"))?,
         None => SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs(),
     };
     writeln!(rs, "/// Seconds since 1970 when the firmware was built: the clock's base.\npub const UNIX_TIME: u64 = {now};")?;
@@ -147,13 +174,19 @@ fn generate(out: &Path) -> Result<String> {
         Some(hex) => parse_seed(&hex)?,
         None => {
             // A path that never exists: cargo then reruns this script on every build.
-            println!("cargo:rerun-if-changed={}", out.join("no-such-file-rerun-always").display());
+            println!(
+                "cargo:rerun-if-changed={}",
+                out.join("no-such-file-rerun-always").display()
+            );
             let mut seed = [0u8; 32];
             fs::File::open("/dev/urandom")?.read_exact(&mut seed)?;
             seed
         }
     };
-    writeln!(rs, "/// The RNG seed, fresh for each build.\npub const SEED: [u8; 32] = {seed:?};")?;
+    writeln!(
+        rs,
+        "/// The RNG seed, fresh for each build.\npub const SEED: [u8; 32] = {seed:?};"
+    )?;
     Ok(rs)
 }
 
@@ -164,7 +197,8 @@ fn parse_seed(hex: &str) -> Result<[u8; 32]> {
     }
     let mut seed = [0u8; 32];
     for (i, byte) in seed.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|e| format!("POSTEL_FW_SEED: {e}"))?;
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+            .map_err(|e| format!("POSTEL_FW_SEED: {e}"))?;
     }
     Ok(seed)
 }

@@ -5,9 +5,9 @@
 // Each build names one variant (the generated `TLS`).
 #[allow(dead_code)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tls {
+pub enum Security {
     /// Plaintext, no AUTH.
-    None,
+    Plain,
     /// STARTTLS on a plaintext connection (RFC 3207).
     StartTls,
     /// TLS from the first octet (RFC 8314).

@@ -47,3 +47,26 @@ impl fmt::Display for Rfc5322Date {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Rfc5322Date;
+    use std::string::ToString;
+
+    #[test]
+    fn dates_across_leap_days_centuries_and_the_epoch() {
+        let cases = [
+            (0, "Thu, 01 Jan 1970 00:00:00 +0000"),
+            (951_782_400, "Tue, 29 Feb 2000 00:00:00 +0000"),
+            (1_709_210_096, "Thu, 29 Feb 2024 12:34:56 +0000"),
+            (1_796_410_920, "Fri, 04 Dec 2026 19:02:00 +0000"),
+            // 2100 is not a leap year: 28 February is followed by 1 March.
+            (4_107_542_399, "Sun, 28 Feb 2100 23:59:59 +0000"),
+            (4_107_542_400, "Mon, 01 Mar 2100 00:00:00 +0000"),
+            (253_402_300_799, "Fri, 31 Dec 9999 23:59:59 +0000"),
+        ];
+        for (t, want) in cases {
+            assert_eq!(Rfc5322Date(t).to_string(), want, "unix time {t}");
+        }
+    }
+}

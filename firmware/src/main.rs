@@ -74,7 +74,7 @@ fn run(board: &mut Board) -> u32 {
             return 0;
         }
     };
-    if config::TLS != config::Tls::None {
+    if config::TLS != config::Security::Plain {
         hprintln!(
             "firmware: TLS to {}, {} trust anchor(s), {}",
             config::TLS_NAME,
@@ -96,7 +96,7 @@ fn run(board: &mut Board) -> u32 {
     // runs, or retries every second.
     let mut connected_at = started;
     for seq in 1..=config::COUNT {
-        if config::TLS == config::Tls::Implicit {
+        if config::TLS == config::Security::Implicit {
             // With implicit TLS the client speaks first, and QEMU drops what is written
             // while it is not connected: a ClientHello sent before the reconnect is lost and
             // the handshake times out. STARTTLS and plaintext wait for the greeting instead.
@@ -117,7 +117,12 @@ fn run(board: &mut Board) -> u32 {
             host: config::EHLO,
         };
         if message::compose(&mut text, &fields).is_err() {
-            hprintln!("message {}/{}: does not fit {} octets", seq, config::COUNT, MESSAGE_BYTES);
+            hprintln!(
+                "message {}/{}: does not fit {} octets",
+                seq,
+                config::COUNT,
+                MESSAGE_BYTES
+            );
             break;
         }
         let mut transport = Timed::new(&mut board.uart, &deadline);
@@ -163,10 +168,21 @@ fn run(board: &mut Board) -> u32 {
                 }
             }
             Err(e) => {
-                hprintln!("message {}/{}: failed after {} ms: {}", seq, config::COUNT, ms, e);
+                hprintln!(
+                    "message {}/{}: failed after {} ms: {}",
+                    seq,
+                    config::COUNT,
+                    ms,
+                    e
+                );
                 #[cfg(feature = "tls")]
                 if let Some(why) = sessions.verify_failure() {
-                    hprintln!("message {}/{}: certificate refused: {}", seq, config::COUNT, why);
+                    hprintln!(
+                        "message {}/{}: certificate refused: {}",
+                        seq,
+                        config::COUNT,
+                        why
+                    );
                 }
                 break;
             }

@@ -49,7 +49,10 @@ impl Board {
         // clears the UART's interrupt flag.
         unsafe { core.NVIC.set_priority(Irq(uart::UART0_RX_IRQ), 0x80) };
         unsafe { cortex_m::peripheral::NVIC::unmask(Irq(uart::UART0_RX_IRQ)) };
-        Some(Board { uart, clock: clock::SysTickClock })
+        Some(Board {
+            uart,
+            clock: clock::SysTickClock,
+        })
     }
 }
 

@@ -107,7 +107,10 @@ impl Uart {
                 last = now;
             } else if now - last >= quiet_ms {
                 let _ = self.take_overrun();
-                return Ok(Drained { octets, last_ms: last });
+                return Ok(Drained {
+                    octets,
+                    last_ms: last,
+                });
             } else {
                 cortex_m::asm::wfi();
             }

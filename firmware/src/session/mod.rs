@@ -53,8 +53,13 @@ impl<'a> Sessions<'a> {
             smtp_rx: &mut ram.smtp_rx,
             smtp_tx: &mut ram.smtp_tx,
             #[cfg(feature = "tls")]
-            tls: tls::TlsState::new(&mut ram.tls_read, &mut ram.tls_write, &mut ram.ca_der, ticks)
-                .map_err(SetupError::TrustAnchors)?,
+            tls: tls::TlsState::new(
+                &mut ram.tls_read,
+                &mut ram.tls_write,
+                &mut ram.ca_der,
+                ticks,
+            )
+            .map_err(SetupError::TrustAnchors)?,
         })
     }
 
@@ -120,8 +125,8 @@ impl<'a> Sessions<'a> {
 /// The core's TLS mode for `config::TLS`.
 fn mode() -> postel_proto::TlsMode {
     match config::TLS {
-        config::Tls::None => postel_proto::TlsMode::Disabled,
-        config::Tls::StartTls => postel_proto::TlsMode::Required,
-        config::Tls::Implicit => postel_proto::TlsMode::Implicit,
+        config::Security::Plain => postel_proto::TlsMode::Disabled,
+        config::Security::StartTls => postel_proto::TlsMode::Required,
+        config::Security::Implicit => postel_proto::TlsMode::Implicit,
     }
 }
