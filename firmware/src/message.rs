@@ -28,6 +28,12 @@ impl<const N: usize> Buffer<N> {
     }
 }
 
+impl<const N: usize> Default for Buffer<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<const N: usize> fmt::Write for Buffer<N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let end = self
