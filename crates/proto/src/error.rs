@@ -321,7 +321,7 @@ impl fmt::Display for Error {
                 };
                 write!(f, "{what}: {reply}")
             }
-            Error::Sasl(e) => write!(f, "authentication exchange failed: {e:?}"),
+            Error::Sasl(e) => write!(f, "authentication exchange failed: {e}"),
             Error::InvalidArgument {
                 argument,
                 at,

@@ -21,7 +21,7 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::auth::{self, Exchange, Mechanism};
+use crate::auth::{self, AuthError, Exchange, Mechanism};
 use crate::body::{BodyEncoder, Framing};
 use crate::capability::{Capabilities, Extension};
 use crate::command::{self, Writer, BDAT_HEADER_MAX};
@@ -953,6 +953,15 @@ impl<'a> Client<'a> {
             }
         }
         if let (Some(creds), None) = (self.config.credentials, self.authenticated) {
+            // What this build cannot do, whatever the server offers: said before anything
+            // about the connection.
+            match self.config.mechanism {
+                Some(m) if !m.is_built() => return Err(AuthError::MechanismNotBuilt(m).into()),
+                None if !auth::any_built_for(&creds) => {
+                    return Err(AuthError::NoMechanismBuilt.into())
+                }
+                _ => {}
+            }
             if !self.encrypted && !self.config.dangerous_allow_plaintext_auth {
                 return Err(Error::AuthRequiresTls);
             }
