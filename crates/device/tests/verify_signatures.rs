@@ -140,6 +140,14 @@ fn rsa3072_and_rsa4096() {
     );
 }
 
+/// A 2049-bit modulus: the PSS encoding is one octet shorter than the modulus.
+#[test]
+fn rsa2049_pss_and_pkcs1() {
+    let key = data("rsa-odd.pub.der");
+    known_answer(rsa::RSA_PSS_SHA256, &key, "sig-rsa2049-pss-sha256.bin");
+    known_answer(rsa::RSA_PKCS1_SHA256, &key, "sig-rsa2049-pkcs1-sha256.bin");
+}
+
 #[test]
 fn rsa_padding_and_hash_must_match() {
     let key = data("rsa-leaf.pub.der");

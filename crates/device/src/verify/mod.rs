@@ -30,6 +30,31 @@
 //! that firmware. Never pass 0 or a far-future time to "make it work": 0 refuses every
 //! certificate as not yet valid, and a far-future time refuses every one as expired.
 //!
+//! # Resources (Cortex-M3, measured)
+//!
+//! Measured under QEMU's mps2-an385 (Cortex-M3) with `opt-level = "z"`, LTO and
+//! `panic = "abort"`, by a probe firmware that paints the stack and counts instructions
+//! (`-icount`), verifying this crate's test fixtures:
+//!
+//! | what | stack (bytes, deepest) | instructions |
+//! | --- | --- | --- |
+//! | chain check, P-256 root → intermediate → server (2 ECDSA verifications) + name | 9,032 | 42 M |
+//! | CertificateVerify, ECDSA P-256 | 5,472 | 21 M |
+//! | chain check, RSA-4096 (PKCS#1 v1.5 SHA-384) → 3072 (PSS SHA-256) → 2048 | 7,640 | 24 M |
+//! | CertificateVerify, RSA-2048 PSS SHA-256 | 4,048 | 3.9 M |
+//! | a refused (expired) chain | 3,696 | < 0.01 M |
+//!
+//! About 5 KB of each ECDSA figure is the p256 crate's own verification; building p256,
+//! primeorder and elliptic-curve with `opt-level = 3` brings a P-256 verification from 21 M
+//! to 13 M instructions for 5.7 KB more flash. The verifier itself is
+//! `size_of::<ChainVerifier<Aes128GcmSha256>>()` = 1,000 bytes of RAM (host or device: the
+//! host hash state is larger), mostly the [`MAX_SPKI`] key copy and the host name.
+//!
+//! Flash (`.text` + `.rodata`, the probe's own code and fixtures taken out): about 68 KB with
+//! RSA (webpki 13 KB, sha2 13.5 KB of which SHA-512's unrolled compression 10.5 KB, p256 and
+//! primeorder 9 KB, this module 11 KB), about 63 KB without the `rsa` feature. sha2's
+//! `force-soft-compact` feature, set by the firmware, saves 11.5 KB at no measurable cost.
+//!
 //! # Usage
 //!
 //! ```no_run

@@ -101,6 +101,9 @@ rsa_key rsa-root 4096
 rsa_key rsa-inter 3072
 rsa_key rsa-leaf 2048
 rsa_key rsa-weak 1024
+# 2049 bits: modBits - 1 is a multiple of 8, so PSS's encoded message is one octet shorter
+# than the modulus (RFC 8017 section 9.1.2 emLen).
+rsa_key rsa-odd 2049
 cert rsa-root "Postel Test RSA Root" self ca_ext $long_start $long_end
 cert rsa-inter "Postel Test RSA Intermediate" rsa-root ca_ext $long_start $long_end -md sha384
 cert rsa-leaf mail.example.test rsa-inter leaf_ext $long_start $long_end \
@@ -109,7 +112,7 @@ cert rsa-weak mail.example.test rsa-inter leaf_ext $long_start $long_end
 
 # Public keys as webpki hands them to a signature algorithm (the subjectPublicKey octets):
 # PKCS#1 RSAPublicKey for RSA, the SPKI DER for EC (its last 65 octets are the SEC1 point).
-for k in rsa-root rsa-inter rsa-leaf rsa-weak; do
+for k in rsa-root rsa-inter rsa-leaf rsa-weak rsa-odd; do
   openssl rsa -in $k.key.pem -RSAPublicKey_out -outform DER -out $k.pub.der 2>/dev/null
 done
 openssl pkey -in ec-leaf.key.pem -pubout -outform DER -out ec-leaf.spki.der
@@ -129,6 +132,8 @@ pss rsa-inter sha384 sig-rsa3072-pss-sha384.bin
 pkcs1 rsa-root sha512 sig-rsa4096-pkcs1-sha512.bin
 pss rsa-root sha256 sig-rsa4096-pss-sha256.bin
 pkcs1 rsa-weak sha256 sig-rsa1024-pkcs1-sha256.bin
+pss rsa-odd sha256 sig-rsa2049-pss-sha256.bin
+pkcs1 rsa-odd sha256 sig-rsa2049-pkcs1-sha256.bin
 openssl dgst -sha256 -sign ec-leaf.key.pem -out sig-p256-sha256.der msg.bin
 openssl dgst -sha384 -sign ec-leaf.key.pem -out sig-p256-sha384.der msg.bin
 openssl pkey -in ec384-leaf.key.pem -pubout -outform DER -out ec384-leaf.spki.der
@@ -149,7 +154,7 @@ openssl dgst -sha256 -sign rsa-weak.key.pem -sigopt rsa_padding_mode:pss \
 openssl dgst -sha256 -sign rsa-leaf.key.pem -out cv-rsa2048-pkcs1-sha256.bin cv-content.bin
 # Only the keys the end-to-end test's openssl s_server needs are kept.
 for k in ec-root ec-inter ec-future ec-client ec-other-root ec-grandchild ec384-root ec384-inter \
-  rsa-root rsa-inter; do
+  rsa-root rsa-inter rsa-odd; do
   rm -f $k.key.pem
 done
 echo "fixtures written to $(pwd)"
