@@ -46,14 +46,15 @@
 //!
 //! About 5 KB of each ECDSA figure is the p256 crate's own verification; building p256,
 //! primeorder and elliptic-curve with `opt-level = 3` brings a P-256 verification from 21 M
-//! to 13 M instructions for 5.7 KB more flash. The verifier itself is
-//! `size_of::<ChainVerifier<Aes128GcmSha256>>()` = 1,000 bytes of RAM (host or device: the
-//! host hash state is larger), mostly the [`MAX_SPKI`] key copy and the host name.
+//! to 13 M instructions for 5.7 KB more flash. The verifier itself takes
+//! `size_of::<ChainVerifier<Aes128GcmSha256>>()` = 1,000 bytes of RAM on thumbv7m, mostly
+//! the [`MAX_SPKI`] key copy and the host name.
 //!
 //! Flash (`.text` + `.rodata`, the probe's own code and fixtures taken out): about 68 KB with
 //! RSA (webpki 13 KB, sha2 13.5 KB of which SHA-512's unrolled compression 10.5 KB, p256 and
 //! primeorder 9 KB, this module 11 KB), about 63 KB without the `rsa` feature. sha2's
-//! `force-soft-compact` feature, set by the firmware, saves 11.5 KB at no measurable cost.
+//! `force-soft-compact` feature (a firmware can enable it on its own sha2 dependency) saves
+//! 11.5 KB at no measurable cost.
 //!
 //! # Usage
 //!
