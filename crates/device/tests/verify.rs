@@ -113,6 +113,7 @@ fn intermediates_in_any_order_and_extra_roots() {
     assert_eq!(r, Ok(()));
 }
 
+#[cfg(feature = "rsa")]
 #[test]
 fn good_rsa_chain_pkcs1_sha384_4096_and_pss_3072() {
     // rsa-root (4096) signed rsa-inter with PKCS#1 v1.5 SHA-384; rsa-inter (3072) signed
@@ -270,17 +271,34 @@ fn tampered_signature_is_refused() {
     assert_eq!(r, refused(TlsError::InvalidCertificate));
     assert_eq!(f, Some(VerifyFailure::BadSignature));
 
-    let rsa_root = data("rsa-root.der");
-    let anchors = [trust_anchor(&rsa_root).unwrap()];
-    let mut leaf = data("rsa-leaf.der");
-    *leaf.last_mut().unwrap() ^= 0x80;
-    let (_, f) = check_ders(
-        &anchors,
+    #[cfg(feature = "rsa")]
+    {
+        let rsa_root = data("rsa-root.der");
+        let anchors = [trust_anchor(&rsa_root).unwrap()];
+        let mut leaf = data("rsa-leaf.der");
+        *leaf.last_mut().unwrap() ^= 0x80;
+        let (_, f) = check_ders(
+            &anchors,
+            Some("mail.example.test"),
+            &[leaf, data("rsa-inter.der")],
+            NOW,
+        );
+        assert_eq!(f, Some(VerifyFailure::BadSignature));
+    }
+}
+
+/// Without the `rsa` feature an RSA chain is refused for its algorithm, not accepted.
+#[cfg(not(feature = "rsa"))]
+#[test]
+fn rsa_chain_is_refused_without_the_feature() {
+    let (r, f) = check(
+        &["rsa-root.der"],
         Some("mail.example.test"),
-        &[leaf, data("rsa-inter.der")],
+        &["rsa-leaf.der", "rsa-inter.der"],
         NOW,
     );
-    assert_eq!(f, Some(VerifyFailure::BadSignature));
+    assert_eq!(r, refused(TlsError::InvalidCertificate));
+    assert_eq!(f, Some(VerifyFailure::UnsupportedAlgorithm));
 }
 
 #[test]
@@ -410,6 +428,7 @@ fn certificate_verify_ecdsa_p256() {
     );
 }
 
+#[cfg(feature = "rsa")]
 #[test]
 fn certificate_verify_rsa_pss() {
     let sig = data("cv-rsa2048-pss-sha256.bin");
@@ -451,6 +470,7 @@ fn certificate_verify_rsa_pss() {
     );
 }
 
+#[cfg(feature = "rsa")]
 #[test]
 fn certificate_verify_refusals_of_scheme_and_key() {
     let rsa = ["rsa-leaf.der", "rsa-inter.der"];

@@ -2,6 +2,7 @@
 //! (tests/data/gen.sh) verify, and one flipped bit (of the signature or of the message) fails.
 
 use postel_device::verify::ecdsa;
+#[cfg(feature = "rsa")]
 use postel_device::verify::rsa;
 use rustls_pki_types::SignatureVerificationAlgorithm;
 
@@ -105,6 +106,7 @@ fn ecdsa_wrong_hash_or_key_fails() {
     );
 }
 
+#[cfg(feature = "rsa")]
 #[test]
 fn rsa2048_pkcs1_sha256_384_512() {
     let key = data("rsa-leaf.pub.der");
@@ -113,6 +115,7 @@ fn rsa2048_pkcs1_sha256_384_512() {
     known_answer(rsa::RSA_PKCS1_SHA512, &key, "sig-rsa2048-pkcs1-sha512.bin");
 }
 
+#[cfg(feature = "rsa")]
 #[test]
 fn rsa2048_pss_sha256_384_512() {
     let key = data("rsa-leaf.pub.der");
@@ -121,6 +124,7 @@ fn rsa2048_pss_sha256_384_512() {
     known_answer(rsa::RSA_PSS_SHA512, &key, "sig-rsa2048-pss-sha512.bin");
 }
 
+#[cfg(feature = "rsa")]
 #[test]
 fn rsa3072_and_rsa4096() {
     known_answer(
@@ -141,6 +145,7 @@ fn rsa3072_and_rsa4096() {
 }
 
 /// A 2049-bit modulus: the PSS encoding is one octet shorter than the modulus.
+#[cfg(feature = "rsa")]
 #[test]
 fn rsa2049_pss_and_pkcs1() {
     let key = data("rsa-odd.pub.der");
@@ -148,6 +153,7 @@ fn rsa2049_pss_and_pkcs1() {
     known_answer(rsa::RSA_PKCS1_SHA256, &key, "sig-rsa2049-pkcs1-sha256.bin");
 }
 
+#[cfg(feature = "rsa")]
 #[test]
 fn rsa_padding_and_hash_must_match() {
     let key = data("rsa-leaf.pub.der");
@@ -182,6 +188,7 @@ fn rsa_padding_and_hash_must_match() {
     );
 }
 
+#[cfg(feature = "rsa")]
 #[test]
 fn rsa_1024_bit_key_is_refused_even_with_a_good_signature() {
     let key = data("rsa-weak.pub.der");
@@ -195,6 +202,7 @@ fn rsa_1024_bit_key_is_refused_even_with_a_good_signature() {
     );
 }
 
+#[cfg(feature = "rsa")]
 #[test]
 fn rsa_signature_not_below_the_modulus_is_refused() {
     let key = data("rsa-leaf.pub.der");
@@ -211,6 +219,7 @@ fn rsa_signature_not_below_the_modulus_is_refused() {
     );
 }
 
+#[cfg(feature = "rsa")]
 #[test]
 fn algorithm_identifiers_are_webpki_s() {
     use rustls_pki_types::alg_id;

@@ -159,6 +159,7 @@ fn ecdsa_chain_handshake_by_ip_address() {
     );
 }
 
+#[cfg(feature = "rsa")]
 #[test]
 fn rsa_chain_handshake_succeeds_with_pss_certificate_verify() {
     let server = Server::start("rsa-leaf.pem", "rsa-leaf.key.pem", Some("rsa-inter.pem"));
@@ -236,6 +237,7 @@ fn no_server_name_handshake_fails() {
     );
 }
 
+#[cfg(feature = "rsa")]
 #[test]
 fn weak_rsa_key_handshake_fails() {
     // OpenSSL's own security level refuses to serve a 1024-bit key unless lowered.
