@@ -6,7 +6,7 @@ use embedded_tls::{
     TlsError, TlsVerifier,
 };
 use postel_device::verify::{
-    ChainVerifier, PemError, TrustAnchor, UnixTime, VerifyFailure, pem_block, trust_anchor,
+    pem_block, trust_anchor, ChainVerifier, PemError, TrustAnchor, UnixTime, VerifyFailure,
 };
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -547,10 +547,9 @@ fn certificate_verify_without_a_verified_certificate_is_refused() {
     // Nor after a refused one (wrong host).
     v.set_host_name("other.example.test").unwrap();
     let certs = [data("ec-leaf.der"), data("ec-inter.der")];
-    assert!(
-        v.verify_certificate(&transcript(), message(&certs))
-            .is_err()
-    );
+    assert!(v
+        .verify_certificate(&transcript(), message(&certs))
+        .is_err());
     let verify = CertificateVerifyRef {
         signature_scheme: SignatureScheme::EcdsaSecp256r1Sha256,
         signature: &sig,

@@ -36,14 +36,12 @@ fn known_answer(alg: &dyn SignatureVerificationAlgorithm, key: &[u8], sig_file: 
         "{sig_file}: message changed"
     );
     // Truncated or extended signatures.
-    assert!(
-        alg.verify_signature(key, &msg, &sig[..sig.len() - 1])
-            .is_err()
-    );
-    assert!(
-        alg.verify_signature(key, &msg, &[&sig[..], &[0]].concat())
-            .is_err()
-    );
+    assert!(alg
+        .verify_signature(key, &msg, &sig[..sig.len() - 1])
+        .is_err());
+    assert!(alg
+        .verify_signature(key, &msg, &[&sig[..], &[0]].concat())
+        .is_err());
     assert!(alg.verify_signature(key, &msg, &[]).is_err());
 }
 
@@ -87,23 +85,17 @@ fn ecdsa_p384_sha384() {
 fn ecdsa_wrong_hash_or_key_fails() {
     let msg = data("msg.bin");
     let sig = data("sig-p256-sha256.der");
-    assert!(
-        ecdsa::ECDSA_P256_SHA384
-            .verify_signature(&p256_point(), &msg, &sig)
-            .is_err()
-    );
+    assert!(ecdsa::ECDSA_P256_SHA384
+        .verify_signature(&p256_point(), &msg, &sig)
+        .is_err());
     let mut key = p256_point();
     key[10] ^= 1; // no longer a point on the curve
-    assert!(
-        ecdsa::ECDSA_P256_SHA256
-            .verify_signature(&key, &msg, &sig)
-            .is_err()
-    );
-    assert!(
-        ecdsa::ECDSA_P256_SHA256
-            .verify_signature(&[], &msg, &sig)
-            .is_err()
-    );
+    assert!(ecdsa::ECDSA_P256_SHA256
+        .verify_signature(&key, &msg, &sig)
+        .is_err());
+    assert!(ecdsa::ECDSA_P256_SHA256
+        .verify_signature(&[], &msg, &sig)
+        .is_err());
 }
 
 #[cfg(feature = "rsa")]
@@ -160,32 +152,22 @@ fn rsa_padding_and_hash_must_match() {
     let msg = data("msg.bin");
     let pkcs1 = data("sig-rsa2048-pkcs1-sha256.bin");
     let pss = data("sig-rsa2048-pss-sha256.bin");
-    assert!(
-        rsa::RSA_PSS_SHA256
-            .verify_signature(&key, &msg, &pkcs1)
-            .is_err()
-    );
-    assert!(
-        rsa::RSA_PKCS1_SHA256
-            .verify_signature(&key, &msg, &pss)
-            .is_err()
-    );
-    assert!(
-        rsa::RSA_PKCS1_SHA384
-            .verify_signature(&key, &msg, &pkcs1)
-            .is_err()
-    );
-    assert!(
-        rsa::RSA_PSS_SHA512
-            .verify_signature(&key, &msg, &pss)
-            .is_err()
-    );
+    assert!(rsa::RSA_PSS_SHA256
+        .verify_signature(&key, &msg, &pkcs1)
+        .is_err());
+    assert!(rsa::RSA_PKCS1_SHA256
+        .verify_signature(&key, &msg, &pss)
+        .is_err());
+    assert!(rsa::RSA_PKCS1_SHA384
+        .verify_signature(&key, &msg, &pkcs1)
+        .is_err());
+    assert!(rsa::RSA_PSS_SHA512
+        .verify_signature(&key, &msg, &pss)
+        .is_err());
     // Another key of the same size.
-    assert!(
-        rsa::RSA_PKCS1_SHA256
-            .verify_signature(&data("rsa-inter.pub.der"), &msg, &pkcs1)
-            .is_err()
-    );
+    assert!(rsa::RSA_PKCS1_SHA256
+        .verify_signature(&data("rsa-inter.pub.der"), &msg, &pkcs1)
+        .is_err());
 }
 
 #[cfg(feature = "rsa")]
@@ -195,11 +177,9 @@ fn rsa_1024_bit_key_is_refused_even_with_a_good_signature() {
     let msg = data("msg.bin");
     let sig = data("sig-rsa1024-pkcs1-sha256.bin");
     assert_eq!(sig.len(), 128);
-    assert!(
-        rsa::RSA_PKCS1_SHA256
-            .verify_signature(&key, &msg, &sig)
-            .is_err()
-    );
+    assert!(rsa::RSA_PKCS1_SHA256
+        .verify_signature(&key, &msg, &sig)
+        .is_err());
 }
 
 #[cfg(feature = "rsa")]
@@ -207,16 +187,12 @@ fn rsa_1024_bit_key_is_refused_even_with_a_good_signature() {
 fn rsa_signature_not_below_the_modulus_is_refused() {
     let key = data("rsa-leaf.pub.der");
     let msg = data("msg.bin");
-    assert!(
-        rsa::RSA_PKCS1_SHA256
-            .verify_signature(&key, &msg, &[0xff; 256])
-            .is_err()
-    );
-    assert!(
-        rsa::RSA_PKCS1_SHA256
-            .verify_signature(&key, &msg, &[0; 256])
-            .is_err()
-    );
+    assert!(rsa::RSA_PKCS1_SHA256
+        .verify_signature(&key, &msg, &[0xff; 256])
+        .is_err());
+    assert!(rsa::RSA_PKCS1_SHA256
+        .verify_signature(&key, &msg, &[0; 256])
+        .is_err());
 }
 
 #[cfg(feature = "rsa")]

@@ -10,7 +10,7 @@ use embedded_io_adapters::std::FromStd;
 use embedded_tls::blocking::TlsConnection;
 use embedded_tls::{Aes128GcmSha256, TlsConfig, TlsContext, TlsError};
 use postel_device::verify::{
-    ChainVerifier, UnixTime, VerifyFailure, VerifyingProvider, pem_block, trust_anchor,
+    pem_block, trust_anchor, ChainVerifier, UnixTime, VerifyFailure, VerifyingProvider,
 };
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};

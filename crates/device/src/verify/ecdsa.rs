@@ -8,7 +8,7 @@
 use super::der;
 use super::hash::{Hash, MAX_DIGEST};
 use rustls_pki_types::{
-    AlgorithmIdentifier, InvalidSignature, SignatureVerificationAlgorithm, alg_id,
+    alg_id, AlgorithmIdentifier, InvalidSignature, SignatureVerificationAlgorithm,
 };
 
 /// The curves supported.
@@ -130,7 +130,11 @@ impl SignatureVerificationAlgorithm for Ecdsa {
                 key.verify_prehash(digest, &sig).is_ok()
             }
         };
-        if ok { Ok(()) } else { Err(InvalidSignature) }
+        if ok {
+            Ok(())
+        } else {
+            Err(InvalidSignature)
+        }
     }
 
     fn public_key_alg_id(&self) -> AlgorithmIdentifier {

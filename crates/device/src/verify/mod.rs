@@ -96,9 +96,9 @@ mod pem;
 #[cfg(feature = "rsa")]
 pub mod rsa;
 
-pub use chain::{CHAIN_ALGORITHMS, ChainVerifier, MAX_HOST_NAME, MAX_INTERMEDIATES, MAX_SPKI};
+pub use chain::{ChainVerifier, CHAIN_ALGORITHMS, MAX_HOST_NAME, MAX_INTERMEDIATES, MAX_SPKI};
 pub use failure::VerifyFailure;
-pub use pem::{PemError, pem_block};
+pub use pem::{pem_block, PemError};
 pub use rustls_pki_types::{TrustAnchor, UnixTime};
 
 use embedded_tls::{CryptoProvider, CryptoRngCore, TlsCipherSuite, TlsError, TlsVerifier};

@@ -15,9 +15,9 @@
 
 use super::der;
 use super::hash::{Hash, MAX_DIGEST};
-use crypto_bigint::{Limb, U4096, Word};
+use crypto_bigint::{Limb, Word, U4096};
 use rustls_pki_types::{
-    AlgorithmIdentifier, InvalidSignature, SignatureVerificationAlgorithm, alg_id,
+    alg_id, AlgorithmIdentifier, InvalidSignature, SignatureVerificationAlgorithm,
 };
 
 /// Smallest modulus accepted, in bits.
