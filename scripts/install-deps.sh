@@ -13,6 +13,10 @@ PKGS+=(git-email)
 # A second, independent real server: aiosmtpd, for Debian's /usr/bin/python3
 # (crates/postel/tests/aiosmtpd.rs, crates/cli/tests/aiosmtpd.rs).
 PKGS+=(python3-aiosmtpd)
+# The microcontroller build and run (docs/embedded.md): Debian's Rust 1.96 with its std
+# sources for -Zbuild-std (the host build stays on rustup's stable), QEMU's Cortex-M
+# boards, and the ARM binutils for the firmware's sizes.
+PKGS+=(rustc-web cargo-web rust-web-src qemu-system-arm binutils-arm-none-eabi)
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

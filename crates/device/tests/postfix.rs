@@ -156,17 +156,16 @@ struct Case<'a> {
     mechanism: Option<Mechanism>,
 }
 
-/// Runs one TLS session; returns the outcome, the verifier's failure, the marker and what
-/// was written on the wire.
-fn run_tls(
-    case: &Case<'_>,
-    tag: &str,
-) -> Option<(
-    Result<(), Failure<io::Error>>,
-    Option<VerifyFailure>,
-    String,
-    Vec<u8>,
-)> {
+/// What one TLS session left: its outcome, the verifier's reason, the marker, the wire bytes.
+struct Ran {
+    result: Result<(), Failure<io::Error>>,
+    failure: Option<VerifyFailure>,
+    marker: String,
+    wire: Vec<u8>,
+}
+
+/// Runs one TLS session.
+fn run_tls(case: &Case<'_>, tag: &str) -> Option<Ran> {
     let addr = var(case.listener)?;
     let anchor_path = var(case.anchor)?;
     let user = var("USER")?;
@@ -218,7 +217,12 @@ fn run_tls(
     .map(|_| ());
     let failure = verifier.failure();
     let wire = sent.borrow().clone();
-    Some((result, failure, marker, wire))
+    Some(Ran {
+        result,
+        failure,
+        marker,
+        wire,
+    })
 }
 
 /// Record types of the TLS records in `wire` from `from` on (content type bytes).
@@ -246,7 +250,13 @@ fn after_starttls(wire: &[u8], tls: TlsMode) -> &[u8] {
 }
 
 fn assert_delivered(case: Case<'_>, tag: &str) {
-    let Some((result, failure, marker, wire)) = run_tls(&case, tag) else {
+    let Some(Ran {
+        result,
+        failure,
+        marker,
+        wire,
+    }) = run_tls(&case, tag)
+    else {
         return;
     };
     if let Err(e) = &result {
@@ -267,7 +277,13 @@ fn assert_delivered(case: Case<'_>, tag: &str) {
 }
 
 fn assert_refused(case: Case<'_>, tag: &str, why: fn(&VerifyFailure) -> bool) {
-    let Some((result, failure, marker, wire)) = run_tls(&case, tag) else {
+    let Some(Ran {
+        result,
+        failure,
+        marker,
+        wire,
+    }) = run_tls(&case, tag)
+    else {
         return;
     };
     match result {

@@ -182,9 +182,11 @@ pub(crate) fn run(
 ) -> Result<Stop, Error> {
     let mut deadline = ReplyDeadline::default();
     loop {
-        let step = core.step();
+        // The step of this very action: asked before poll() it can be stale (pipelined
+        // replies move MAIL on to RCPT inside poll).
+        let (step, action) = core.poll_step()?;
         // The I/O error and the timeout it ran into, mapped once the core is free again.
-        let failed: Option<(io::Error, Duration)> = match core.poll()? {
+        let failed: Option<(io::Error, Duration)> = match action {
             Action::Send { bytes, within } => {
                 deadline.reset();
                 match wire.write(bytes, within) {

@@ -140,8 +140,9 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<Stop, Error> {
     let mut deadline = ReplyDeadline::default();
     loop {
-        let step = core.step();
-        let failed: Option<(io::Error, Duration)> = match core.poll()? {
+        // The step of this very action (see drive.rs).
+        let (step, action) = core.poll_step()?;
+        let failed: Option<(io::Error, Duration)> = match action {
             Action::Send { bytes, within } => {
                 deadline.reset();
                 match write(io, bytes, within).await {
