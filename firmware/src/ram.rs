@@ -5,9 +5,14 @@
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-/// The SMTP core's receive and send buffers (`postel_proto::MIN_BUFFER` is 512; Postfix's
-/// EHLO reply is about 200 octets, and the send buffer holds a command group or a chunk of
-/// message content).
+/// The SMTP core's receive and send buffers. `postel_proto::MIN_BUFFER` (512) is enough for
+/// the plain image: Postfix's EHLO reply is about 200 octets (a longer reply is cut, not
+/// refused), and the send buffer holds a command group or a chunk of message content. With
+/// TLS, 1 KiB: each flush of the send buffer becomes one TLS record.
+#[cfg(not(feature = "tls"))]
+pub const SMTP_BYTES: usize = postel_proto::MIN_BUFFER;
+/// The SMTP core's receive and send buffers (see the plain image's).
+#[cfg(feature = "tls")]
 pub const SMTP_BYTES: usize = 1024;
 /// One whole TLS record read: 16 KiB of plaintext plus the record's header, tag and padding
 /// allowance (servers do not all honour max_fragment_length).
