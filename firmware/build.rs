@@ -14,6 +14,7 @@
 //! | `POSTEL_FW_UNIX_TIME`     | seconds since 1970 at build time (clock base)  | the build machine's now |
 //! | `POSTEL_FW_EHLO`          | the EHLO name                                  | `device.example.test`   |
 //! | `POSTEL_FW_SEED`          | 64 hex digits: the RNG seed                    | 32 octets of /dev/urandom |
+//! | `POSTEL_FW_STEP_TIMEOUT_MS` | every step's timeout, for tarpit tests       | RFC 5321's (minutes)    |
 //!
 //! Without `POSTEL_FW_SEED` the script draws a seed itself and reruns on every build, so no
 //! two builds share one.
@@ -37,6 +38,7 @@ const VARS: &[&str] = &[
     "POSTEL_FW_UNIX_TIME",
     "POSTEL_FW_EHLO",
     "POSTEL_FW_SEED",
+    "POSTEL_FW_STEP_TIMEOUT_MS",
 ];
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
@@ -169,6 +171,25 @@ fn generate(out: &Path) -> Result<String> {
         None => SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs(),
     };
     writeln!(rs, "/// Seconds since 1970 when the firmware was built: the clock's base.\npub const UNIX_TIME: u64 = {now};")?;
+
+    let step_timeout = match var("POSTEL_FW_STEP_TIMEOUT_MS") {
+        Some(ms) => {
+            let ms: u64 = ms
+                .parse()
+                .map_err(|e| format!("POSTEL_FW_STEP_TIMEOUT_MS={ms}: {e}"))?;
+            if ms == 0 {
+                return Err(
+                    "POSTEL_FW_STEP_TIMEOUT_MS must be at least 1 (0 would mean no limit)".into(),
+                );
+            }
+            format!("Some({ms})")
+        }
+        None => "None".into(),
+    };
+    writeln!(
+        rs,
+        "/// Every step's timeout in milliseconds instead of RFC 5321's (tarpit tests).\npub const STEP_TIMEOUT_MS: Option<u64> = {step_timeout};"
+    )?;
 
     let seed = match var("POSTEL_FW_SEED") {
         Some(hex) => parse_seed(&hex)?,

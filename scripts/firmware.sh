@@ -15,7 +15,9 @@
 #
 # Environment: POSTEL_FW_TIMEOUT (seconds for the whole QEMU run; default 60 + 30 per
 # message), POSTEL_FW_EHLO (the EHLO name; default device.example.test),
-# POSTEL_FW_QUIET=1 (the firmware's console goes to the log file only).
+# POSTEL_FW_QUIET=1 (the firmware's console goes to the log file only),
+# POSTEL_FW_STEP_TIMEOUT_MS (every SMTP step's timeout, instead of RFC 5321's minutes: for
+# tarpit tests).
 # Builds only with Debian's compiler (rustc-web, cargo-web, rust-web-src), which it installs
 # when missing, along with qemu-system-arm and binutils-arm-none-eabi.
 set -euo pipefail
@@ -34,6 +36,7 @@ usage() {
 timeout_s=${POSTEL_FW_TIMEOUT:-}
 ehlo=${POSTEL_FW_EHLO:-device.example.test}
 quiet=${POSTEL_FW_QUIET:-0}
+step_timeout_ms=${POSTEL_FW_STEP_TIMEOUT_MS:-}
 
 server= tls= ca_file= tls_name= user= password_file= from= to= count=1
 while (($#)); do
@@ -65,6 +68,9 @@ case $tls in starttls | implicit | none) ;; *) die "--tls must be starttls, impl
 [[ $count =~ ^[1-9][0-9]*$ ]] || die "--count must be a positive number"
 [[ -r $ca_file ]] || die "--ca-file $ca_file is not readable"
 [[ -r $password_file ]] || die "--password-file $password_file is not readable"
+# build.rs runs in firmware/: hand it absolute paths.
+ca_file=$(realpath -- "$ca_file")
+password_file=$(realpath -- "$password_file")
 if [[ $server =~ ^\[([0-9A-Fa-f:.]+)\]:([0-9]+)$ || $server =~ ^([^:]+):([0-9]+)$ ]]; then
     host=${BASH_REMATCH[1]}
     port=${BASH_REMATCH[2]}
@@ -118,6 +124,7 @@ export POSTEL_FW_UNIX_TIME
 POSTEL_FW_SEED=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 export POSTEL_FW_SEED
 export POSTEL_FW_EHLO=$ehlo
+[[ -z $step_timeout_ms ]] || export POSTEL_FW_STEP_TIMEOUT_MS=$step_timeout_ms
 
 # Runs may overlap (several checks at once) and share firmware/target: each builds and copies
 # its ELF under a lock, then runs and measures its own copy.

@@ -9,10 +9,12 @@
 #[cfg(feature = "tls")]
 mod tls;
 
+use core::time::Duration;
+
 use embedded_io::{Read, Write};
 use postel_device::{Buffers, Delivered, Failure};
 use postel_proto::drive::{Clock, Deadline};
-use postel_proto::{Config, Envelope, Recipient};
+use postel_proto::{Config, Envelope, Recipient, Timeouts};
 
 use crate::config;
 use crate::ram::Ram;
@@ -87,6 +89,9 @@ impl<'a> Sessions<'a> {
     {
         let mut config = Config::new(config::EHLO);
         config.tls = mode();
+        if let Some(ms) = config::STEP_TIMEOUT_MS {
+            config.timeouts = same_timeouts(Duration::from_millis(ms));
+        }
         let recipients = [Recipient::new(config::TO)];
         let mut envelope = Envelope::new(config::FROM, &recipients);
         envelope.size = Some(message.len() as u64);
@@ -119,6 +124,20 @@ impl<'a> Sessions<'a> {
     #[cfg(feature = "tls")]
     pub fn verify_failure(&self) -> Option<postel_device::verify::VerifyFailure> {
         self.tls.last_failure()
+    }
+}
+
+/// Every step bounded by `d`.
+fn same_timeouts(d: Duration) -> Timeouts {
+    Timeouts {
+        greeting: d,
+        mail: d,
+        rcpt: d,
+        data_init: d,
+        data_block: d,
+        data_end: d,
+        command: d,
+        tls_handshake: d,
     }
 }
 
