@@ -398,6 +398,22 @@ for s in "${SCENARIOS[@]}"; do
         problems+=("firmware.sh exited 0, expected a refusal")
     fi
 
+    # Repeated sends: RAM must not grow. There is no heap (static RAM is fixed at link
+    # time), so what could grow is the stack: its high-water mark after the last message
+    # must be the one after the first.
+    if [[ $kind == accept ]] && ((rc == 0 && count > 1)); then
+        marks=$(sed -nE 's/^message [0-9]+\/[0-9]+: accepted .*\(stack high-water mark ([0-9]+) bytes\)$/\1/p' "$out")
+        first=$(head -n 1 <<<"$marks") last=$(tail -n 1 <<<"$marks")
+        if (($(grep -c . <<<"$marks") != count)); then
+            problems+=("the firmware reported $(grep -c . <<<"$marks") stack marks for $count messages")
+        elif [[ $first != "$last" ]]; then
+            problems+=("RAM grew: stack high-water mark $first bytes after message 1, $last after message $count")
+        else
+            printf '%s: stack high-water mark %s bytes after message 1 and after message %s\n' \
+                "$name" "$first" "$count" >>"$out"
+        fi
+    fi
+
     verdict=$(judge --kind "$kind" --log "$POSTEL_POSTFIX_LOG" --offset "$offset" \
         --maildir "$POSTEL_POSTFIX_MAILDIR" --sender "$sender" --listener "$syslog" \
         --tls "$tls" --auth "$auth" --mech "$MECH" --user "$SASL_USER" --count "$count" \
