@@ -105,9 +105,9 @@ fi
 
 # ---------------------------------------------------------------------------
 # Build. An outer cargo (e.g. `cargo test` running this script) exports its own settings;
-# none of them may leak into this build.
+# none of them may leak into this build (CARGO_HOME stays: it is where the registry is).
 # ---------------------------------------------------------------------------
-while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^(CARGO|RUSTC|RUSTDOC|RUSTFLAGS|RUSTDOCFLAGS|RUSTUP_TOOLCHAIN|POSTEL_FW_)' || true)
+while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^(CARGO|RUSTC|RUSTDOC|RUSTFLAGS|RUSTDOCFLAGS|RUSTUP_TOOLCHAIN|POSTEL_FW_)' | grep -vx CARGO_HOME || true)
 export CARGO_TARGET_DIR=$FW/target
 export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1
 
