@@ -58,5 +58,8 @@ cargo test --workspace --all-features "$@"
 
 # The firmware under QEMU (mps2-an385) against the loopback Postfix: plain, STARTTLS+AUTH
 # through an intermediate, implicit TLS, an RSA server, four refusals, 100 sends in a row.
+step "the firmware's date and message modules, on the host"
+cargo test --manifest-path firmware/host-tests/Cargo.toml --target "$(rustc -vV | sed -n 's/^host: //p')"
+
 step "the Cortex-M firmware under QEMU against Postfix"
 bash scripts/firmware-test.sh
