@@ -232,20 +232,14 @@ where
         return Err(Failure::TlsNotBuilt);
     }
     let mut client = Client::new(config, buffers.smtp_rx, buffers.smtp_tx)?;
-    let mut verdict = Verdict::default();
-    let mut nothing: &[u8] = &[];
-    match run(
+    // Disabled never asks for TLS, and a closed session carries its error.
+    reach(
         &mut client,
         transport,
-        &mut nothing,
         deadline,
-        &mut verdict,
+        Stop::Idle,
         Failure::Transport,
-    )? {
-        Stop::Idle => {}
-        // Disabled never asks for TLS, and a closed session carries its error.
-        Stop::StartTls | Stop::Closed => return Err(closed(&client)),
-    }
+    )?;
     transact(
         &mut client,
         transport,
@@ -254,6 +248,27 @@ where
         envelope,
         Failure::Transport,
     )
+}
+
+/// Runs the session's set-up (greeting, EHLO, STARTTLS, AUTH) until the core stops as
+/// `want`; any other stop ends the session with the core's error.
+fn reach<X, E, C>(
+    client: &mut Client<'_>,
+    io: &mut X,
+    deadline: &Deadline<C>,
+    want: Stop,
+    wrap: impl Fn(X::Error) -> Failure<E>,
+) -> Result<(), Failure<E>>
+where
+    X: Read + Write,
+    C: Clock,
+{
+    let mut verdict = Verdict::default();
+    let mut nothing: &[u8] = &[];
+    match run(client, io, &mut nothing, deadline, &mut verdict, wrap)? {
+        stop if stop == want => Ok(()),
+        _ => Err(closed(client)),
+    }
 }
 
 /// The error of a session that ended early.
@@ -385,21 +400,15 @@ mod tls {
             config.nonce = &nonce;
         }
         let mut client = Client::new(config, smtp_rx, smtp_tx)?;
-        let mut verdict = Verdict::default();
-        let mut nothing: &[u8] = &[];
         if !implicit {
-            match run(
+            // Required TLS: the core never goes idle before TLS; Closed carries the error.
+            reach(
                 &mut client,
                 transport,
-                &mut nothing,
                 deadline,
-                &mut verdict,
+                Stop::StartTls,
                 Failure::Transport,
-            )? {
-                Stop::StartTls => {}
-                // Required TLS: the core never goes idle before TLS; Closed carries the error.
-                Stop::Idle | Stop::Closed => return Err(closed(&client)),
-            }
+            )?;
         }
         let mut conn: TlsConnection<'_, &mut T, Aes128GcmSha256> =
             TlsConnection::new(&mut *transport, tls_read, tls_write);
@@ -423,17 +432,7 @@ mod tls {
         if !implicit {
             client.handle_tls_ready()?;
         }
-        match run(
-            &mut client,
-            &mut conn,
-            &mut nothing,
-            deadline,
-            &mut verdict,
-            Failure::Tls,
-        )? {
-            Stop::Idle => {}
-            Stop::StartTls | Stop::Closed => return Err(closed(&client)),
-        }
+        reach(&mut client, &mut conn, deadline, Stop::Idle, Failure::Tls)?;
         transact(
             &mut client,
             &mut conn,
