@@ -80,8 +80,11 @@ pub enum Failure<E> {
     /// here, before anything private was sent; the verifier keeps the precise reason.
     #[cfg(feature = "tls")]
     Tls(embedded_tls::TlsError),
-    /// TLS was asked for but this build has no TLS (the `tls` feature is off).
-    TlsNotBuilt,
+    /// The configured TLS mode is not one this function sends with, and nothing was written:
+    /// [`send_plain`] needs [`TlsMode::Disabled`] (TLS needs [`send`](crate::send) and the `tls`
+    /// feature), and [`TlsMode::Opportunistic`] is not offered on a device (a stripped
+    /// STARTTLS would send in plaintext).
+    UnsupportedTlsMode(TlsMode),
 }
 
 impl<E: fmt::Debug> fmt::Display for Failure<E> {
@@ -100,9 +103,13 @@ impl<E: fmt::Debug> fmt::Display for Failure<E> {
             ),
             #[cfg(feature = "tls")]
             Failure::Tls(e) => write!(f, "TLS failed: {e:?}"),
-            Failure::TlsNotBuilt => {
-                f.write_str("TLS was asked for, but built without the tls feature")
-            }
+            Failure::UnsupportedTlsMode(TlsMode::Opportunistic) => f.write_str(
+                "opportunistic TLS is not offered on a device: use TlsMode::Required (STARTTLS) or Implicit",
+            ),
+            Failure::UnsupportedTlsMode(mode) => write!(
+                f,
+                "send_plain sends without TLS, but the configuration asks for {mode:?}: use send() (feature tls)"
+            ),
         }
     }
 }
@@ -229,7 +236,7 @@ where
     B: Read,
 {
     if config.tls != TlsMode::Disabled {
-        return Err(Failure::TlsNotBuilt);
+        return Err(Failure::UnsupportedTlsMode(config.tls));
     }
     let mut client = Client::new(config, buffers.smtp_rx, buffers.smtp_tx)?;
     // Disabled never asks for TLS, and a closed session carries its error.
@@ -385,9 +392,7 @@ mod tls {
                     body,
                 )
             }
-            TlsMode::Opportunistic => {
-                return Err(Failure::Session(ProtoError::TlsUnavailable { reply: None }))
-            }
+            TlsMode::Opportunistic => return Err(Failure::UnsupportedTlsMode(config.tls)),
             TlsMode::Required | TlsMode::Implicit => {}
         }
         let timeouts = config.timeouts;
