@@ -355,6 +355,7 @@ selected() { [[ -z $ONLY || ",$ONLY," == *",$1,"* ]]; }
 if [[ -n $ONLY ]]; then
     IFS=, read -ra want <<<"$ONLY"
     for w in "${want[@]}"; do
+        [[ $w == tarpit-greeting ]] && continue
         printf '%s\n' "${SCENARIOS[@]}" | grep -q "^$w|" || die "no scenario named $w (see --list)"
     done
 fi
@@ -439,6 +440,65 @@ for s in "${SCENARIOS[@]}"; do
         fi
     fi
 done
+
+# The tarpit: a server (started here, on loopback) that dribbles its greeting one octet
+# every 500 ms. The firmware, built with every step's timeout at 3 s, must give up at the
+# greeting after 3 s (the whole-reply bound, measured by its SysTick clock), not wait for the
+# reply to finish or hang.
+if selected tarpit-greeting; then
+    out=$OUTDIR/tarpit-greeting.log
+    portfile=$(mktemp)
+    python3 - "$portfile" <<'PY' &
+import socket, sys, threading, time
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 0))
+srv.listen(8)
+with open(sys.argv[1], "w") as f:
+    f.write(str(srv.getsockname()[1]))
+srv.settimeout(120)
+def dribble(c):
+    try:
+        for b in b"220 tarpit.example ESMTP, one octet at a time\r\n":
+            c.sendall(bytes([b]))
+            time.sleep(0.5)
+        time.sleep(5)
+    except OSError:
+        pass
+    c.close()
+try:
+    while True:
+        c, _ = srv.accept()
+        threading.Thread(target=dribble, args=(c,), daemon=True).start()
+except OSError:
+    pass
+PY
+    tarpit=$!
+    for _ in $(seq 50); do [[ -s $portfile ]] && break; sleep 0.1; done
+    port=$(cat "$portfile")
+    rm -f "$portfile"
+    rc=0
+    t0=$(date +%s%N)
+    POSTEL_FW_STEP_TIMEOUT_MS=3000 timeout --kill-after=10 600 bash "$FIRMWARE" \
+        --server "127.0.0.1:$port" --tls none --ca-file "$POSTEL_POSTFIX_CA" --tls-name localhost \
+        --user "$POSTEL_POSTFIX_USER" --password-file "$POSTEL_POSTFIX_PASSWORD_FILE" \
+        --from "dev-tarpit@$POSTEL_POSTFIX_DOMAIN" --to "$TO" >"$out" 2>&1 </dev/null || rc=$?
+    secs=$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+    kill "$tarpit" 2>/dev/null || true
+    wait "$tarpit" 2>/dev/null || true
+    # "message 1/1: failed after 3001 ms: timed out waiting at Greeting"
+    ms=$(sed -nE 's/^message 1\/1: failed after ([0-9]+) ms: timed out waiting at Greeting$/\1/p' "$out")
+    if ((rc != 0 && rc != 124 && rc != 137)) && [[ -n $ms ]] && ((ms >= 3000 && ms < 4500)); then
+        passed=$((passed + 1))
+        printf 'PASS %-24s greeting dribbled at 2 octets/s cut off after %s ms on the device (exit %d, %s s)\n' \
+            tarpit-greeting "$ms" "$rc" "$secs"
+    else
+        failed=$((failed + 1))
+        printf 'FAIL %-24s expected a Greeting timeout after 3000-4500 ms; exit %d, %s s; last lines of %s:\n' \
+            tarpit-greeting "$rc" "$secs" "$out"
+        tail -n 8 "$out" | sed 's/^/    | /'
+    fi
+fi
 
 # Replace the lines of the scenarios measured now; keep the others' lines.
 if ((${#sized[@]})); then
