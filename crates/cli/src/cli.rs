@@ -23,6 +23,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compose a message from flags, or send ready ones (--raw), through a server.
+    ///
+    /// The body: --text, --text-file or --html-file; without them, stdin when it is a
+    /// pipe or a file (`echo body | postel send ...`, as mail(1) reads it). On a terminal
+    /// stdin is not read and the body is empty (a subject-only message). A server that
+    /// sends no greeting within a few seconds is checked for TLS, so the wrong --tls
+    /// fails at once with the mode to use. With --server and no --account, no account
+    /// from the config file is used (as msmtp's --host).
     Send(Box<SendArgs>),
     /// The sendmail interface for cron, git send-email, mutt and mail(): recipients as
     /// arguments, the message on stdin.
@@ -67,7 +74,8 @@ pub enum Tls {
 /// Which server, and how to log in.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServerArgs {
-    /// Use this account from the config file (default: its `default`).
+    /// Use this account from the config file [default: its `default`, unless --server
+    /// is given: then no account is used, only the flags].
     #[arg(long, short = 'a', value_name = "NAME", env = "POSTEL_ACCOUNT")]
     pub account: Option<String>,
     /// The server: HOST, HOST:PORT or [IPv6]:PORT.
@@ -98,6 +106,11 @@ pub struct ServerArgs {
     /// Send credentials over an unencrypted connection (dangerous).
     #[arg(long)]
     pub allow_plaintext_auth: bool,
+    /// Give up after SECS seconds when connecting and when waiting for each reply
+    /// [default: 30 s to connect, then RFC 5321's minutes per step; also `timeout` in
+    /// the account].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: Option<u64>,
 }
 
 /// `postel send`.
@@ -125,7 +138,7 @@ pub struct SendArgs {
     /// The subject.
     #[arg(long, value_name = "TEXT")]
     pub subject: Option<String>,
-    /// The plain-text body.
+    /// The plain-text body [default: stdin when it is not a terminal].
     #[arg(long, value_name = "TEXT", conflicts_with = "text_file")]
     pub text: Option<String>,
     /// The plain-text body, from a file (`-` for stdin).

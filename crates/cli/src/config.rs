@@ -30,6 +30,9 @@ pub struct ConfigFile {
     /// Accounts by name.
     #[serde(default)]
     pub accounts: BTreeMap<String, Account>,
+    /// Where the file was read from (none when there was no file); errors name it.
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
 }
 
 /// One `[accounts.NAME]` table.
@@ -58,6 +61,9 @@ pub struct Account {
     pub helo: Option<String>,
     /// The default sender (envelope and `From:`).
     pub from: Option<String>,
+    /// Seconds to wait for the connection and for each reply (default: RFC 5321's
+    /// minutes per step, 30 s to connect).
+    pub timeout: Option<u64>,
 }
 
 impl fmt::Debug for Account {
@@ -127,9 +133,10 @@ pub fn load(explicit: Option<&Path>) -> Result<ConfigFile, Failure> {
             )))
         }
     };
-    let file: ConfigFile = toml::from_str(&text)
+    let mut file: ConfigFile = toml::from_str(&text)
         .map_err(|e| Failure::config(format!("config file {}: {e}", path.display())))?;
     check_private(&path, &file)?;
+    file.path = Some(path);
     Ok(file)
 }
 

@@ -17,6 +17,9 @@ pub const DATAERR: u8 = 65;
 pub const NOINPUT: u8 = 66;
 /// Some (or all) recipients were refused permanently (`EX_NOUSER`).
 pub const NOUSER: u8 = 67;
+/// The server's host name does not exist (`EX_NOHOST`): permanent, unlike a resolver
+/// that is down for now.
+pub const NOHOST: u8 = 68;
 /// The server refused permanently (`EX_UNAVAILABLE`).
 pub const UNAVAILABLE: u8 = 69;
 /// A bug: something that cannot happen did (`EX_SOFTWARE`).
@@ -27,6 +30,8 @@ pub const IOERR: u8 = 74;
 pub const TEMPFAIL: u8 = 75;
 /// The server broke the protocol (`EX_PROTOCOL`).
 pub const PROTOCOL: u8 = 76;
+/// The server refused the login (`EX_NOPERM`, as msmtp exits on a wrong password).
+pub const NOPERM: u8 = 77;
 /// Bad configuration: config file, certificates, credentials source (`EX_CONFIG`).
 pub const CONFIG: u8 = 78;
 
@@ -85,7 +90,13 @@ impl From<postel_mime::Error> for Failure {
 /// The exit code for a send that failed as a whole.
 pub fn code_for_error(e: &Error) -> u8 {
     match e {
-        Error::Connect { .. } | Error::Io(_) | Error::Timeout { .. } => TEMPFAIL,
+        Error::Connect { source, .. } => match lookup_failure(source) {
+            Some(Lookup::NoSuchHost) => NOHOST,
+            Some(Lookup::Temporary) | None => TEMPFAIL,
+        },
+        Error::Io(_) | Error::Timeout { .. } => TEMPFAIL,
+        // The wrong TLS mode for the port: a setting to change, not a reason to retry.
+        Error::Tls(postel::TlsError::NotTls) => CONFIG,
         Error::Tls(postel::TlsError::Setup(_)) => CONFIG,
         Error::Tls(_) => UNAVAILABLE,
         Error::Config(_) => CONFIG,
@@ -116,6 +127,7 @@ fn code_for_core(e: &CoreError) -> u8 {
         | CoreError::DataAfterStartTls => PROTOCOL,
         CoreError::InvalidArgument { .. } | CoreError::LineTooLong { .. } => DATAERR,
         CoreError::AuthRequiresTls | CoreError::AuthUnavailable { .. } => CONFIG,
+        CoreError::AuthFailed { .. } => NOPERM,
         CoreError::MessageTooLarge { .. } | CoreError::ExtensionRequired { .. } => UNAVAILABLE,
         _ => match e.reply() {
             Some(r) if r.is_transient() => TEMPFAIL,
@@ -123,6 +135,40 @@ fn code_for_core(e: &CoreError) -> u8 {
             None => PROTOCOL,
         },
     }
+}
+
+/// What a failed name lookup means for trying again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// The name does not exist, or has no address: waiting will not help.
+    NoSuchHost,
+    /// The resolver could not answer now (no network, a DNS server down).
+    Temporary,
+}
+
+/// Whether a connect error is the resolver's, and which kind. The standard library gives
+/// getaddrinfo's failures no error kind of their own, only its text
+/// ("failed to lookup address information: Name or service not known"), so that text is
+/// what tells them from a refused or unreachable address (which carry an OS error code).
+pub fn lookup_failure(e: &std::io::Error) -> Option<Lookup> {
+    if e.raw_os_error().is_some() {
+        return None;
+    }
+    let text = e.to_string();
+    if e.kind() == std::io::ErrorKind::NotFound && text.contains("has no address") {
+        return Some(Lookup::NoSuchHost);
+    }
+    if !text.contains("lookup address information") {
+        return None;
+    }
+    let lower = text.to_ascii_lowercase();
+    Some(
+        if lower.contains("temporary") || lower.contains("try again") {
+            Lookup::Temporary
+        } else {
+            Lookup::NoSuchHost
+        },
+    )
 }
 
 /// The exit code for a message accepted for at least one recipient: 0 when all were,
@@ -169,5 +215,27 @@ mod tests {
         };
         assert_eq!(code_for_error(&e), TEMPFAIL);
         assert_eq!(code_for_error(&Error::Config("bad".into())), CONFIG);
+    }
+
+    #[test]
+    fn resolver_failures_are_told_apart_by_their_text() {
+        let other = |m: &str| std::io::Error::other(m.to_owned());
+        let gone = other("failed to lookup address information: Name or service not known");
+        let again =
+            other("failed to lookup address information: Temporary failure in name resolution");
+        assert_eq!(lookup_failure(&gone), Some(Lookup::NoSuchHost));
+        assert_eq!(lookup_failure(&again), Some(Lookup::Temporary));
+        let refused = std::io::Error::from_raw_os_error(111);
+        assert_eq!(lookup_failure(&refused), None);
+        let e = Error::Connect {
+            host: "nx.invalid:25".into(),
+            source: gone,
+        };
+        assert_eq!(code_for_error(&e), NOHOST);
+        let e = Error::Connect {
+            host: "nx.invalid:25".into(),
+            source: again,
+        };
+        assert_eq!(code_for_error(&e), TEMPFAIL);
     }
 }

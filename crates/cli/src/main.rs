@@ -21,6 +21,7 @@ mod exit;
 mod output;
 mod probe;
 mod queue_cmd;
+mod reach;
 mod send;
 mod sendmail;
 mod server;

@@ -20,7 +20,7 @@ pub fn run(args: &SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
     if args.direct.direct {
         return crate::queue_cmd::send_command(args, file);
     }
-    let (mut client, server) = crate::server::client(&args.server, file, args.transcript)?;
+    let (client, server) = crate::server::client(&args.server, file, args.transcript)?;
     let from = args.from.clone().or(server.from.clone());
 
     let mut jobs: Vec<(String, Outgoing)> = Vec::new();
@@ -52,6 +52,10 @@ pub fn run(args: &SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
         args.dsn.envid.as_deref(),
         args.dsn.require_tls,
     )?;
+    // Connect now that the messages are read: progress on a terminal, a silent port
+    // checked for TLS. A failure to connect is the first message's result; each next
+    // one tries again, as before.
+    let (mut client, mut not_connected) = crate::reach::open(client, &server, true)?;
     let bar = progress(jobs.len());
     let mut results = Vec::new();
     let mut codes = Vec::new();
@@ -62,16 +66,19 @@ pub fn run(args: &SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
             b.set_message(source.clone());
             b.set_position(0);
         }
-        let result = deliver(&mut client, envelope.as_ref(), &mut msg, &dsn, bar.as_ref());
+        let result = match not_connected.take() {
+            Some(e) => Err(e),
+            None => deliver(&mut client, envelope.as_ref(), &mut msg, &dsn, bar.as_ref()),
+        };
         let code = match &result {
             Ok(r) => exit::code_for_report(r),
             Err(e) => exit::code_for_error(e),
         };
         codes.push(code);
         if let Some(b) = &bar {
-            b.suspend(|| print_result(&mut err, &source, &result, args.json));
+            b.suspend(|| print_result(&mut err, &source, &result, &server, args.json));
         } else {
-            print_result(&mut err, &source, &result, args.json);
+            print_result(&mut err, &source, &result, &server, args.json);
         }
         results.push(match &result {
             Ok(r) => output::report_json(&source, r),
@@ -105,6 +112,7 @@ fn print_result(
     err: &mut dyn Write,
     source: &str,
     result: &Result<postel::SendReport, postel::Error>,
+    server: &crate::server::Server,
     json: bool,
 ) {
     match result {
@@ -113,7 +121,8 @@ fn print_result(
         }
         Ok(_) => {}
         Err(e) => {
-            let _ = writeln!(err, "postel: {source}: {e}");
+            let said = crate::reach::explain(e, server);
+            let _ = writeln!(err, "postel: {source}: {said}");
         }
     }
 }
@@ -197,12 +206,39 @@ fn read_text(path: &Path) -> Result<String, Failure> {
         std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut s))
     };
     r.map_err(|e| {
-        Failure::new(
-            exit::NOINPUT,
-            format!("cannot read {}: {e}", path.display()),
-        )
+        let name = if path.as_os_str() == "-" {
+            "stdin".to_owned()
+        } else {
+            path.display().to_string()
+        };
+        let hint = if e.kind() == std::io::ErrorKind::InvalidData {
+            " (a text body must be UTF-8: send other bytes with --attach, or a whole \
+             message with --raw)"
+        } else {
+            ""
+        };
+        Failure::new(exit::NOINPUT, format!("cannot read {name}: {e}{hint}"))
     })?;
     Ok(s)
+}
+
+/// The body when no --text, --text-file or --html-file was given: stdin when it is not a
+/// terminal (a pipe or a file, as mail(1) reads it), so `echo body | postel send` sends
+/// "body". On a terminal nothing is read: the body is empty (a subject-only message), and
+/// a note says how to give one.
+fn body_from_stdin() -> Result<Option<String>, Failure> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return read_text(Path::new("-")).map(Some);
+    }
+    if std::io::stderr().is_terminal() {
+        let _ = writeln!(
+            output::stderr(),
+            "postel: no body given (--text, --text-file, or a pipe into stdin): sending \
+             the message with an empty body"
+        );
+    }
+    Ok(None)
 }
 
 pub(crate) fn compose(args: &SendArgs, from: Option<&str>) -> Result<Message, Failure> {
@@ -230,6 +266,7 @@ pub(crate) fn compose(args: &SendArgs, from: Option<&str>) -> Result<Message, Fa
     let text = match (&args.text, &args.text_file) {
         (Some(t), _) => Some(t.clone()),
         (None, Some(p)) => Some(read_text(p)?),
+        (None, None) if args.html_file.is_none() => body_from_stdin()?,
         (None, None) => None,
     };
     let html = args.html_file.as_deref().map(read_text).transpose()?;

@@ -188,7 +188,7 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
             format!("reading the message from stdin: {e}"),
         )
     })?;
-    let (mut client, srv) = crate::server::client(&server, &file, inv.verbose)?;
+    let (client, srv) = crate::server::client(&server, &file, inv.verbose)?;
 
     let mut message = if inv.ignore_dots {
         input
@@ -263,7 +263,12 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
     )?;
     dsn.apply(&mut envelope);
     let mut msg = Outgoing::Raw(raw);
-    let result = deliver(&mut client, Some(&envelope), &mut msg, &dsn, None);
+    // A silent port checked for TLS; quiet, as sendmail is unless -v.
+    let (mut client, not_connected) = crate::reach::open(client, &srv, false)?;
+    let result = match not_connected {
+        Some(e) => Err(e),
+        None => deliver(&mut client, Some(&envelope), &mut msg, &dsn, None),
+    };
     let _ = client.quit();
     if inv.verbose {
         if let Some(t) = client.take_transcript() {
@@ -283,7 +288,7 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
             eprintln!("sendmail: {e}; queued as {id} (`postel queue run` sends it)");
             Ok(exit::OK)
         }
-        Err(e) => Err(Failure::from(e)),
+        Err(e) => Err(crate::reach::explain(&e, &srv)),
     }
 }
 

@@ -1,6 +1,9 @@
 //! From flags and the config file's account to a connected-on-demand [`postel::Client`].
 
-use postel::{Client, Mechanism, TlsMode};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use postel::{Client, Mechanism, Timeouts, TlsMode};
 
 use crate::cli::{ServerArgs, Tls};
 use crate::config::{Account, ConfigFile, PasswordSource};
@@ -11,6 +14,59 @@ use crate::exit::Failure;
 pub struct Server {
     /// The account's default sender, if any.
     pub from: Option<String>,
+    /// The account used, if any.
+    pub account: Option<String>,
+    /// The config file it came from, if any.
+    pub config: Option<PathBuf>,
+    /// The host as given.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// The TLS mode.
+    pub tls: TlsMode,
+    /// The CA file given, if any (else the platform's roots).
+    pub ca_file: Option<PathBuf>,
+    /// Where the mode came from, for hints: `--tls` or the account's `tls`.
+    pub tls_from_flag: bool,
+}
+
+impl Server {
+    /// `host:port`, with brackets around an IPv6 address.
+    pub fn endpoint(&self) -> String {
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// What the user can name to change the TLS mode: the flag, or the account's key.
+    pub fn tls_setting(&self, mode: &str) -> String {
+        match (&self.account, self.tls_from_flag) {
+            (Some(a), false) => format!("--tls {mode} (or tls = \"{mode}\" in account {a:?})"),
+            _ => format!("--tls {mode}"),
+        }
+    }
+
+    /// ` [account "NAME" in FILE]` for error messages; empty when no account was used.
+    pub fn context(&self) -> String {
+        context(self.account.as_deref(), self.config.as_deref())
+    }
+
+    /// Adds [`Server::context`] to a failure's message.
+    pub fn name_in(&self, mut f: Failure) -> Failure {
+        f.message.push_str(&self.context());
+        f
+    }
+}
+
+/// ` [account "NAME" in FILE]`, or ` [account "NAME"]`; empty without an account.
+fn context(account: Option<&str>, config: Option<&Path>) -> String {
+    match (account, config) {
+        (Some(a), Some(f)) => format!(" [account {a:?} in {}]", f.display()),
+        (Some(a), None) => format!(" [account {a:?}]"),
+        (None, _) => String::new(),
+    }
 }
 
 /// Splits `HOST`, `HOST:PORT`, `[V6]` or `[V6]:PORT`.
@@ -91,10 +147,22 @@ pub fn client(
     file: &ConfigFile,
     transcript: bool,
 ) -> Result<(Client, Server), Failure> {
-    let account = file
-        .account(args.account.as_deref())?
-        .map(|(_, a)| a)
-        .unwrap_or_default();
+    // As msmtp's --host: a server on the command line means the command line's settings
+    // only. An account is used when it is named, or when no server is given.
+    let selected = if args.server.is_some() && args.account.is_none() {
+        None
+    } else {
+        file.account(args.account.as_deref())?
+    };
+    let (account_name, account) = match selected {
+        Some((n, a)) => (Some(n), a),
+        None => (None, Account::default()),
+    };
+    let suffix = context(account_name.as_deref(), file.path.as_deref());
+    let named = |mut f: Failure| {
+        f.message.push_str(&suffix);
+        f
+    };
     let Account {
         host: acc_host,
         port: acc_port,
@@ -107,6 +175,7 @@ pub fn client(
         auth: acc_auth,
         helo: acc_helo,
         from: acc_from,
+        timeout: acc_timeout,
     } = account;
 
     let (host, port) =
@@ -118,19 +187,28 @@ pub fn client(
                  from the config file",
             )),
         };
-    let tls = tls_mode(args.tls, acc_tls.as_deref(), port)?;
+    let tls = tls_mode(args.tls, acc_tls.as_deref(), port).map_err(named)?;
     let port = port.unwrap_or(default_port(tls));
+    let timeout = args
+        .timeout
+        .or(acc_timeout)
+        .map(Duration::from_secs)
+        .filter(|d| !d.is_zero());
+    let ca_file = args.ca_file.clone().or(acc_ca);
 
-    let mut b = Client::builder(host).port(port).tls(tls);
-    if let Some(ca) = args.ca_file.clone().or(acc_ca) {
-        b = b.ca_file(ca);
+    let mut b = Client::builder(host.clone()).port(port).tls(tls);
+    if let Some(ca) = &ca_file {
+        b = b.ca_file(ca.clone());
+    }
+    if let Some(t) = timeout {
+        b = b.connect_timeout(t).timeouts(every_wait(t));
     }
     if let Some(h) = args.helo.clone().or(acc_helo) {
         b = b.ehlo_name(h);
     }
     if let Some(m) = args.auth.clone().or(acc_auth) {
         let mech = Mechanism::from_name(m.as_bytes())
-            .ok_or_else(|| Failure::config(format!("unknown AUTH mechanism {m:?}")))?;
+            .ok_or_else(|| named(Failure::config(format!("unknown AUTH mechanism {m:?}"))))?;
         b = b.mechanism(mech);
     }
     let source = if let Some(v) = &args.password_env {
@@ -150,27 +228,53 @@ pub fn client(
     let user = args.user.clone().or(acc_user);
     match (user, source) {
         (Some(u), Some(src)) => {
-            let password = src.resolve()?;
+            let password = src.resolve().map_err(named)?;
             b = b.credentials(u, password.expose().to_owned());
         }
         (Some(u), None) => {
-            return Err(Failure::config(format!(
+            return Err(named(Failure::config(format!(
                 "no password for user {u:?}: give --password-env VAR or --password-command CMD \
                  (passwords are never taken as a plain flag)"
-            )))
+            ))))
         }
         (None, Some(_)) => {
-            return Err(Failure::config(
+            return Err(named(Failure::config(
                 "a password source was given without --user",
-            ))
+            )))
         }
         (None, None) => {}
     }
     b = b
         .dangerous_allow_plaintext_auth(args.allow_plaintext_auth)
         .transcript(transcript);
-    let client = b.build()?;
-    Ok((client, Server { from: acc_from }))
+    let client = b.build().map_err(|e| named(Failure::from(e)))?;
+    Ok((
+        client,
+        Server {
+            from: acc_from,
+            account: account_name,
+            config: file.path.clone(),
+            host,
+            port,
+            tls,
+            ca_file,
+            tls_from_flag: args.tls.is_some(),
+        },
+    ))
+}
+
+/// RFC 5321's timeouts with every wait (and the TLS handshake) bounded by `t` instead.
+fn every_wait(t: Duration) -> Timeouts {
+    Timeouts {
+        greeting: t,
+        mail: t,
+        rcpt: t,
+        data_init: t,
+        data_block: t,
+        data_end: t,
+        command: t,
+        tls_handshake: t,
+    }
 }
 
 #[cfg(test)]

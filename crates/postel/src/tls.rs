@@ -46,6 +46,13 @@ pub enum TlsError {
     /// Another problem with the server's certificate.
     #[error("bad server certificate: {0}")]
     BadCertificate(String),
+    /// The server answered the TLS handshake with something that is not TLS (a `220`
+    /// greeting or a `500` reply in plaintext): the port does not speak TLS from the first
+    /// byte, so implicit TLS is the wrong mode for it (STARTTLS or none may be right).
+    #[error(
+        "the server does not speak TLS here: it sent plaintext where a TLS record was expected"
+    )]
+    NotTls,
     /// The handshake failed for another reason (no common version or cipher, an alert
     /// from the server such as a refused client certificate).
     #[error("handshake failed: {0}")]
@@ -84,6 +91,10 @@ impl TlsError {
                 | CertificateError::InvalidPurposeContext { .. } => TlsError::InvalidPurpose,
                 other => TlsError::BadCertificate(format!("{other:?}")),
             },
+            // Any printable byte is an unknown record type: an SMTP reply, not TLS.
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+                TlsError::NotTls
+            }
             other => TlsError::Handshake(other.to_string()),
         }
     }

@@ -1,0 +1,350 @@
+//! `postel send` as a person meets it (issue 14): a piped body is sent, the wrong TLS mode
+//! fails in seconds with the mode to use, errors say what to do next and exit with the
+//! code msmtp's callers expect, and `--server` does not take the default account's login.
+//! Each test runs the built binary against postel-sim or a listener of its own.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use postel_sim::{BlockingSimulator, Config, Extension};
+
+const BIN: &str = env!("CARGO_BIN_EXE_postel");
+/// Long enough for the TLS check (a few seconds), far below RFC 5321's 300 s greeting wait.
+const PATIENCE: Duration = Duration::from_secs(40);
+
+struct Sim {
+    sim: BlockingSimulator,
+    dir: tempfile::TempDir,
+    ca: PathBuf,
+}
+
+fn sim(config: Config) -> Sim {
+    let sim = BlockingSimulator::start(config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
+    Sim { sim, dir, ca }
+}
+
+fn with_alice() -> Sim {
+    sim(Config::builder()
+        .user("alice", "s3cret-pw")
+        .require_auth(true)
+        .build())
+}
+
+/// `postel ARGS` with no config file but the one given, PW in the environment, `stdin`
+/// piped in (or /dev/null); killed after [`PATIENCE`]. Returns the output and how long
+/// it took.
+fn postel(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> (Output, Duration) {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .env("PW", "s3cret-pw")
+        .env_remove("POSTEL_CONFIG")
+        .env_remove("POSTEL_ACCOUNT")
+        .env("XDG_CONFIG_HOME", dir.join("no-config"))
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    finish(c, stdin)
+}
+
+fn finish(mut c: Command, stdin: Option<&[u8]>) -> (Output, Duration) {
+    let started = Instant::now();
+    let mut child = c.spawn().unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > PATIENCE {
+            child.kill().unwrap();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    (out, started.elapsed())
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[track_caller]
+fn assert_exit(o: &Output, want: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(want),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+}
+
+#[track_caller]
+fn assert_says(o: &Output, wanted: &str) {
+    let err = text(&o.stderr);
+    assert!(err.contains(wanted), "stderr lacks {wanted:?}:\n{err}");
+}
+
+impl Sim {
+    fn server(&self) -> String {
+        self.sim.addr().to_string()
+    }
+
+    fn ca(&self) -> &str {
+        self.ca.to_str().unwrap()
+    }
+
+    /// A config file whose default account "sim" logs in to the simulator as alice.
+    fn config(&self) -> String {
+        let path = self.dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "default = \"sim\"\n[accounts.sim]\nhost = \"127.0.0.1\"\nport = {}\n\
+                 tls = \"starttls\"\nca_file = {:?}\nuser = \"alice\"\npassword_env = \"PW\"\n\
+                 from = \"alice@client.test\"\n",
+                self.sim.addr().port(),
+                self.ca()
+            ),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+}
+
+const MESSAGE: [&str; 6] = [
+    "--from",
+    "alice@client.test",
+    "--to",
+    "bob@mx.test",
+    "--subject",
+    "s",
+];
+
+#[test]
+fn a_body_piped_into_send_is_the_message_body() {
+    let s = with_alice();
+    let server = s.server();
+    let mut args = vec!["send", "--server", &server, "--ca-file"];
+    args.extend([s.ca(), "--user", "alice", "--password-env", "PW"]);
+    args.extend(MESSAGE);
+    let (o, _) = postel(
+        s.dir.path(),
+        &args,
+        Some(b"body from a pipe\nsecond line\n"),
+    );
+    assert_exit(&o, 0);
+    let m = s.sim.wait_for_messages(1, Duration::from_secs(5));
+    let data = text(&m[0].data);
+    assert!(
+        data.contains("\r\n\r\nbody from a pipe\r\nsecond line\r\n"),
+        "{data}"
+    );
+
+    // A piped body that is not UTF-8 is refused with what to do, not mangled.
+    let (o, _) = postel(s.dir.path(), &args, Some(b"caf\xe9\n"));
+    assert_exit(&o, 66);
+    assert_says(&o, "cannot read stdin");
+    assert_says(&o, "--attach");
+    assert_eq!(s.sim.messages().len(), 1);
+}
+
+#[test]
+fn starttls_against_an_implicit_tls_port_fails_in_seconds_naming_implicit() {
+    let s = sim(Config::builder().implicit_tls(true).build());
+    let server = s.server();
+    let mut args = vec!["send", "--server", &server, "--tls", "starttls"];
+    args.extend(["--ca-file", s.ca()]);
+    args.extend(MESSAGE);
+    args.extend(["--text", "x"]);
+    let (o, took) = postel(s.dir.path(), &args, None);
+    assert_exit(&o, 78);
+    assert_says(
+        &o,
+        "this port expects TLS from the first byte: use --tls implicit",
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    assert!(s.sim.messages().is_empty());
+
+    // The same through the account: the hint names the account's key and the file.
+    let cfg = s.dir.path().join("implicit.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "default = \"work\"\n[accounts.work]\nhost = \"127.0.0.1\"\nport = {}\n\
+             tls = \"starttls\"\nfrom = \"a@client.test\"\n",
+            s.sim.addr().port()
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let (o, _) = postel(
+        s.dir.path(),
+        &["--config", cfg, "send", "--to", "b@mx.test", "--text", "x"],
+        None,
+    );
+    assert_exit(&o, 78);
+    assert_says(&o, "tls = \"implicit\" in account \"work\"");
+    assert_says(&o, &format!("[account \"work\" in {cfg}]"));
+}
+
+#[test]
+fn implicit_tls_against_a_starttls_port_says_try_starttls() {
+    let s = with_alice();
+    let server = s.server();
+    let mut args = vec!["send", "--server", &server, "--tls", "implicit"];
+    args.extend([
+        "--ca-file",
+        s.ca(),
+        "--user",
+        "alice",
+        "--password-env",
+        "PW",
+    ]);
+    args.extend(MESSAGE);
+    args.extend(["--text", "x"]);
+    let (o, took) = postel(s.dir.path(), &args, None);
+    assert_exit(&o, 78);
+    assert_says(
+        &o,
+        &format!("{server} does not speak TLS from the first byte: try --tls starttls"),
+    );
+    assert!(!text(&o.stderr).contains("InvalidContentType"));
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[test]
+fn a_silent_port_is_bounded_by_timeout_and_says_no_greeting() {
+    // Accepts, reads what comes (a ClientHello too) and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let mut sink = [0u8; 512];
+                while matches!(conn.read(&mut sink), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["send", "--server", &addr, "--tls", "none", "--timeout", "2"];
+    args.extend(MESSAGE);
+    args.extend(["--text", "x"]);
+    let (o, took) = postel(dir.path(), &args, None);
+    assert_exit(&o, 75);
+    assert_says(&o, "timed out after 2s");
+    assert_says(&o, "accepted the connection but sent no greeting");
+    // 2 s for the greeting, at most 5 s for the TLS check.
+    assert!(took < Duration::from_secs(12), "took {took:?}");
+
+    // On a terminal, what it is doing shows while it waits.
+    let line = format!(
+        "{BIN} send --server {addr} --tls none --timeout 2 --from a@x.test --to b@y.test --text x"
+    );
+    let mut c = Command::new("script");
+    c.args(["-qec", &line, "/dev/null"])
+        .env("XDG_CONFIG_HOME", dir.path().join("no-config"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let (o, _) = finish(c, None);
+    let shown = text(&o.stdout);
+    assert!(shown.contains(&format!("connecting to {addr}…")), "{shown}");
+    assert!(shown.contains("checking whether it expects TLS"), "{shown}");
+}
+
+#[test]
+fn an_unknown_host_is_permanent() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["send", "--server", "no-such-host.invalid", "--tls", "none"];
+    args.extend(MESSAGE);
+    args.extend(["--text", "x"]);
+    let (o, _) = postel(dir.path(), &args, None);
+    if text(&o.stderr).contains("Temporary failure in name resolution") {
+        // No resolver reachable here: that one is worth retrying.
+        assert_exit(&o, 75);
+        assert_says(&o, "could not be looked up now");
+    } else {
+        assert_exit(&o, 68);
+        assert_says(&o, "there is no host \"no-such-host.invalid\"");
+    }
+}
+
+#[test]
+fn a_wrong_password_exits_77_naming_the_account_and_file() {
+    let s = with_alice();
+    let cfg = s.config();
+    let mut c = Command::new(BIN);
+    c.args([
+        "--config",
+        &cfg,
+        "send",
+        "--to",
+        "bob@mx.test",
+        "--text",
+        "x",
+    ])
+    .env("PW", "wrong")
+    .env("XDG_CONFIG_HOME", s.dir.path().join("no-config"))
+    .env_remove("POSTEL_ACCOUNT")
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let (o, _) = finish(c, None);
+    assert_exit(&o, 77);
+    assert_says(&o, "535");
+    assert_says(&o, "check them");
+    assert_says(&o, &format!("[account \"sim\" in {cfg}]"));
+    assert!(s.sim.messages().is_empty());
+}
+
+#[test]
+fn an_unknown_issuer_names_ca_file() {
+    let s = with_alice();
+    let server = s.server();
+    let mut args = vec!["send", "--server", &server];
+    args.extend(MESSAGE);
+    args.extend(["--text", "x"]);
+    let (o, _) = postel(s.dir.path(), &args, None);
+    assert_exit(&o, 69);
+    assert_says(&o, "unknown issuer");
+    assert_says(&o, "--ca-file PEM");
+    assert_says(&o, "trust store");
+}
+
+#[test]
+fn server_without_account_does_not_take_the_default_accounts_login() {
+    // No AUTH offered: the default account's credentials cannot be used here.
+    let s = sim(Config::builder().without(Extension::Auth).build());
+    let cfg = s.config();
+    let server = s.server();
+    let mut args = vec!["--config", &cfg, "send", "--server", &server];
+    args.extend(["--ca-file", s.ca()]);
+    args.extend(MESSAGE);
+    args.extend(["--text", "x"]);
+    let (o, _) = postel(s.dir.path(), &args, None);
+    assert_exit(&o, 0);
+    let m = s.sim.wait_for_messages(1, Duration::from_secs(5));
+    assert_eq!(m[0].auth_user, None);
+
+    // Named, the account is used, and its login cannot be done here: said, with the
+    // account.
+    let mut args = vec!["--config", &cfg, "send", "--account", "sim"];
+    args.extend(["--server", &server]);
+    args.extend(MESSAGE);
+    args.extend(["--text", "x"]);
+    let (o, _) = postel(s.dir.path(), &args, None);
+    assert_exit(&o, 78);
+    assert_says(&o, "[account \"sim\" in");
+    assert_eq!(s.sim.messages().len(), 1);
+}
