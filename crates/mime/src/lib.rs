@@ -69,6 +69,7 @@ mod message_id;
 mod part;
 mod raw;
 mod source;
+mod utf8;
 
 pub use address::{AddrSpec, Address, Mailbox};
 pub use content_type::ContentType;
@@ -84,3 +85,6 @@ pub use raw::{RawMessage, MAX_HEADER_SECTION};
 #[cfg(feature = "std")]
 pub use source::ReadSource;
 pub use source::Source;
+#[cfg(feature = "std")]
+pub use utf8::reader_is_utf8;
+pub use utf8::Utf8Check;

@@ -237,6 +237,11 @@ impl Attachment {
     /// Attach a file under its own name. It is checked now and opened only when the
     /// encoder reaches it, read in small chunks: a 1 GB file uses constant memory, and
     /// the message can be encoded again (for a retry).
+    ///
+    /// A file whose name says text (`.txt`, `.csv`, `.md`, `.html`...) is read through
+    /// once now, in constant memory: when it is valid UTF-8 it is declared
+    /// `text/...; charset=utf-8`, so mail clients show it right; otherwise
+    /// `application/octet-stream` (give its charset with [`Attachment::charset`]).
     #[cfg(feature = "std")]
     pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Self, Error> {
         let path = path.as_ref();
@@ -254,12 +259,63 @@ impl Attachment {
                 field: "filename".into(),
                 reason: "file name is not UTF-8",
             })?;
-        Self::with(
+        let mut a = Self::with(
             name,
             Content::File {
                 path: path.to_path_buf(),
             },
-        )
+        )?;
+        if a.0.content_type.is_text() {
+            a.0.content_type = if crate::utf8::reader_is_utf8(std::fs::File::open(path)?)? {
+                a.0.content_type.with_param("charset", "utf-8")?
+            } else {
+                ContentType::octet_stream()
+            };
+        }
+        Ok(a)
+    }
+
+    /// Declare the content text in `charset` (`utf-8`, `iso-8859-1`, `windows-1252`...):
+    /// `text/...; charset=<charset>`, the text type guessed from the file name, else
+    /// `text/plain`. The bytes are still sent exactly as they are.
+    ///
+    /// ```
+    /// use postel_mime::Attachment;
+    /// let a = Attachment::new("menu.csv", b"caf\xe9,3\n".to_vec())?.charset("iso-8859-1")?;
+    /// assert_eq!(a.content_type_ref().to_string(), "text/csv; charset=iso-8859-1");
+    /// let b = Attachment::new("notes", b"x".to_vec())?.charset("utf-8")?;
+    /// assert_eq!(b.content_type_ref().to_string(), "text/plain; charset=utf-8");
+    /// assert!(Attachment::new("a.txt", vec![])?.charset("utf-8; name=x").is_err());
+    /// # Ok::<(), postel_mime::Error>(())
+    /// ```
+    pub fn charset(mut self, charset: &str) -> Result<Self, Error> {
+        // RFC 2978 mime-charset characters, without the quote and brace ones.
+        let ok = !charset.is_empty()
+            && charset.len() <= 40
+            && charset
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&+-^_`~.:".contains(&b));
+        if !ok {
+            return Err(Error::InvalidValue {
+                field: "charset".into(),
+                reason: "a charset name is letters, digits and - _ . : + only",
+            });
+        }
+        let guessed = self
+            .filename_ref()
+            .map(ContentType::from_file_name)
+            .filter(ContentType::is_text);
+        let base = match (self.0.content_type.is_text(), guessed) {
+            (true, _) => self.0.content_type.clone(),
+            (false, Some(g)) => g,
+            (false, None) => ContentType::new("text/plain")?,
+        };
+        self.0.content_type = base.with_param("charset", &charset.to_ascii_lowercase())?;
+        Ok(self)
+    }
+
+    fn filename_ref(&self) -> Option<&str> {
+        self.0.disposition.as_ref()?.filename.as_deref()
     }
 
     /// Send under another file name (the content type is not guessed again).

@@ -205,6 +205,46 @@ impl RawMessage {
         Ok(m)
     }
 
+    /// Whether the header section has a field named `name` (case-insensitive).
+    pub fn has_field(&self, name: &str) -> bool {
+        self.values(name).next().is_some()
+    }
+
+    /// The value of the first field named `name` (case-insensitive), unfolded, bytes that
+    /// are not UTF-8 replaced.
+    pub fn field(&self, name: &str) -> Option<String> {
+        self.values(name).next()
+    }
+
+    /// Puts the field `name: value` before the others, as a submission agent adds
+    /// `Date` or `Message-ID` (RFC 6409 §8). The header section is held in memory
+    /// already, so a streamed body stays streamed, and [`Encoder::encoded_len`] counts
+    /// the new field. A name or value holding CR, LF or another control character is
+    /// refused.
+    ///
+    /// ```
+    /// use postel_mime::{EncodeOptions, RawMessage};
+    /// let mut raw = RawMessage::from_bytes(b"Subject: hi\n\nbody\n".to_vec())?;
+    /// assert!(!raw.has_field("date"));
+    /// raw.prepend_field("Date", "Sun, 22 Nov 2026 22:25:00 +0000")?;
+    /// assert!(raw.has_field("date"));
+    /// let out = raw.to_vec(&EncodeOptions::default())?;
+    /// assert_eq!(out, b"Date: Sun, 22 Nov 2026 22:25:00 +0000\r\nSubject: hi\r\n\r\nbody\r\n");
+    /// let mut other = RawMessage::from_bytes(b"\nbody".to_vec())?;
+    /// assert!(other.prepend_field("X-Note", "a\r\nBcc: evil@x.test").is_err());
+    /// # Ok::<(), postel_mime::Error>(())
+    /// ```
+    pub fn prepend_field(&mut self, name: &str, value: &str) -> Result<(), Error> {
+        crate::header::check_name(name)?;
+        crate::header::check_value(name, value)?;
+        let mut line = Vec::with_capacity(name.len() + value.len() + 2);
+        line.extend_from_slice(name.as_bytes());
+        line.extend_from_slice(b": ");
+        line.extend_from_slice(value.as_bytes());
+        self.fields.insert(0, alloc::vec![line]);
+        Ok(())
+    }
+
     /// Keep the `Bcc` field in what is sent (default: removed).
     pub fn keep_bcc(mut self, keep: bool) -> Self {
         self.keep_bcc = keep;

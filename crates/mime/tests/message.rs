@@ -580,3 +580,46 @@ fn a_group_built_by_hand_cannot_inject_either() {
         "{out}"
     );
 }
+
+#[test]
+fn a_text_file_attachment_says_utf_8_only_when_it_is() {
+    let dir = std::env::temp_dir().join(format!("postel-mime-charset-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Larger than one read, with a 3-byte character straddling every 8 KiB boundary.
+    let utf8: String = "ab日".repeat(20_000);
+    let cases: [(&str, &[u8], &str); 5] = [
+        ("notes.txt", utf8.as_bytes(), "text/plain; charset=utf-8"),
+        ("data.csv", b"a,b\n1,2\n", "text/csv; charset=utf-8"),
+        (
+            "page.html",
+            "<p>é</p>".as_bytes(),
+            "text/html; charset=utf-8",
+        ),
+        ("latin1.txt", b"caf\xe9\n", "application/octet-stream"),
+        ("photo.jpg", b"\xff\xd8\xff", "image/jpeg"),
+    ];
+    for (name, bytes, want) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let a = Attachment::from_path(&path).unwrap();
+        assert_eq!(a.content_type_ref().to_string(), want, "{name}");
+    }
+    // The user's charset for a file that is not UTF-8 restores its text type.
+    let a = Attachment::from_path(dir.join("latin1.txt"))
+        .unwrap()
+        .charset("ISO-8859-1")
+        .unwrap();
+    assert_eq!(
+        a.content_type_ref().to_string(),
+        "text/plain; charset=iso-8859-1"
+    );
+    // A reader decodes it by that charset: the Latin-1 byte 0xE9 is "é".
+    let mut m = base().text("x").attach(a).build().unwrap();
+    let (out, _) = encode(&mut m, &ASCII, 4096);
+    let parsed = mail_parser::MessageParser::default().parse(&out).unwrap();
+    assert_eq!(
+        parsed.attachments().next().unwrap().contents(),
+        "café\n".as_bytes()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
