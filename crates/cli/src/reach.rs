@@ -244,9 +244,13 @@ fn hint(e: &Error, server: &Server) -> Option<String> {
         }) => "the server refused the user name or password: check them (--user, \
                --password-env, --password-command, or the account's)"
             .to_owned(),
-        Error::Protocol(CoreError::AuthUnavailable { .. }) if server.account.is_some() => {
-            "the account's credentials cannot be used with this server".to_owned()
-        }
+        Error::Protocol(CoreError::AuthUnavailable { .. }) => match &server.account {
+            Some(a) => format!(
+                "the login comes from account {a:?}: to send without one, give --server \
+                 without --account"
+            ),
+            None => "to send without logging in, leave out --user".to_owned(),
+        },
         _ => return None,
     })
 }

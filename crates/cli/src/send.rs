@@ -55,7 +55,16 @@ pub fn run(args: &SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
     // Connect now that the messages are read: progress on a terminal, a silent port
     // checked for TLS. A failure to connect is the first message's result; each next
     // one tries again, as before.
-    let (mut client, mut not_connected) = crate::reach::open(client, &server, true)?;
+    let (mut client, mut not_connected) = match crate::reach::open(client, &server, true) {
+        Ok(opened) => opened,
+        Err(f) if args.json => {
+            let v = json!({ "exit_code": f.code, "error": f.message, "messages": [] });
+            let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+            writeln!(output::stdout(), "{text}").map_err(io_failure)?;
+            return Err(f);
+        }
+        Err(f) => return Err(f),
+    };
     let bar = progress(jobs.len());
     let mut results = Vec::new();
     let mut codes = Vec::new();

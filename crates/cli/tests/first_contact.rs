@@ -195,6 +195,29 @@ fn starttls_against_an_implicit_tls_port_fails_in_seconds_naming_implicit() {
     assert_exit(&o, 78);
     assert_says(&o, "tls = \"implicit\" in account \"work\"");
     assert_says(&o, &format!("[account \"work\" in {cfg}]"));
+
+    // With --json, stdout still gets a JSON answer.
+    let (o, _) = postel(
+        s.dir.path(),
+        &[
+            "--config",
+            cfg,
+            "send",
+            "--to",
+            "b@mx.test",
+            "--text",
+            "x",
+            "--json",
+        ],
+        None,
+    );
+    assert_exit(&o, 78);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["exit_code"], 78);
+    assert!(
+        v["error"].as_str().unwrap().contains("use --tls implicit"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -345,6 +368,55 @@ fn server_without_account_does_not_take_the_default_accounts_login() {
     args.extend(["--text", "x"]);
     let (o, _) = postel(s.dir.path(), &args, None);
     assert_exit(&o, 78);
-    assert_says(&o, "[account \"sim\" in");
+    assert_says(&o, "give --server without --account");
+    assert_says(&o, &format!("[account \"sim\" in {cfg}]"));
     assert_eq!(s.sim.messages().len(), 1);
+}
+
+#[test]
+fn on_a_terminal_stdin_is_not_read_and_the_empty_body_is_said() {
+    let s = with_alice();
+    let line = format!(
+        "{BIN} send --server {} --ca-file {} --user alice --password-env PW \
+         --from alice@client.test --to bob@mx.test --subject reminder",
+        s.server(),
+        s.ca()
+    );
+    let mut c = Command::new("script");
+    c.args(["-qec", &line, "/dev/null"])
+        .env("PW", "s3cret-pw")
+        .env("XDG_CONFIG_HOME", s.dir.path().join("no-config"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let (o, _) = finish(c, None);
+    assert_exit(&o, 0);
+    let shown = text(&o.stdout);
+    assert!(shown.contains("no body given"), "{shown}");
+    let m = s.sim.wait_for_messages(1, Duration::from_secs(5));
+    let data = text(&m[0].data);
+    assert!(data.contains("Subject: reminder\r\n"), "{data}");
+    assert!(
+        data.ends_with("\r\n\r\n") || data.ends_with("\r\n\r\n\r\n"),
+        "{data:?}"
+    );
+}
+
+#[test]
+fn sendmail_says_a_refused_login_with_77_and_the_account() {
+    let s = with_alice();
+    let cfg = s.config();
+    let mut c = Command::new(BIN);
+    c.args(["--config", &cfg, "sendmail", "-t"])
+        .env("PW", "wrong")
+        .env("XDG_CONFIG_HOME", s.dir.path().join("no-config"))
+        .env_remove("POSTEL_ACCOUNT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let (o, _) = finish(c, Some(b"To: bob@mx.test\nSubject: s\n\nbody\n"));
+    assert_exit(&o, 77);
+    assert_says(&o, "check them");
+    assert_says(&o, &format!("[account \"sim\" in {cfg}]"));
+    assert!(s.sim.messages().is_empty());
 }

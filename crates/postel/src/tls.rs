@@ -216,3 +216,20 @@ pub(crate) fn io_error(e: io::Error, name: &str) -> Error {
         None => Error::Io(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaintext_where_a_record_was_expected_is_not_tls() {
+        // What rustls reports when a server answers the ClientHello with "220 ..." or "500 ...".
+        let e = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
+        assert_eq!(TlsError::from_rustls(&e, "mx.test"), TlsError::NotTls);
+        let other = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidCcs);
+        assert!(matches!(
+            TlsError::from_rustls(&other, "mx.test"),
+            TlsError::Handshake(_)
+        ));
+    }
+}
