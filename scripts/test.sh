@@ -63,3 +63,7 @@ cargo test --manifest-path firmware/host-tests/Cargo.toml --target "$(rustc -vV 
 
 step "the Cortex-M firmware under QEMU against Postfix"
 bash scripts/firmware-test.sh
+
+# Reached only when every step above passed: `set -e` stops at the first failure.
+steps=$(grep -c '^step "' "${BASH_SOURCE[0]}")
+printf '\n==> test.sh: all %d steps passed: no_std and Cortex-M builds, the workspace tests (simulator, Postfix, Exim), the firmware under QEMU\n' "$steps"

@@ -33,7 +33,7 @@ pub enum Command {
     Send(Box<SendArgs>),
     /// The sendmail interface for cron, git send-email, mutt and mail(): recipients as
     /// arguments, the message on stdin.
-    #[command(disable_help_flag = true)]
+    #[command(disable_help_flag = true, after_long_help = crate::sendmail::OPTIONS)]
     Sendmail(SendmailArgs),
     /// The outgoing queue: add, list, show, flush, remove, and run (send what is due).
     Queue(Box<crate::queue_cmd::QueueArgs>),
@@ -147,8 +147,10 @@ pub struct SendArgs {
     /// An HTML body, from a file (with a text body: multipart/alternative).
     #[arg(long, value_name = "FILE")]
     pub html_file: Option<PathBuf>,
-    /// Attach a file (repeatable).
-    #[arg(long, value_name = "FILE")]
+    /// Attach a file (repeatable). A text file (.txt, .csv, .md, .html...) that is valid
+    /// UTF-8 goes as text/...; charset=utf-8, any other as application/octet-stream;
+    /// give another charset as 'FILE;charset=NAME' (e.g. 'menu.txt;charset=iso-8859-1').
+    #[arg(long, value_name = "FILE[;charset=NAME]")]
     pub attach: Vec<PathBuf>,
     /// An extra header, 'Name: value' (repeatable).
     #[arg(long, value_name = "'NAME: VALUE'")]
@@ -158,6 +160,15 @@ pub struct SendArgs {
     /// (as `sendmail -t`; Bcc removed).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["subject", "text", "text_file", "html_file", "attach", "header"])]
     pub raw: Vec<PathBuf>,
+    /// With --raw: send the messages exactly as they are, without adding the Date: and
+    /// Message-ID: they lack (also `set_date_header`/`set_msgid_header = false` in the
+    /// account).
+    #[arg(long, requires = "raw")]
+    pub no_add_headers: bool,
+    /// Append a line per message to FILE: time, account, server, recipients, result,
+    /// queue id (never credentials) [default: the account's `logfile`].
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
 
     /// Delivery status notifications and REQUIRETLS.
     #[command(flatten)]
@@ -193,7 +204,8 @@ pub struct DsnArgs {
 /// `postel sendmail`: the arguments as sendmail takes them.
 #[derive(Debug, Args)]
 pub struct SendmailArgs {
-    /// sendmail options and recipients: -t, -i, -oi, -f FROM, -F NAME, -C FILE, ...
+    /// sendmail options and recipients: -t, -i, -f FROM, -F NAME, -N, -R, -V, -C FILE,
+    /// -a NAME, -v, --queue, --log FILE, --no-add-headers, --help (listed below)
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,

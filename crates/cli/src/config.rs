@@ -64,6 +64,14 @@ pub struct Account {
     /// Seconds to wait for the connection and for each reply (default: RFC 5321's
     /// minutes per step, 30 s to connect).
     pub timeout: Option<u64>,
+    /// Append one line per message to this file (for cron): time, account, server,
+    /// recipients, result, queue id. `--log FILE` overrides it.
+    pub logfile: Option<PathBuf>,
+    /// Add `Date:` to ready messages (`sendmail`, `send --raw`) that lack it (default:
+    /// true).
+    pub set_date_header: Option<bool>,
+    /// Add `Message-ID:` to ready messages that lack it (default: true).
+    pub set_msgid_header: Option<bool>,
 }
 
 impl fmt::Debug for Account {

@@ -66,6 +66,20 @@ pub fn deliver(
     client.send_reader(&env, reader)
 }
 
+/// The sender and recipients `message` goes to, for the log: `envelope`'s, else its
+/// headers' (empty when they cannot be read: the send itself then says why).
+pub fn log_envelope(envelope: Option<&Envelope>, message: &Outgoing) -> (String, Vec<String>) {
+    match envelope {
+        Some(e) => (e.from.clone(), e.to.clone()),
+        None => message
+            .mime_envelope()
+            .ok()
+            .and_then(|e| from_headers(&e, true).ok())
+            .map(|e| (e.from, e.to))
+            .unwrap_or_default(),
+    }
+}
+
 /// The envelope of `sendmail -t`: reverse path from Sender/From, recipients from To, Cc
 /// and Bcc.
 fn from_headers(env: &postel_mime::Envelope, smtputf8: bool) -> Result<Envelope, postel::Error> {

@@ -58,7 +58,7 @@ pub fn run() -> Result<u8, Failure> {
         .to("Bob <bob@demo.postel.test>")
         .subject("Hello from postel demo")
         .text("Hi Bob,\n\nthe readings are attached.\n\nAlice\n")
-        .attach(Attachment::new("readings.csv", csv)?)
+        .attach(Attachment::new("readings.csv", csv)?.charset("utf-8")?)
         .build()?;
     let report = client.send(&mut message)?;
     client.quit()?;
@@ -86,9 +86,10 @@ pub fn run() -> Result<u8, Failure> {
         ),
     )
     .map_err(io)?;
+    let me = invocation();
     writeln!(
         out,
-        "\nNext: `postel sim` in one terminal, then\n  postel send --server 127.0.0.1:2525 --tls none --from me@example.test --to you@example.test --subject hi --text hello"
+        "\nNext: run a simulator in one terminal:\n  {me} sim\nthen send it a message from another:\n  {me} send --server 127.0.0.1:2525 --tls none --from me@example.test --to you@example.test --subject hi --text hello"
     )
     .map_err(io)?;
     sim.shutdown();
@@ -97,4 +98,29 @@ pub fn run() -> Result<u8, Failure> {
     } else {
         exit::OK
     })
+}
+
+/// How to run this very program again: `postel` when that is what the shell finds on
+/// PATH, else this binary's full path (as under `cargo run`, or when not installed).
+fn invocation() -> String {
+    let Ok(me) = std::env::current_exe().and_then(|p| p.canonicalize()) else {
+        return "postel".to_owned();
+    };
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("postel"))
+            .find(|p| p.is_file())
+    });
+    if found.and_then(|p| p.canonicalize().ok()).as_ref() == Some(&me) {
+        return "postel".to_owned();
+    }
+    let shown = me.display().to_string();
+    if shown
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@%".contains(&b))
+    {
+        shown
+    } else {
+        format!("'{}'", shown.replace('\'', "'\\''"))
+    }
 }

@@ -12,12 +12,16 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod added_headers;
+mod attach;
 mod cli;
 mod config;
 mod deliver;
 mod demo;
 mod dsn;
 mod exit;
+mod maillog;
+mod manual;
 mod output;
 mod probe;
 mod queue_cmd;
@@ -94,37 +98,56 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Command::Sim(args) => sim::run(&args),
         Command::Demo => demo::run(),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "postel", &mut std::io::stdout());
-            Ok(exit::OK)
+            // Into memory first: clap_complete panics when its writer fails (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "postel", &mut script);
+            write_stdout(&script, "the completion script")
         }
         Command::Man { dir } => man(dir.as_deref()),
     }
 }
 
-/// The man page from the clap definitions: one page to stdout, or a page per command.
+/// Writes `bytes` to stdout; a reader that went away (`| head`) is not an error.
+fn write_stdout(bytes: &[u8], what: &str) -> Result<u8, Failure> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::new(exit::IOERR, format!("writing {what}: {e}")))
+        }
+        _ => Ok(exit::OK),
+    }
+}
+
+/// The man page from the clap definitions and [`manual`]'s sections: one page to
+/// stdout, or a page per command.
 fn man(dir: Option<&Path>) -> Result<u8, Failure> {
     let io = |e: std::io::Error| Failure::new(exit::IOERR, format!("writing the man page: {e}"));
-    let cmd = Cli::command();
+    let mut cmd = Cli::command();
+    cmd.build();
     match dir {
-        None => clap_mangen::Man::new(cmd)
-            .render(&mut std::io::stdout())
-            .map_err(io)?,
+        None => {
+            let mut page = Vec::new();
+            manual::render(cmd, manual::Page::Main, &mut page).map_err(io)?;
+            write_stdout(&page, "the man page")
+        }
         Some(d) => {
             std::fs::create_dir_all(d).map_err(io)?;
-            let mut cmd = cmd;
-            cmd.build();
-            let mut pages = vec![("postel.1".to_owned(), cmd.clone())];
+            let mut pages = vec![("postel.1".to_owned(), manual::Page::Main, cmd.clone())];
             for sub in cmd.get_subcommands() {
                 if sub.get_name() != "help" {
-                    pages.push((format!("postel-{}.1", sub.get_name()), sub.clone()));
+                    pages.push((
+                        format!("postel-{}.1", sub.get_name()),
+                        manual::Page::of(sub.get_name()),
+                        sub.clone(),
+                    ));
                 }
             }
-            for (file, c) in pages {
+            for (file, page, c) in pages {
                 let mut buf = Vec::new();
-                clap_mangen::Man::new(c).render(&mut buf).map_err(io)?;
+                manual::render(c, page, &mut buf).map_err(io)?;
                 std::fs::write(d.join(file), buf).map_err(io)?;
             }
+            Ok(exit::OK)
         }
     }
-    Ok(exit::OK)
 }

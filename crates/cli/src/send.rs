@@ -5,15 +5,15 @@ use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use postel::Envelope;
-use postel_mime::{Attachment, Message, RawMessage};
+use postel_mime::{Message, RawMessage};
 use serde_json::json;
 
 use crate::cli::SendArgs;
 use crate::config::ConfigFile;
-use crate::deliver::{addresses, deliver, sender, Outgoing};
+use crate::deliver::{addresses, deliver, log_envelope, sender, Outgoing};
 use crate::dsn::Dsn;
 use crate::exit::{self, Failure};
-use crate::output;
+use crate::{maillog, output};
 
 /// Runs `postel send`; returns the exit code.
 pub fn run(args: &SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
@@ -21,6 +21,16 @@ pub fn run(args: &SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
         return crate::queue_cmd::send_command(args, file);
     }
     let (client, server) = crate::server::client(&args.server, file, args.transcript)?;
+    // Every failure from here on names the account and its file.
+    send(args, client, &server).map_err(|f| server.name_in(f))
+}
+
+/// `postel send` once the server and account are settled.
+fn send(
+    args: &SendArgs,
+    client: postel::Client,
+    server: &crate::server::Server,
+) -> Result<u8, Failure> {
     let from = args.from.clone().or(server.from.clone());
 
     let mut jobs: Vec<(String, Outgoing)> = Vec::new();
@@ -34,8 +44,12 @@ pub fn run(args: &SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
         if stdin_count > 1 {
             return Err(Failure::usage("--raw - (stdin) can be given only once"));
         }
+        let (date, msgid) = server.set_headers;
+        let add = crate::added_headers::AddHeaders::new(args.no_add_headers, date, msgid);
         for p in &args.raw {
-            jobs.push((p.display().to_string(), Outgoing::Raw(open_raw(p)?)));
+            let mut raw = open_raw(p)?;
+            crate::added_headers::add_missing(&mut raw, add, from.as_deref())?;
+            jobs.push((p.display().to_string(), Outgoing::Raw(raw)));
         }
     }
 
@@ -52,10 +66,15 @@ pub fn run(args: &SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
         args.dsn.envid.as_deref(),
         args.dsn.require_tls,
     )?;
+    let log = maillog::target(args.log.as_deref(), server.logfile.as_deref());
+    let log_ctx = maillog::Context {
+        account: server.account.clone(),
+        server: server.endpoint(),
+    };
     // Connect now that the messages are read: progress on a terminal, a silent port
     // checked for TLS. A failure to connect is the first message's result; each next
     // one tries again, as before.
-    let (mut client, mut not_connected) = match crate::reach::open(client, &server, true) {
+    let (mut client, mut not_connected) = match crate::reach::open(client, server, true) {
         Ok(opened) => opened,
         Err(f) if args.json => {
             let v = json!({ "exit_code": f.code, "error": f.message, "messages": [] });
@@ -75,6 +94,7 @@ pub fn run(args: &SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
             b.set_message(source.clone());
             b.set_position(0);
         }
+        let logged = log.as_ref().map(|_| log_envelope(envelope.as_ref(), &msg));
         let result = match not_connected.take() {
             Some(e) => Err(e),
             None => deliver(&mut client, envelope.as_ref(), &mut msg, &dsn, bar.as_ref()),
@@ -83,11 +103,17 @@ pub fn run(args: &SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
             Ok(r) => exit::code_for_report(r),
             Err(e) => exit::code_for_error(e),
         };
+        if let (Some(path), Some((from, to))) = (&log, &logged) {
+            maillog::append(
+                path,
+                &maillog::line(&log_ctx, from, to, result.as_ref(), code),
+            );
+        }
         codes.push(code);
         if let Some(b) = &bar {
-            b.suspend(|| print_result(&mut err, &source, &result, &server, args.json));
+            b.suspend(|| print_result(&mut err, &source, &result, server, args.json));
         } else {
-            print_result(&mut err, &source, &result, &server, args.json);
+            print_result(&mut err, &source, &result, server, args.json);
         }
         results.push(match &result {
             Ok(r) => output::report_json(&source, r),
@@ -296,10 +322,7 @@ pub(crate) fn compose(args: &SendArgs, from: Option<&str>) -> Result<Message, Fa
         b = b.header(name.trim(), value.trim());
     }
     for p in &args.attach {
-        let a = Attachment::from_path(p).map_err(|e| {
-            Failure::new(exit::NOINPUT, format!("cannot attach {}: {e}", p.display()))
-        })?;
-        b = b.attach(a);
+        b = b.attach(crate::attach::attachment(p)?);
     }
     Ok(b.build()?)
 }

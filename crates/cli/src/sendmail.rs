@@ -49,7 +49,51 @@ pub struct Invocation {
     /// `--queue`: when the relay cannot be reached (or says 4yz), queue the message and
     /// succeed (like msmtpq); `postel queue run` sends it later.
     pub queue: bool,
+    /// `--log FILE`: append a line per message (else the account's `logfile`).
+    pub log: Option<PathBuf>,
+    /// `--no-add-headers`: add no `Date:` or `Message-ID:` the message lacks.
+    pub no_add_headers: bool,
+    /// `--help`: print the options and exit.
+    pub help: bool,
 }
+
+/// The options, for `postel sendmail --help`, `postel help sendmail` and the man page.
+pub const OPTIONS: &str = "\
+Options (as sendmail's; single letters may carry their value attached, -fme@x.test):
+  -t               Recipients from the To:, Cc: and Bcc: fields too (Bcc: is removed)
+  -i, -oi          A line holding only a dot does not end the message (without it, it does)
+  -f ADDR, -r ADDR The envelope sender; also the From: when the message has none
+  -F NAME          The full name for a From: the message lacks
+  -N WHEN          Ask for DSNs: never, or a list of success,failure,delay
+  -R WHAT          What a failure DSN returns: full or hdrs
+  -V ENVID         The envelope id DSNs quote
+  -C FILE          The config file [default: $POSTEL_CONFIG, else
+                   $XDG_CONFIG_HOME/postel/config.toml, else ~/.config/postel/config.toml]
+  -a NAME, --account NAME
+                   The account [default: $POSTEL_ACCOUNT, else the config file's default]
+  -v               Print the SMTP session on stderr (credentials redacted)
+  --queue          When the server cannot be reached or says try later, queue the message
+                   and exit 0; `postel queue run` sends it later (as msmtpq)
+  --log FILE       Append a line per message: time, account, server, recipients, result,
+                   queue id [default: the account's logfile]
+  --no-add-headers Send the message without adding the Date: and Message-ID: it lacks
+                   [default: add them; also set_date_header/set_msgid_header = false]
+  -bm              Deliver the message (the only mode; -bp, -bs, -bd... are refused)
+  --help           Print this help
+  --               Everything after is a recipient
+Accepted and ignored (they mean nothing to a submission client): -oX (but -oi), -B TYPE,
+-X FILE, -O OPT=VALUE, -L TAG, -h HOPS, -p PROTO, -q TIME, -A..., -G, -U, -n, -m, -e...,
+-d..., -x, -Q...
+The message is read from stdin. With no From: field, one is added from -f (else the
+account's from, else LOGNAME@host); Date: and Message-ID: are added when missing.
+Exit codes are sendmail's (sysexits): 0 sent, 64 usage, 65 bad message, 67 a recipient
+refused, 69 refused, 75 try again later, 78 configuration; see `man postel`.
+
+Examples:
+  printf 'To: a@x.test\\nSubject: s\\n\\nbody\\n' | postel sendmail -t
+  postel sendmail -i -f me@x.test -a work you@y.test < message.eml
+  ln -s \"$(command -v postel)\" ~/bin/sendmail    # then: sendmail -t < message.eml
+";
 
 /// Options that take a value, as a separate argument when not attached (`-N never`).
 const WITH_VALUE: &[char] = &[
@@ -67,6 +111,21 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Invocation, Fail
         }
         if a == "--queue" {
             inv.queue = true;
+            continue;
+        }
+        if a == "--help" {
+            inv.help = true;
+            continue;
+        }
+        if a == "--no-add-headers" {
+            inv.no_add_headers = true;
+            continue;
+        }
+        if a == "--log" {
+            inv.log = Some(PathBuf::from(
+                args.next()
+                    .ok_or_else(|| Failure::usage("--log needs a file"))?,
+            ));
             continue;
         }
         if a == "--account" {
@@ -173,6 +232,9 @@ fn has_header(message: &[u8], name: &str) -> bool {
 /// exit code. `config` is `postel --config` when run as a subcommand.
 pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
     let inv = parse(args)?;
+    if inv.help {
+        return help();
+    }
     let file = crate::config::load(inv.config.as_deref().or(config.as_deref()))?;
     let server = ServerArgs {
         account: inv
@@ -229,8 +291,18 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
         from_addr = Some(addr);
     }
 
-    let queue_copy = inv.queue.then(|| message.clone());
-    let raw = RawMessage::from_bytes(message)?;
+    let mut raw = RawMessage::from_bytes(message)?;
+    let (date, msgid) = srv.set_headers;
+    let add = crate::added_headers::AddHeaders::new(inv.no_add_headers, date, msgid);
+    crate::added_headers::add_missing(&mut raw, add, from_addr.as_deref())?;
+    // What is queued is what would have been sent: with the added fields.
+    let queue_copy = match inv.queue {
+        true => Some(raw.to_vec(&postel_mime::EncodeOptions {
+            allow_8bit: true,
+            smtputf8: true,
+        })?),
+        false => None,
+    };
     let mut recipients = Vec::new();
     for r in &inv.recipients {
         recipients
@@ -275,20 +347,54 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
             let _ = output::transcript(&mut output::stderr(), &t);
         }
     }
+    let log_path = crate::maillog::target(inv.log.as_deref(), srv.logfile.as_deref());
+    let log = |outcome: Result<&postel::SendReport, &postel::Error>, code: u8, extra: &str| {
+        if let Some(path) = &log_path {
+            let ctx = crate::maillog::Context {
+                account: srv.account.clone(),
+                server: srv.endpoint(),
+            };
+            let line = crate::maillog::line(&ctx, &envelope.from, &envelope.to, outcome, code);
+            crate::maillog::append(path, &format!("{line}{extra}"));
+        }
+    };
     match result {
         Ok(report) => {
             for r in &report.refused {
                 eprintln!("sendmail: {}: {}", r.address, r.reply);
             }
-            Ok(exit::code_for_report(&report))
+            let code = exit::code_for_report(&report);
+            log(Ok(&report), code, "");
+            Ok(code)
         }
         Err(e) if e.is_transient() && queue_copy.is_some() => {
             let bytes = queue_copy.unwrap_or_default();
             let id = crate::queue_cmd::enqueue_message(&envelope, bytes)?;
+            log(Err(&e), exit::OK, &format!(" queued_locally={id}"));
             eprintln!("sendmail: {e}; queued as {id} (`postel queue run` sends it)");
             Ok(exit::OK)
         }
-        Err(e) => Err(crate::reach::explain(&e, &srv)),
+        Err(e) => {
+            let failure = crate::reach::explain(&e, &srv);
+            log(Err(&e), failure.code, "");
+            Err(failure)
+        }
+    }
+}
+
+/// `postel sendmail --help`.
+fn help() -> Result<u8, Failure> {
+    use std::io::Write;
+    let text = format!(
+        "The sendmail interface: the message on stdin, recipients as arguments (or -t).\n\n\
+         Usage: postel sendmail [OPTIONS] [RECIPIENT]...\n       \
+         sendmail [OPTIONS] [RECIPIENT]...   (postel through a link named sendmail)\n\n{OPTIONS}"
+    );
+    match std::io::stdout().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::new(exit::IOERR, format!("writing the help: {e}")))
+        }
+        _ => Ok(exit::OK),
     }
 }
 

@@ -28,6 +28,10 @@ pub struct Server {
     pub ca_file: Option<PathBuf>,
     /// Where the mode came from, for hints: `--tls` or the account's `tls`.
     pub tls_from_flag: bool,
+    /// The account's `logfile`.
+    pub logfile: Option<PathBuf>,
+    /// The account's `set_date_header` and `set_msgid_header`.
+    pub set_headers: (Option<bool>, Option<bool>),
 }
 
 impl Server {
@@ -53,9 +57,12 @@ impl Server {
         context(self.account.as_deref(), self.config.as_deref())
     }
 
-    /// Adds [`Server::context`] to a failure's message.
+    /// Adds [`Server::context`] to a failure's message (once).
     pub fn name_in(&self, mut f: Failure) -> Failure {
-        f.message.push_str(&self.context());
+        let context = self.context();
+        if !f.message.ends_with(&context) {
+            f.message.push_str(&context);
+        }
         f
     }
 }
@@ -176,6 +183,9 @@ pub fn client(
         helo: acc_helo,
         from: acc_from,
         timeout: acc_timeout,
+        logfile: acc_logfile,
+        set_date_header: acc_date,
+        set_msgid_header: acc_msgid,
     } = account;
 
     let (host, port) =
@@ -259,6 +269,8 @@ pub fn client(
             tls,
             ca_file,
             tls_from_flag: args.tls.is_some(),
+            logfile: acc_logfile,
+            set_headers: (acc_date, acc_msgid),
         },
     ))
 }

@@ -44,9 +44,38 @@ pub fn run(args: &SimArgs) -> Result<u8, Failure> {
         let _ = tokio::signal::ctrl_c().await;
     };
     rt.block_on(postel_sim::run(config, options, std::io::stdout(), until))
-        .map_err(|e| match e {
-            postel_sim::SimError::Config(m) => Failure::config(m),
-            other => Failure::new(exit::UNAVAILABLE, format!("simulator: {other}")),
-        })?;
+        .map_err(|e| failure(e, args.listen))?;
     Ok(exit::OK)
+}
+
+/// What went wrong, naming the address when it is the one that is taken.
+fn failure(e: postel_sim::SimError, listen: std::net::SocketAddr) -> Failure {
+    use std::io::ErrorKind;
+    match e {
+        postel_sim::SimError::Config(m) => Failure::config(m),
+        postel_sim::SimError::Io(io) if io.kind() == ErrorKind::AddrInUse => Failure::new(
+            exit::TEMPFAIL,
+            format!(
+                "cannot listen on {listen}: the address is already in use (another `postel \
+                 sim`, or a mail server?): stop it, or listen elsewhere with --listen {}:{}",
+                listen.ip(),
+                alternative_port(listen.port())
+            ),
+        ),
+        postel_sim::SimError::Io(io) if io.kind() == ErrorKind::AddrNotAvailable => {
+            Failure::config(format!(
+                "cannot listen on {listen}: no such address on this machine ({io})"
+            ))
+        }
+        other => Failure::new(exit::UNAVAILABLE, format!("simulator: {other}")),
+    }
+}
+
+/// A port to suggest instead of a busy one.
+fn alternative_port(busy: u16) -> u16 {
+    if busy == 2526 {
+        2527
+    } else {
+        2526
+    }
 }

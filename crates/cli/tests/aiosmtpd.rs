@@ -153,6 +153,8 @@ fn send_raw_files_over_one_connection_arrive_crlf_normalized_and_unstuffed() {
             "a@client.test",
             "--to",
             "b@example.test",
+            // The bytes as they are: no Date: or Message-ID: added.
+            "--no-add-headers",
             "--raw",
             first.to_str().unwrap(),
             "--raw",
