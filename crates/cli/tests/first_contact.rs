@@ -329,6 +329,17 @@ fn a_wrong_password_exits_77_naming_the_account_and_file() {
     assert_says(&o, "check them");
     assert_says(&o, &format!("[account \"sim\" in {cfg}]"));
     assert!(s.sim.messages().is_empty());
+
+    // A mistake on the command line names the account too, once.
+    let (o, _) = postel(
+        s.dir.path(),
+        &["--config", &cfg, "send", "--text", "x"],
+        None,
+    );
+    assert_exit(&o, 64);
+    assert_says(&o, "no recipient");
+    let err = text(&o.stderr);
+    assert_eq!(err.matches("[account \"sim\" in").count(), 1, "{err}");
 }
 
 #[test]
