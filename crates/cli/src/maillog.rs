@@ -31,18 +31,7 @@ pub fn line(
     result: Result<&SendReport, &postel::Error>,
     code: u8,
 ) -> String {
-    let mut l = format!(
-        "{} account={} server={} from={} recipients={}",
-        utc_now(),
-        value(ctx.account.as_deref().unwrap_or("-")),
-        value(&ctx.server),
-        value(if from.is_empty() { "<>" } else { from }),
-        value(&if recipients.is_empty() {
-            "-".to_owned()
-        } else {
-            recipients.join(",")
-        }),
-    );
+    let mut l = prefix(ctx, from, recipients);
     match result {
         Ok(r) => {
             let outcome = if r.refused.is_empty() {
@@ -73,6 +62,43 @@ pub fn line(
         }
     }
     l
+}
+
+/// The line for a message that was not sent because the command failed before it (the
+/// port expects TLS, say): `failure`'s exit code and message.
+pub fn failure_line(
+    ctx: &Context,
+    from: &str,
+    recipients: &[String],
+    failure: &crate::exit::Failure,
+) -> String {
+    let outcome = if failure.code == crate::exit::TEMPFAIL {
+        "deferred"
+    } else {
+        "failed"
+    };
+    format!(
+        "{} result={outcome} exit={} error={}",
+        prefix(ctx, from, recipients),
+        failure.code,
+        quoted(&failure.message)
+    )
+}
+
+/// Time, account, server, sender and recipients.
+fn prefix(ctx: &Context, from: &str, recipients: &[String]) -> String {
+    format!(
+        "{} account={} server={} from={} recipients={}",
+        utc_now(),
+        value(ctx.account.as_deref().unwrap_or("-")),
+        value(&ctx.server),
+        value(if from.is_empty() { "<>" } else { from }),
+        value(&if recipients.is_empty() {
+            "-".to_owned()
+        } else {
+            recipients.join(",")
+        }),
+    )
 }
 
 /// Appends `line` to `path` (created with mode 600 when new); a failure is a warning on

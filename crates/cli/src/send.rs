@@ -74,7 +74,15 @@ fn send(
     // Connect now that the messages are read: progress on a terminal, a silent port
     // checked for TLS. A failure to connect is the first message's result; each next
     // one tries again, as before.
-    let (mut client, mut not_connected) = match crate::reach::open(client, server, true) {
+    let opened = crate::reach::open(client, server, true);
+    if let (Err(f), Some(path)) = (&opened, &log) {
+        // Nothing was sent: each message's line says why.
+        for (_, msg) in &jobs {
+            let (from, to) = log_envelope(envelope.as_ref(), msg);
+            maillog::append(path, &maillog::failure_line(&log_ctx, &from, &to, f));
+        }
+    }
+    let (mut client, mut not_connected) = match opened {
         Ok(opened) => opened,
         Err(f) if args.json => {
             let v = json!({ "exit_code": f.code, "error": f.message, "messages": [] });

@@ -746,3 +746,45 @@ fn the_readme_installs_with_locked_and_test_sh_ends_with_a_summary() {
     let last = script.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
     assert!(last.contains("passed"), "{last}");
 }
+
+#[test]
+fn a_send_that_fails_before_any_message_still_logs_each_one() {
+    // --tls starttls against a port that speaks TLS from the first byte: the command
+    // fails while connecting, before the messages; the log says so for each.
+    let sim = BlockingSimulator::start(Config::builder().implicit_tls(true).build()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let server = sim.addr().to_string();
+    let mut c = Command::new(BIN);
+    c.args([
+        "send",
+        "--server",
+        &server,
+        "--tls",
+        "starttls",
+        "--from",
+        "me@client.test",
+        "--to",
+        "b@mx.test",
+        "--text",
+        "x",
+        "--log",
+        log.to_str().unwrap(),
+    ])
+    .env("XDG_CONFIG_HOME", dir.path().join("none"))
+    .env_remove("POSTEL_CONFIG");
+    let o = run(c, None);
+    assert_code(&o, 78);
+    let lines = std::fs::read_to_string(&log).unwrap();
+    let line = lines.strip_suffix('\n').unwrap();
+    assert!(!line.contains('\n'), "{lines}");
+    let tail = line.split_once(' ').unwrap().1;
+    assert!(
+        tail.starts_with(&format!(
+            "account=- server={server} from=me@client.test recipients=b@mx.test result=failed exit=78 error=\""
+        )),
+        "{tail}"
+    );
+    assert!(tail.contains("expects TLS from the first byte"), "{tail}");
+    assert!(sim.messages().is_empty());
+}
