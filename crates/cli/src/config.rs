@@ -65,7 +65,8 @@ pub struct Account {
     /// minutes per step, 30 s to connect).
     pub timeout: Option<u64>,
     /// Append one line per message to this file (for cron): time, account, server,
-    /// recipients, result, queue id. `--log FILE` overrides it.
+    /// recipients, result, queue id (a leading `~/` is `$HOME`). `--log FILE` overrides
+    /// it.
     pub logfile: Option<PathBuf>,
     /// Add `Date:` to ready messages (`sendmail`, `send --raw`) that lack it (default:
     /// true).

@@ -125,9 +125,18 @@ fn try_append(path: &Path, line: &str) -> std::io::Result<()> {
     f.write_all(format!("{line}\n").as_bytes())
 }
 
-/// The log file: the flag's, else the account's.
+/// The log file: the flag's, else the account's (where a leading `~/` is the home
+/// directory, as in msmtp's config).
 pub fn target(flag: Option<&Path>, account: Option<&Path>) -> Option<PathBuf> {
-    flag.or(account).map(Path::to_path_buf)
+    if let Some(f) = flag {
+        return Some(f.to_path_buf());
+    }
+    let a = account?;
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty());
+    match (a.strip_prefix("~"), home) {
+        (Ok(rest), Some(h)) => Some(PathBuf::from(h).join(rest)),
+        _ => Some(a.to_path_buf()),
+    }
 }
 
 /// The queue id in a final reply: Postfix's and postel-sim's `queued as ID`, Exim's
@@ -240,6 +249,26 @@ mod tests {
             Some("4B1Jx2Ab012345")
         );
         assert_eq!(queue_id(&reply("Ok")), None);
+    }
+
+    #[test]
+    fn the_flag_wins_and_the_accounts_tilde_is_home() {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        assert_eq!(
+            target(Some(Path::new("~/x")), Some(Path::new("/a"))),
+            Some(PathBuf::from("~/x"))
+        );
+        assert_eq!(
+            target(None, Some(Path::new("/var/log/postel"))),
+            Some(PathBuf::from("/var/log/postel"))
+        );
+        if let Some(h) = home.filter(|h| !h.as_os_str().is_empty()) {
+            assert_eq!(
+                target(None, Some(Path::new("~/.local/state/postel/log"))),
+                Some(h.join(".local/state/postel/log"))
+            );
+        }
+        assert_eq!(target(None, None), None);
     }
 
     #[test]

@@ -44,7 +44,7 @@ account at all.
   helo = \"laptop.example.com\"      # the EHLO name (default: this host's name)
   from = \"Me <me@example.com>\"     # the default sender (envelope and From:)
   timeout = 30                     # seconds to connect and to wait for each reply
-  logfile = \"~/.local/state/postel/log\"  # a line per message (see LOG); --log FILE overrides
+  logfile = \"~/.local/state/postel/log\"  # a line per message (see LOG); ~/ is $HOME
   set_date_header = true           # add Date: to ready messages that lack it (sendmail, --raw)
   set_msgid_header = true          # add Message-ID: to ready messages that lack it
 There is no password flag: a password is never on the command line. The file may be \
