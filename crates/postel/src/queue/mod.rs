@@ -43,7 +43,7 @@ use serde::{Deserialize, Serialize};
 
 pub use backoff::Backoff;
 pub use dsn::{bounce_message, rfc5322_date};
-pub use worker::{Deliver, Outcome, OutcomeSink, Relay, RunSummary, Worker};
+pub use worker::{Deliver, Outcome, OutcomeSink, Relay, RunSummary, Worker, CONFIG_PROBLEM};
 
 use store::{Claim, Layout};
 

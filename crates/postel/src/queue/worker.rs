@@ -101,28 +101,72 @@ pub(crate) fn outcomes_of(result: &Result<SendReport, Error>, to: &[String]) -> 
                 }
             })
             .collect(),
-        Err(Error::Rejected { reply, refused, .. }) => to
+        Err(Error::Rejected {
+            step,
+            reply,
+            refused,
+        }) => to
             .iter()
             .map(|a| match refused.iter().find(|r| &r.address == a) {
                 Some(r) => refusal(&r.reply),
-                None => refusal(reply),
+                None if about_the_message(*step) => refusal(reply),
+                None => path_failure(format!("{step}: {reply}"), false),
             })
             .collect(),
-        Err(e) => {
-            let reason = e.to_string();
-            let outcome = if !e.is_transient() {
-                Outcome::Permanent(reason)
-            } else {
-                Outcome::Transient {
-                    reason,
-                    uncertain: may_have_delivered(e),
-                }
-            };
-            vec![outcome; to.len()]
-        }
+        Err(e) => vec![classify(e); to.len()],
     }
 }
 
+/// The steps whose 5yz reply is about the message or a recipient (RFC 5321 §4.2.1: a
+/// permanent negative completion *of that command*); every other step is the path.
+fn about_the_message(step: postel_proto::Step) -> bool {
+    use postel_proto::Step;
+    matches!(
+        step,
+        Step::Mail | Step::Rcpt | Step::Data | Step::Body | Step::DataEnd
+    )
+}
+
+/// The queue's view of a session that failed as a whole. Only what is wrong with the
+/// message itself, the same at any server, is permanent: it cannot be sent as it is
+/// (larger than the relay's SIZE, a line over the limit, an extension it needs and the
+/// relay lacks, an address that is not valid SMTP). Everything about the path (TLS,
+/// AUTH, the greeting or EHLO refused, a lost connection, a timeout, garbled or
+/// over-long replies, the client's own configuration) is retried with backoff until
+/// the lifetime ends, as an MTA does.
+pub(crate) fn classify(e: &Error) -> Outcome {
+    use postel_proto::Error as P;
+    let reason = e.to_string();
+    match e {
+        Error::Protocol(
+            P::MessageTooLarge { .. } | P::LineTooLong { .. } | P::ExtensionRequired { .. },
+        )
+        | Error::Message(_) => Outcome::Permanent(reason),
+        Error::Protocol(P::InvalidArgument { argument, .. })
+            if !matches!(
+                argument,
+                postel_proto::Argument::Credential | postel_proto::Argument::EhloName
+            ) =>
+        {
+            Outcome::Permanent(reason)
+        }
+        Error::Protocol(P::AuthFailed { .. } | P::AuthUnavailable { .. } | P::AuthRequiresTls)
+        | Error::Protocol(P::InvalidArgument { .. })
+        | Error::Config(_) => path_failure(format!("{CONFIG_PROBLEM}: {reason}"), false),
+        e => path_failure(reason, may_have_delivered(e)),
+    }
+}
+
+/// How a reason starts when the relay refused our login or our settings are unusable:
+/// not the message's fault and not the recipient's, so it is retried (and shown by
+/// `postel queue list`) until someone fixes the configuration or the lifetime ends.
+pub const CONFIG_PROBLEM: &str = "configuration problem (not bounced; fix it and run the queue)";
+
+fn path_failure(reason: String, uncertain: bool) -> Outcome {
+    Outcome::Transient { reason, uncertain }
+}
+
+/// A server's answer about the message or one recipient: 4yz later, 5yz never.
 fn refusal(reply: &crate::ServerReply) -> Outcome {
     if reply.is_transient() {
         Outcome::deferred(reply.to_string())
