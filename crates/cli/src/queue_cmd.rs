@@ -228,6 +228,10 @@ pub fn run(args: &QueueArgs, file: &ConfigFile) -> Result<u8, Failure> {
                         next_try(r.next_try, now)
                     )
                     .map_err(io)?;
+                    if let Some(h) = &r.held {
+                        writeln!(out, "    {h} (queue flush {} tries it again)", r.id)
+                            .map_err(io)?;
+                    }
                     for rc in &r.recipients {
                         writeln!(
                             out,

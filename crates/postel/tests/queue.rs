@@ -157,7 +157,7 @@ impl Deliver for Deferring {
 }
 
 #[test]
-fn a_message_past_its_lifetime_is_returned_and_a_bounce_that_fails_is_logged() {
+fn a_message_past_its_lifetime_is_returned_and_a_bounce_that_fails_is_held() {
     let (queue, dir) = temp_queue("lifetime");
     queue.add("a@client.test", &["b@mx.test"], MESSAGE).unwrap();
     let backoff = Backoff {
@@ -176,12 +176,33 @@ fn a_message_past_its_lifetime_is_returned_and_a_bounce_that_fails_is_logged() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].from, "");
     assert_eq!(left[0].recipients[0].address, "a@client.test");
-    // The bounce cannot be delivered either: never bounced, logged instead.
+    // The bounce cannot be delivered either: never bounced, never dropped: held.
     std::thread::sleep(Duration::from_millis(2100));
-    worker.run().unwrap();
-    assert!(queue.list().unwrap().is_empty());
+    let s = worker.run().unwrap();
+    assert_eq!(s.failed, 1);
+    let left = queue.list().unwrap();
+    assert_eq!(left.len(), 1, "the undeliverable bounce stays queued");
+    let held = left[0].held.as_deref().expect("held");
+    assert!(held.contains("<a@client.test>"), "{held}");
+    assert_eq!(left[0].recipients[0].status, Status::Failed);
+    assert!(
+        queue.message(&left[0].id).unwrap().len() > 100,
+        "its content too"
+    );
+    // Held: not tried again by later runs, nor made due by a flush of everything.
+    assert_eq!(queue.flush(None).unwrap(), 0);
+    assert_eq!(worker.run().unwrap().messages, 0);
     let log = std::fs::read_to_string(dir.join("failed.log")).unwrap();
-    assert!(log.contains("from <> to <a@client.test> failed"), "{log}");
+    assert!(log.contains("from <> undeliverable bounce"), "{log}");
+    // Released by name: tried again, for a new lifetime.
+    assert_eq!(queue.flush(Some(&left[0].id)).unwrap(), 1);
+    let s = worker.run_once().unwrap();
+    assert_eq!((s.messages, s.deferred), (1, 1));
+    let rec = queue.show(&left[0].id).unwrap();
+    assert_eq!(
+        (rec.held.as_deref(), rec.recipients[0].status),
+        (None, Status::Pending)
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -148,6 +148,12 @@ pub struct Record {
     pub next_try: u64,
     /// The last error, for `queue show`.
     pub last_error: Option<String>,
+    /// Set when the message is kept but no longer tried: a bounce (from `<>`) that could
+    /// not be delivered either. It is mail too, so it stays until someone reads it with
+    /// `queue show --message`, removes it, or releases it with `queue flush <id>` (which
+    /// tries it again for a new lifetime). Never bounced (RFC 5321 §6.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 impl Record {
@@ -265,6 +271,7 @@ impl Queue {
             attempts: 0,
             next_try,
             last_error: None,
+            held: None,
         };
         let eml = self.layout.eml(&id);
         self.layout
@@ -339,8 +346,11 @@ impl Queue {
     }
 
     /// Makes every message (or the one `id`) due now; returns how many were changed.
-    /// Messages being sent are left alone (they are being tried already).
+    /// Messages being sent are left alone (they are being tried already). A held message
+    /// (an undeliverable bounce) is released only when named by `id`: its failed
+    /// recipients are pending again, for a new lifetime from now.
     pub fn flush(&self, id: Option<&str>) -> Result<usize, QueueError> {
+        let id_given = id.is_some();
         let ids = match id {
             Some(i) => vec![i.to_owned()],
             None => self.ids()?,
@@ -349,7 +359,20 @@ impl Queue {
         let mut n = 0;
         for id in ids {
             if let Some(mut c) = self.claim(&id)? {
-                if c.record.next_try > now {
+                if c.record.held.is_some() {
+                    if id_given {
+                        c.record.held = None;
+                        c.record.queued_at = now;
+                        c.record.next_try = now;
+                        for r in &mut c.record.recipients {
+                            if r.status == Status::Failed {
+                                r.status = Status::Pending;
+                            }
+                        }
+                        self.write_record(&c.record)?;
+                        n += 1;
+                    }
+                } else if c.record.next_try > now {
                     c.record.next_try = now;
                     self.write_record(&c.record)?;
                     n += 1;
@@ -407,8 +430,8 @@ impl Queue {
         Ok(())
     }
 
-    /// Appends a line to `failed.log` in the queue directory (fsync'd): where a failure
-    /// goes when no bounce can be sent (the sender was `<>`).
+    /// Appends a line to `failed.log` in the queue directory (fsync'd), besides keeping
+    /// the message held, when no bounce can be sent (the sender was `<>`).
     pub(crate) fn log_failure(&self, line: &str) -> Result<(), QueueError> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;

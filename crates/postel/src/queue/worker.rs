@@ -263,7 +263,7 @@ impl<D: Deliver> Worker<D> {
         let mut total = RunSummary::default();
         let now = now_secs();
         for record in self.queue.list()? {
-            if record.next_try > now {
+            if record.next_try > now || record.held.is_some() {
                 continue;
             }
             let claimed = match self.queue.claim(&record.id) {
@@ -271,8 +271,8 @@ impl<D: Deliver> Worker<D> {
                 Ok(None) | Err(QueueError::NotFound(_)) => continue,
                 Err(e) => return Err(e),
             };
-            if claimed.record.next_try > now_secs() {
-                continue; // another worker deferred it meanwhile
+            if claimed.record.next_try > now_secs() || claimed.record.held.is_some() {
+                continue; // another worker deferred or held it meanwhile
             }
             match self.process(claimed) {
                 Ok(s) => total.add(&s),
@@ -294,7 +294,11 @@ impl<D: Deliver> Worker<D> {
             let s = self.run_once()?;
             total.add(&s);
             let now = now_secs();
-            let due = self.queue.list()?.iter().any(|r| r.next_try <= now);
+            let due = self
+                .queue
+                .list()?
+                .iter()
+                .any(|r| r.next_try <= now && r.held.is_none());
             if !due {
                 return Ok(total);
             }
@@ -437,18 +441,23 @@ impl<D: Deliver> Worker<D> {
         let rec: &Record = &claimed.record;
         if rec.recipients.iter().any(|r| r.status == Status::Failed) {
             if rec.from.is_empty() {
-                // A bounce that cannot be delivered: never bounce a bounce (RFC 5321 §6.1).
-                for r in rec.recipients.iter().filter(|r| r.status == Status::Failed) {
-                    let line = format!(
-                        "{} message {} from <> to <{}> failed: {}",
-                        now_secs(),
-                        rec.id,
-                        r.address,
-                        r.last.as_deref().unwrap_or("")
-                    );
-                    tracing::warn!("{line}");
-                    self.queue.log_failure(&line)?;
-                }
+                // A bounce that cannot be delivered: never bounce a bounce (RFC 5321 §6.1),
+                // and never drop it either: it is kept, held, for a person to see.
+                let mut claimed = claimed;
+                let rec = &mut claimed.record;
+                let why: Vec<String> = rec
+                    .recipients
+                    .iter()
+                    .filter(|r| r.status == Status::Failed)
+                    .map(|r| format!("<{}>: {}", r.address, r.last.as_deref().unwrap_or("")))
+                    .collect();
+                let held = format!("undeliverable bounce, held: {}", why.join("; "));
+                let line = format!("{} message {} from <> {held}", now_secs(), rec.id);
+                tracing::warn!("{line}");
+                let _ = self.queue.log_failure(&line);
+                rec.held = Some(held);
+                self.queue.write_record(rec)?;
+                return Ok(summary);
             } else {
                 let original = self.queue.message(&rec.id).unwrap_or_default();
                 let dsn = super::dsn::bounce_message(rec, &original, &hostname());
