@@ -92,6 +92,12 @@ fn run(knobs: u8, rx_len: usize, server: &[u8], chunk: usize) -> Run {
                 body_pos += n;
                 client.handle_body(n).expect("the client asked for content");
             }
+            Action::Recipients { .. } => {
+                if let Err(e) = client.handle_recipients(&envelope) {
+                    out.events.push(format!("recipients: {e:?}"));
+                    break;
+                }
+            }
             Action::StartTls => {
                 out.events.push("StartTls".into());
                 client.handle_tls_ready().expect("the client asked for TLS");

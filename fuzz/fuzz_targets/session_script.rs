@@ -152,6 +152,12 @@ fn run(knobs: u8, server: &[u8], chunk: usize) -> Run {
                 pos += n;
                 client.handle_body(n).expect("content requested");
             }
+            Action::Recipients { .. } => {
+                if let Err(e) = client.handle_recipients(&envelope) {
+                    out.events.push(format!("recipients: {e:?}"));
+                    break;
+                }
+            }
             Action::StartTls => {
                 assert!(tls_required, "STARTTLS only when TLS is wanted");
                 let mut plain = out.client.as_slice();

@@ -89,12 +89,18 @@ impl Conn {
             },
         }
         .try_build()?;
-        conn.run(None, &mut Collector::default())?;
+        conn.run(None, None, &mut Collector::default())?;
         Ok(conn)
     }
 
-    /// Drives the core until it is idle, doing the TLS handshake when it asks.
-    fn run(&mut self, mut body: drive::Body<'_>, events: &mut Collector) -> Result<(), Error> {
+    /// Drives the core until it is idle, doing the TLS handshake when it asks; `envelope`
+    /// is the one submitted, if any.
+    fn run(
+        &mut self,
+        mut body: drive::Body<'_>,
+        envelope: Option<&postel_proto::Envelope<'_>>,
+        events: &mut Collector,
+    ) -> Result<(), Error> {
         self.with_mut(|f| {
             let Tail { wire, span, .. } = &mut *f.tail;
             let settings = &f.head.settings;
@@ -104,7 +110,7 @@ impl Conn {
                     Some(b) => Some(&mut **b),
                     None => None,
                 };
-                match drive::run(f.core, wire, reborrowed, events)? {
+                match drive::run(f.core, wire, reborrowed, envelope, events)? {
                     Stop::Idle => return Ok(()),
                     Stop::Closed => {
                         return Err(Error::Protocol(postel_proto::Error::Closed));
@@ -138,7 +144,7 @@ impl Conn {
         let borrowed = envelope.borrowed(&recipients);
         self.with_core_mut(|core| core.submit(&borrowed))?;
         let mut events = Collector::new(&envelope.to);
-        self.run(Some(body), &mut events)?;
+        self.run(Some(body), Some(&borrowed), &mut events)?;
         self.with_tail_mut(|t| t.last_used = Instant::now());
         events.finish(self.borrow_core())
     }
@@ -161,7 +167,7 @@ impl Conn {
         self.with_tail_mut(|t| t.wire.cap = cap);
         self.with_core_mut(|core| core.quit())?;
         let mut events = Collector::default();
-        self.with_mut(|f| drive::run(f.core, &mut f.tail.wire, None, &mut events))?;
+        self.with_mut(|f| drive::run(f.core, &mut f.tail.wire, None, None, &mut events))?;
         Ok(())
     }
 }

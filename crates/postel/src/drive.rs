@@ -173,11 +173,13 @@ impl Collector {
 /// Where the message content comes from.
 pub(crate) type Body<'b> = Option<&'b mut dyn Read>;
 
-/// Drives `core` until it needs a TLS handshake, is idle, or is closed.
+/// Drives `core` until it needs a TLS handshake, is idle, or is closed. `envelope` is the
+/// one submitted, if a transaction is in flight: its later flights of RCPT come from it.
 pub(crate) fn run(
     core: &mut Core<'_>,
     wire: &mut Wire,
     mut body: Body<'_>,
+    envelope: Option<&postel_proto::Envelope<'_>>,
     events: &mut Collector,
 ) -> Result<Stop, Error> {
     let mut deadline = ReplyDeadline::default();
@@ -214,6 +216,13 @@ pub(crate) fn run(
                     None => 0,
                 };
                 core.handle_body(n)?;
+                None
+            }
+            Action::Recipients { .. } => {
+                // More RCPT than one write holds: the next flight of this envelope.
+                deadline.reset();
+                let envelope = envelope.ok_or(Error::Protocol(postel_proto::Error::Busy))?;
+                core.handle_recipients(envelope)?;
                 None
             }
             Action::StartTls => return Ok(Stop::StartTls),

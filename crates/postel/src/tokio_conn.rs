@@ -120,10 +120,12 @@ async fn session(
     wire: &mut Wire,
     settings: &Settings,
     body: &mut AsyncBody,
+    envelope: Option<&postel_proto::Envelope<'_>>,
     events: &mut Collector,
 ) -> Result<(), Error> {
     loop {
-        match tokio_drive::run(core, &mut wire.stream, &mut wire.recorder, body, events).await? {
+        let stream = &mut wire.stream;
+        match tokio_drive::run(core, stream, &mut wire.recorder, body, envelope, events).await? {
             Stop::Idle => return Ok(()),
             Stop::Closed => return Err(Error::Protocol(postel_proto::Error::Closed)),
             Stop::StartTls => {
@@ -190,6 +192,7 @@ async fn run(
         &mut wire,
         &settings,
         &mut AsyncBody::None,
+        None,
         &mut Collector::default(),
     )
     .await;
@@ -231,9 +234,19 @@ async fn run(
         let span = tracing::info_span!("smtp_message", from = %envelope.from, recipients = envelope.to.len());
         let result = async {
             let recipients = envelope.recipients();
-            core.submit(&envelope.borrowed(&recipients))?;
+            let borrowed = envelope.borrowed(&recipients);
+            core.submit(&borrowed)?;
             let mut events = Collector::new(&envelope.to);
-            session(&mut core, &mut wire, &settings, &mut body, &mut events).await?;
+            let sent = Some(&borrowed);
+            session(
+                &mut core,
+                &mut wire,
+                &settings,
+                &mut body,
+                sent,
+                &mut events,
+            )
+            .await?;
             events.finish(&core)
         }
         .instrument(span)
@@ -260,6 +273,7 @@ async fn run(
             &mut wire,
             &settings,
             &mut AsyncBody::None,
+            None,
             &mut Collector::default(),
         )
         .await;

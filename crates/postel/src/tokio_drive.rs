@@ -130,12 +130,14 @@ async fn with_timeout<T>(
     }
 }
 
-/// Drives `core` over `io` until it needs a TLS handshake, is idle, or is closed.
+/// Drives `core` over `io` until it needs a TLS handshake, is idle, or is closed; `envelope`
+/// is the one submitted, if any (its later flights of RCPT come from it).
 pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     core: &mut Core<'_>,
     io: &mut S,
     recorder: &mut Recorder,
     body: &mut AsyncBody,
+    envelope: Option<&postel_proto::Envelope<'_>>,
     events: &mut Collector,
 ) -> Result<Stop, Error> {
     let mut deadline = ReplyDeadline::default();
@@ -169,6 +171,13 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 deadline.reset();
                 let n = body.read(into).await?;
                 core.handle_body(n)?;
+                None
+            }
+            Action::Recipients { .. } => {
+                // More RCPT than one write holds: the next flight of this envelope.
+                deadline.reset();
+                let envelope = envelope.ok_or(Error::Protocol(postel_proto::Error::Busy))?;
+                core.handle_recipients(envelope)?;
                 None
             }
             Action::StartTls => return Ok(Stop::StartTls),

@@ -68,6 +68,12 @@ impl<'b> Writer<'b> {
         }
     }
 
+    /// The length written so far, or that would have been: past the buffer's end when
+    /// something did not fit (nothing more is written then).
+    pub(crate) fn len(&self) -> usize {
+        self.wanted
+    }
+
     /// The length written, or how much room it would have taken.
     pub(crate) fn finish(self) -> Result<usize, Error> {
         if self.wanted > self.buf.len() {
@@ -123,12 +129,7 @@ pub(crate) fn check_envelope(
             .utf8;
     }
     for (i, r) in env.recipients.iter().enumerate() {
-        utf8 |= address::mailbox(r.address)
-            .map_err(invalid(Argument::Recipient(i)))?
-            .utf8;
-        if let Some(o) = r.orcpt {
-            address::xtext_source(o).map_err(invalid(Argument::OriginalRecipient(i)))?;
-        }
+        utf8 |= recipient(i, r)?;
     }
     if let Some(id) = env.envid {
         address::xtext_source(id).map_err(invalid(Argument::EnvelopeId))?;
@@ -161,6 +162,28 @@ pub(crate) fn check_envelope(
         }
     }
     Ok(EnvelopeCheck { smtputf8: utf8 })
+}
+
+/// Validates the recipient at index `i`; true when its address needs SMTPUTF8.
+fn recipient(i: usize, r: &Recipient<'_>) -> Result<bool, Error> {
+    let utf8 = address::mailbox(r.address)
+        .map_err(invalid(Argument::Recipient(i)))?
+        .utf8;
+    if let Some(o) = r.orcpt {
+        address::xtext_source(o).map_err(invalid(Argument::OriginalRecipient(i)))?;
+    }
+    Ok(utf8)
+}
+
+/// Validates the recipient at index `i` for a transaction whose MAIL said SMTPUTF8 or not
+/// (`smtputf8`): a later flight's recipients must be as safe as the first's.
+pub(crate) fn check_recipient(i: usize, r: &Recipient<'_>, smtputf8: bool) -> Result<(), Error> {
+    if recipient(i, r)? && !smtputf8 {
+        return Err(Error::ExtensionRequired {
+            extension: "SMTPUTF8",
+        });
+    }
+    Ok(())
 }
 
 /// Writes `MAIL FROM:<sender>` with the parameters the server offers.

@@ -68,6 +68,14 @@ pub enum Action<'a> {
         /// Where to read message content to.
         into: &'a mut [u8],
     },
+    /// The recipients that fitted in the send buffer are answered and more are to be sent
+    /// (a message to more recipients than one write holds goes in several flights): call
+    /// [`Client::handle_recipients`] with the envelope given to [`Client::submit`], whose
+    /// recipients from `from` on are written next.
+    Recipients {
+        /// The first recipient not written yet.
+        from: RcptId,
+    },
     /// Run a TLS handshake over the transport, then call [`Client::handle_tls_ready`].
     StartTls,
     /// Something happened; nothing to do but look.
@@ -109,6 +117,21 @@ pub enum Event<'a> {
         /// The message.
         txn: TxnId,
         /// The final reply.
+        reply: Reply<'a>,
+    },
+    /// The server's limit on recipients per message was met (RFC 5321 §4.5.3.1.10: 452, or
+    /// 552, "too many recipients", enhanced code x.5.3): this recipient is not part of this
+    /// transaction, which goes on without sending any further RCPT. Unlike a refusal, it says
+    /// nothing about the recipient: send it in a next transaction, without the recipients
+    /// accepted in this one (they get this message). Recipients whose RCPT was never sent
+    /// get this event too, with the reply that met the limit, right after its own event
+    /// (before the events of the RCPT commands already in flight after it).
+    RecipientDeferred {
+        /// The message.
+        txn: TxnId,
+        /// The recipient.
+        rcpt: RcptId,
+        /// The reply that met the limit (to this recipient's RCPT, or to an earlier one).
         reply: Reply<'a>,
     },
     /// The message was not accepted for anyone.
@@ -190,7 +213,17 @@ struct Txn {
     framing: Framing,
     pipelined: bool,
     phase: Phase,
+    /// Recipients in this transaction: the envelope's, or fewer once the server's limit
+    /// was met (see `rcpt_given`).
     rcpt_total: u32,
+    /// Recipients in the envelope given to `submit`.
+    rcpt_given: u32,
+    /// Recipients whose RCPT is rendered into tx (sent or about to be).
+    rcpt_rendered: u32,
+    /// The MAIL command said SMTPUTF8: later flights may carry UTF-8 addresses.
+    smtputf8: bool,
+    /// DATA is sent, or the BDAT content has begun.
+    tail_sent: bool,
     rset_pending: bool,
     mail_pending: bool,
     mail_ok: bool,
@@ -232,12 +265,21 @@ impl Txn {
     }
 }
 
+/// Recipients `next..end` deferred by the reply `span` (see [`Event::RecipientDeferred`]).
+#[derive(Clone, Copy, Debug)]
+struct Deferral {
+    next: u32,
+    end: u32,
+    span: Span,
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Pending {
     Greeting(Span),
     Ready,
     Accepted(RcptId, Span),
     Refused(RcptId, Span),
+    Deferred(RcptId, Span),
     MessageAccepted(Span),
     MessageRejected(Step, Span),
     Quit(Span),
@@ -248,6 +290,7 @@ enum Next {
     Send,
     Receive,
     Body(usize),
+    Recipients(u32),
     StartTls,
     Event(Pending),
     Idle,
@@ -266,8 +309,10 @@ enum Next {
 ///    `Receive` → read, [`handle_received`](Client::handle_received);
 ///    `StartTls` → handshake, [`handle_tls_ready`](Client::handle_tls_ready);
 ///    `Body` → read message content, [`handle_body`](Client::handle_body);
-///    `Event` → note it; `Idle` → [`submit`](Client::submit) the next message or
-///    [`quit`](Client::quit); `Closed` → close the transport.
+///    `Event` → note it; `Recipients` → [`handle_recipients`](Client::handle_recipients)
+///    with the envelope being sent (more RCPT than one write holds); `Idle` →
+///    [`submit`](Client::submit) the next message or [`quit`](Client::quit); `Closed` →
+///    close the transport.
 /// 4. An `Err` from `poll` ends the session: close the transport.
 ///
 /// ```
@@ -310,6 +355,7 @@ enum Next {
 ///         }
 ///         Action::Idle if !quit => { client.quit().unwrap(); quit = true; }
 ///         Action::Idle | Action::Closed => break,
+///         Action::Recipients { .. } => unreachable!("one recipient fits in one write"),
 ///         Action::StartTls => unreachable!("TLS disabled"),
 ///     }
 /// }
@@ -338,6 +384,9 @@ pub struct Client<'a> {
     next_txn: u32,
     needs_rset: bool,
     error: Option<Error>,
+    /// Recipients never sent, deferred by the reply that met the server's limit: their
+    /// events are given before anything else is read, while that reply is in rx.
+    deferred: Option<Deferral>,
     /// `error` is a refusal the server is being told about with QUIT (RFC 5321 §3.1); the
     /// session ends with it once QUIT is answered or the connection closes.
     closing: bool,
@@ -394,6 +443,7 @@ impl<'a> Client<'a> {
             next_txn: 0,
             needs_rset: false,
             error: None,
+            deferred: None,
             closing: false,
         })
     }
@@ -470,6 +520,7 @@ impl<'a> Client<'a> {
             Next::Body(at) => Action::Body {
                 into: &mut self.tx[at..],
             },
+            Next::Recipients(from) => Action::Recipients { from: RcptId(from) },
             Next::StartTls => Action::StartTls,
             Next::Event(p) => Action::Event(self.event(p)),
             Next::Idle => Action::Idle,
@@ -552,8 +603,11 @@ impl<'a> Client<'a> {
         Ok(())
     }
 
-    /// Starts a message. Every argument is checked, and every command written to the send
-    /// buffer, before this returns; on `Err` nothing was written and the session is unchanged.
+    /// Starts a message. Every argument is checked before this returns, and the commands
+    /// of the first flight are written to the send buffer: MAIL and every RCPT when they fit
+    /// (with PIPELINING, the whole envelope then goes in one write), else as many RCPT as
+    /// fit, the others following in later flights once these are answered (see
+    /// [`Action::Recipients`]). On `Err` nothing was written and the session is unchanged.
     pub fn submit(&mut self, envelope: &Envelope<'_>) -> Result<TxnId, Error> {
         if let Some(e) = self.error {
             return Err(e);
@@ -568,32 +622,23 @@ impl<'a> Client<'a> {
         } else {
             Framing::Data
         };
-        let mut w = Writer::new(self.tx);
-        if self.needs_rset {
-            w.put(b"RSET\r\n");
-        }
-        command::mail(&mut w, envelope, &self.caps, &check);
-        for r in envelope.recipients {
-            command::rcpt(&mut w, r, &self.caps);
-        }
-        if framing == Framing::Data {
-            w.put(b"DATA\r\n");
-        }
-        let cmd_end = w.finish()?;
-        // Room for a BDAT header and some content after the commands.
-        if framing == Framing::Bdat && cmd_end + BDAT_HEADER_MAX + 64 > self.tx.len() {
-            return Err(Error::BufferTooSmall {
-                needed: cmd_end + BDAT_HEADER_MAX + 64,
-            });
-        }
+        let total =
+            u32::try_from(envelope.recipients.len()).map_err(|_| Error::InvalidArgument {
+                argument: Argument::Recipient(u32::MAX as usize),
+                at: 0,
+                invalid: crate::error::Invalid::TooLong,
+            })?;
         let id = self.next_txn;
-        self.next_txn = self.next_txn.wrapping_add(1);
         let mut t = Txn {
             id,
             framing,
             pipelined,
             phase: Phase::Envelope,
-            rcpt_total: envelope.recipients.len() as u32,
+            rcpt_total: total,
+            rcpt_given: total,
+            rcpt_rendered: 0,
+            smtputf8: check.smtputf8,
+            tail_sent: false,
             rset_pending: false,
             mail_pending: false,
             mail_ok: false,
@@ -608,7 +653,7 @@ impl<'a> Client<'a> {
             failed: false,
             over: false,
             cmd_next: 0,
-            cmd_end,
+            cmd_end: 0,
             body: BodyEncoder::new(framing),
             raw_start: 0,
             raw_end: 0,
@@ -618,38 +663,162 @@ impl<'a> Client<'a> {
             finished: false,
             size_limit: self.caps.size_limit(),
         };
-        self.tx_start = 0;
-        self.tx_send_end = 0;
-        self.tx_end = cmd_end;
-        if pipelined {
-            // Every command goes out in one write: RFC 2920 §3.1 allows RSET, MAIL and RCPT
-            // anywhere in a group, and DATA (or BDAT) last.
-            t.rset_pending = self.needs_rset;
-            t.mail_pending = true;
-            t.rcpt_sent = t.rcpt_total;
-            t.cmd_next = cmd_end;
-            if framing == Framing::Data || self.needs_rset {
-                // DATA ends a group. After a failed transaction the recipients end it too:
-                // a refused RSET may leave the old transaction open, and BDAT content sent
-                // behind it would be delivered (to the old recipients as well) while the
-                // session reports a failure, so a retry delivers it again.
-                t.data_pending = framing == Framing::Data;
-                self.tx_send_end = cmd_end;
-            } else {
-                // The commands leave with the first chunk, so a small message costs one
-                // round trip; the chunk's header goes between them and its data.
-                t.phase = Phase::Body;
-                t.chunk_start = cmd_end + BDAT_HEADER_MAX;
-                self.tx_end = t.chunk_start;
-            }
-        }
+        let rset = self.needs_rset;
+        let (cmd_end, count) = self.render_flight(&t, envelope, Some((&check, rset)))?;
+        self.next_txn = self.next_txn.wrapping_add(1);
         self.needs_rset = false;
-        self.txn = Some(t);
         self.state = State::InTransaction;
+        self.launch_flight(&mut t, cmd_end, count, rset);
+        self.txn = Some(t);
         if !pipelined {
             self.release_command();
         }
         Ok(TxnId(id))
+    }
+
+    /// Writes the next flight of RCPT commands, after [`Action::Recipients`]: `envelope` is
+    /// the one given to [`submit`](Self::submit) (the same recipients, in the same order).
+    ///
+    /// Fails with [`Error::Busy`] when no recipients are awaited or `envelope` has another
+    /// number of recipients, and with [`Error::InvalidArgument`] when a recipient is not
+    /// valid (it was when submitted: this is another envelope); nothing is written then, and
+    /// the session still awaits the recipients.
+    pub fn handle_recipients(&mut self, envelope: &Envelope<'_>) -> Result<(), Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let Some(mut t) = self.txn else {
+            return Err(Error::Busy);
+        };
+        if self.awaiting_recipients(&t).is_none()
+            || envelope.recipients.len() != t.rcpt_given as usize
+        {
+            return Err(Error::Busy);
+        }
+        let (cmd_end, count) = self.render_flight(&t, envelope, None)?;
+        self.launch_flight(&mut t, cmd_end, count, false);
+        self.txn = Some(t);
+        if !t.pipelined {
+            self.release_command();
+        }
+        Ok(())
+    }
+
+    /// The first recipient still to be written, when the session waits for
+    /// [`handle_recipients`](Self::handle_recipients).
+    fn awaiting_recipients(&self, t: &Txn) -> Option<u32> {
+        let idle = self.state == State::InTransaction
+            && t.phase == Phase::Envelope
+            && !t.failed
+            && t.outstanding() == 0
+            && t.cmd_next >= t.cmd_end
+            && self.tx_start >= self.tx_send_end;
+        (idle && t.rcpt_rendered < t.rcpt_total).then_some(t.rcpt_rendered)
+    }
+
+    /// Writes a flight of commands at the start of tx: RSET (`first.1`) and MAIL when
+    /// `first` is given, then as many RCPT as fit from `t.rcpt_rendered` on, then DATA
+    /// (pipelined) when every recipient is in. Room for DATA, or for a BDAT header and some
+    /// content, is kept, so that the last flight can end the envelope. Returns the length
+    /// written and the number of recipients in it; writes nothing the session would send
+    /// on `Err`.
+    fn render_flight(
+        &mut self,
+        t: &Txn,
+        env: &Envelope<'_>,
+        first: Option<(&command::EnvelopeCheck, bool)>,
+    ) -> Result<(usize, u32), Error> {
+        let reserve = match t.framing {
+            Framing::Data => 6,
+            Framing::Bdat => BDAT_HEADER_MAX + 64,
+        };
+        let limit = self.tx.len() - reserve;
+        let mut w = Writer::new(&mut self.tx[..limit]);
+        if let Some((check, rset)) = first {
+            if rset {
+                w.put(b"RSET\r\n");
+            }
+            command::mail(&mut w, env, &self.caps, check);
+        }
+        let from = t.rcpt_rendered as usize;
+        let mut count = 0u32;
+        let mut end = w.len();
+        for (i, r) in env.recipients.iter().enumerate().skip(from) {
+            if i >= t.rcpt_total as usize {
+                break;
+            }
+            if first.is_none() {
+                // Checked by `submit` for the envelope given then; this may be another.
+                command::check_recipient(i, r, t.smtputf8)?;
+            }
+            command::rcpt(&mut w, r, &self.caps);
+            if w.len() > limit {
+                if count == 0 {
+                    return Err(Error::BufferTooSmall {
+                        needed: w.len() + reserve,
+                    });
+                }
+                break;
+            }
+            end = w.len();
+            count += 1;
+        }
+        if end > limit {
+            // MAIL alone does not fit.
+            return Err(Error::BufferTooSmall {
+                needed: end + reserve,
+            });
+        }
+        let last = from + count as usize >= t.rcpt_total as usize;
+        if last && t.pipelined && t.framing == Framing::Data {
+            self.tx[end..end + 6].copy_from_slice(b"DATA\r\n");
+            end += 6;
+        }
+        Ok((end, count))
+    }
+
+    /// Sets the flight rendered by [`render_flight`](Self::render_flight) on its way.
+    fn launch_flight(&mut self, t: &mut Txn, cmd_end: usize, count: u32, rset: bool) {
+        let first = t.rcpt_rendered == 0;
+        t.rcpt_rendered += count;
+        let last = t.rcpt_rendered >= t.rcpt_total;
+        self.tx_start = 0;
+        self.tx_send_end = 0;
+        self.tx_end = cmd_end;
+        t.cmd_next = 0;
+        t.cmd_end = cmd_end;
+        if !t.pipelined {
+            // One command at a time (`release_command`); DATA follows the last RCPT reply.
+            return;
+        }
+        // RFC 2920 §3.1 allows RSET, MAIL and RCPT anywhere in a group, and DATA (or BDAT)
+        // last.
+        if first {
+            t.rset_pending = rset;
+            t.mail_pending = true;
+        }
+        t.rcpt_sent += count;
+        t.cmd_next = cmd_end;
+        if !last || t.framing == Framing::Data || rset {
+            // A flight that does not end the envelope waits for its replies before the next
+            // (the server's replies to a long group must be read, or both sides block). DATA
+            // ends a group. After a failed transaction the recipients end it too: a refused
+            // RSET may leave the old transaction open, and BDAT content sent behind it would
+            // be delivered (to the old recipients as well) while the session reports a
+            // failure, so a retry delivers it again.
+            if last && t.framing == Framing::Data {
+                t.data_pending = true;
+                t.tail_sent = true;
+            }
+            self.tx_send_end = cmd_end;
+        } else {
+            // The commands leave with the first chunk, so a small message costs one round
+            // trip; the chunk's header goes between them and its data.
+            t.tail_sent = true;
+            t.phase = Phase::Body;
+            t.chunk_start = cmd_end + BDAT_HEADER_MAX;
+            self.tx_end = t.chunk_start;
+        }
     }
 
     /// Ends the session politely: QUIT, then [`Action::Closed`] after the reply.
@@ -707,6 +876,11 @@ impl<'a> Client<'a> {
                 reply: s.reply(rx),
             },
             Pending::Refused(rcpt, s) => Event::RecipientRefused {
+                txn,
+                rcpt,
+                reply: s.reply(rx),
+            },
+            Pending::Deferred(rcpt, s) => Event::RecipientDeferred {
                 txn,
                 rcpt,
                 reply: s.reply(rx),
@@ -775,6 +949,22 @@ impl<'a> Client<'a> {
             }
             if self.tx_start < self.tx_send_end {
                 return Ok(Next::Send);
+            }
+            // A recipient's event, then the recipients deferred with it, then the message's.
+            if let Some(
+                p @ (Pending::Accepted(..) | Pending::Refused(..) | Pending::Deferred(..)),
+            ) = self.pending[0]
+            {
+                self.take_event();
+                return Ok(Next::Event(p));
+            }
+            if let Some(d) = self.deferred.as_mut() {
+                if d.next < d.end {
+                    let p = Pending::Deferred(RcptId(d.next), d.span);
+                    d.next += 1;
+                    return Ok(Next::Event(p));
+                }
+                self.deferred = None;
             }
             if let Some(p) = self.take_event() {
                 return Ok(Next::Event(p));
@@ -1105,6 +1295,9 @@ impl<'a> Client<'a> {
                 if ok {
                     t.rcpt_accepted += 1;
                     self.push_event(Pending::Accepted(rcpt, span));
+                } else if too_many_recipients(&span.reply(self.rx)) {
+                    self.push_event(Pending::Deferred(rcpt, span));
+                    self.limit_recipients(&mut t, span);
                 } else {
                     self.push_event(Pending::Refused(rcpt, span));
                 }
@@ -1165,6 +1358,24 @@ impl<'a> Client<'a> {
         Ok(())
     }
 
+    /// The server's limit on recipients was met by the reply `span`: this transaction ends
+    /// its envelope with the RCPT already sent, and the recipients never sent are deferred.
+    fn limit_recipients(&mut self, t: &mut Txn, span: Span) {
+        if t.rcpt_total > t.rcpt_sent {
+            self.deferred = Some(Deferral {
+                next: t.rcpt_sent,
+                end: t.rcpt_total,
+                span,
+            });
+        }
+        t.rcpt_total = t.rcpt_sent;
+        t.rcpt_rendered = t.rcpt_rendered.min(t.rcpt_sent);
+        if !t.pipelined {
+            // Rendered RCPT commands not released yet are dropped (DATA is not among them).
+            t.cmd_next = t.cmd_end;
+        }
+    }
+
     fn reject(&mut self, t: &mut Txn, step: Step, span: Span) {
         t.failed = true;
         self.push_event(Pending::MessageRejected(step, span));
@@ -1182,6 +1393,7 @@ impl<'a> Client<'a> {
 
     fn start_body(&mut self, t: &mut Txn) {
         t.phase = Phase::Body;
+        t.tail_sent = true;
         let base = match t.framing {
             Framing::Data => 0,
             Framing::Bdat => BDAT_HEADER_MAX,
@@ -1208,6 +1420,41 @@ impl<'a> Client<'a> {
             if !t.pipelined && t.phase == Phase::Envelope {
                 self.release_command();
             }
+            self.end_envelope();
+        }
+    }
+
+    /// Every recipient is answered and the envelope is not ended yet (several flights, or
+    /// no PIPELINING): DATA, or the BDAT content.
+    fn end_envelope(&mut self) {
+        let Some(mut t) = self.txn else {
+            return;
+        };
+        let settled = t.phase == Phase::Envelope
+            && !t.failed
+            && !t.tail_sent
+            && t.outstanding() == 0
+            && t.cmd_next >= t.cmd_end
+            && self.tx_start >= self.tx_send_end
+            && t.rcpt_rendered >= t.rcpt_total
+            && t.rcpt_replied >= t.rcpt_total;
+        if !settled {
+            return;
+        }
+        t.tail_sent = true;
+        match t.framing {
+            Framing::Data => {
+                self.tx[..6].copy_from_slice(b"DATA\r\n");
+                t.cmd_next = 0;
+                t.cmd_end = 6;
+                self.tx_end = 6;
+                self.txn = Some(t);
+                self.release_command();
+            }
+            Framing::Bdat => {
+                self.start_body(&mut t);
+                self.txn = Some(t);
+            }
         }
     }
 
@@ -1218,6 +1465,9 @@ impl<'a> Client<'a> {
             return Ok(Some(Next::Idle));
         };
         if t.phase != Phase::Body {
+            if let Some(from) = self.awaiting_recipients(&t) {
+                return Ok(Some(Next::Recipients(from)));
+            }
             // Waiting on nothing and not in the body: the transaction is settled.
             self.settle();
             return Ok(None);
@@ -1328,6 +1578,25 @@ impl<'a> Client<'a> {
     }
 }
 
+/// RFC 5321 §4.5.3.1.10: a reply saying the server's limit on recipients per message is
+/// met: 452 (or 552, which the RFC asks clients to take as temporary there) with the
+/// enhanced code x.5.3 (RFC 3463 "too many recipients") or saying "too many recipients".
+fn too_many_recipients(reply: &Reply<'_>) -> bool {
+    if !matches!(reply.code().get(), 452 | 552) {
+        return false;
+    }
+    if let Some(e) = reply.enhanced() {
+        if e.subject == 5 && e.detail == 3 {
+            return true;
+        }
+    }
+    const SAID: &[u8] = b"too many recipients";
+    reply
+        .text()
+        .windows(SAID.len())
+        .any(|w| w.eq_ignore_ascii_case(SAID))
+}
+
 fn txn_step(t: &Txn) -> Step {
     if t.rset_pending {
         Step::Rset
@@ -1337,6 +1606,9 @@ fn txn_step(t: &Txn) -> Step {
         Step::Rcpt
     } else if t.data_pending {
         Step::Data
+    } else if t.phase == Phase::Envelope {
+        // Between flights of RCPT commands.
+        Step::Rcpt
     } else if t.phase == Phase::Final {
         Step::DataEnd
     } else {

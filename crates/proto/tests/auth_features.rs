@@ -92,6 +92,7 @@ fn session(config: Config<'_>, mut server: Server, send: bool) -> Outcome {
             Action::Idle | Action::Closed => break Ok(()),
             Action::Event(_) => {}
             Action::StartTls => unreachable!("TLS is disabled"),
+            Action::Recipients { .. } => unreachable!("one recipient fits"),
         }
     };
     Outcome {

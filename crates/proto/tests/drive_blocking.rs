@@ -98,6 +98,13 @@ fn drive_transcript(t: &Transcript, read_max: usize) -> (Vec<u8>, Vec<String>) {
                 client.quit().expect("an idle client can quit");
             }
             Ok(Stop::Idle | Stop::Closed) => break,
+            Ok(Stop::Recipients) => {
+                let env = parts[next - 1].envelope(&t.messages[next - 1]);
+                if let Err(e) = client.handle_recipients(&env) {
+                    events.push(format!("RecipientsError {}", error_str(&e)));
+                    break;
+                }
+            }
             Ok(Stop::StartTls) => {
                 events.push("StartTls".into());
                 client.handle_tls_ready().expect("the client asked for TLS");

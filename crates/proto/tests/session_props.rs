@@ -181,6 +181,16 @@ fn deliver(
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
             }
             Action::Idle | Action::Closed => return Ok((server, events)),
+            Action::Recipients { .. } => {
+                let env = if messages[next - 1].1 {
+                    &refused
+                } else {
+                    &envelope
+                };
+                client
+                    .handle_recipients(env)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            }
             Action::StartTls => return Err(TestCaseError::fail("TLS was disabled")),
         }
     }

@@ -92,6 +92,7 @@ fn waits(chunking: bool, body: &[u8]) -> Vec<String> {
             Action::Idle | Action::Closed => return log,
             Action::Event(_) => {}
             Action::StartTls => unreachable!("TLS disabled"),
+            Action::Recipients { .. } => unreachable!("one recipient fits"),
         }
     }
 }

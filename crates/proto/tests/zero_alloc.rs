@@ -168,6 +168,10 @@ fn run_session(chunking: bool, body: &[u8], outcome: &mut Outcome, segs: &[Vec<u
                 body_pos += n;
                 client.handle_body(n).expect("body accepted");
             }
+            Action::Recipients { .. } => {
+                let env = if submitted == 1 { &first } else { &second };
+                client.handle_recipients(env).expect("the same envelope");
+            }
             Action::StartTls => {
                 outcome.handshakes += 1;
                 client.handle_tls_ready().expect("TLS ready");

@@ -88,6 +88,7 @@ where
                 on_event(e);
                 continue;
             }
+            Action::Recipients { .. } => Stop::Recipients,
             Action::StartTls => Stop::StartTls,
             Action::Idle => Stop::Idle,
             Action::Closed => Stop::Closed,

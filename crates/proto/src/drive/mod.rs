@@ -67,6 +67,11 @@ pub enum Stop {
     /// Nothing in flight: [`submit`](crate::Client::submit) a message or
     /// [`quit`](crate::Client::quit), then run again.
     Idle,
+    /// The recipients that fitted in the send buffer are answered and more are to be
+    /// sent: call [`handle_recipients`](crate::Client::handle_recipients) with the envelope
+    /// given to [`submit`](crate::Client::submit), then run again (see
+    /// [`Action::Recipients`](crate::Action::Recipients)).
+    Recipients,
     /// Run the TLS handshake over the transport, call
     /// [`handle_tls_ready`](crate::Client::handle_tls_ready), then run again over TLS.
     StartTls,

@@ -19,6 +19,7 @@
 //!   When the client waits and the script has nothing more, the server closes (EOF).
 //! - `E:` lines are the events, in order: `Greeting 220`, `Ready`,
 //!   `RecipientAccepted txn=0 rcpt=1 250 2.1.5`, `RecipientRefused ...`,
+//!   `RecipientDeferred ...` (the server's recipient limit),
 //!   `MessageAccepted txn=0 250`, `MessageRejected txn=0 Data 554`, `Quit 221`, `StartTls`
 //!   (the handshake the runner fakes), `SubmitError <error>`, and `Error <error>` for the
 //!   error that ended the session. A reply is its code, then its enhanced code if any.
@@ -436,6 +437,18 @@ pub fn event_str(e: &Event<'_>) -> String {
                 reply(r)
             )
         }
+        Event::RecipientDeferred {
+            txn,
+            rcpt,
+            reply: r,
+        } => {
+            format!(
+                "RecipientDeferred txn={} rcpt={} {}",
+                txn.0,
+                rcpt.0,
+                reply(r)
+            )
+        }
         Event::MessageAccepted { txn, reply: r } => {
             format!("MessageAccepted txn={} {}", txn.0, reply(r))
         }
@@ -639,6 +652,15 @@ pub fn replay_with(
                 }
             }
             Action::Event(e) => out.events.push(event_str(&e)),
+            Action::Recipients { .. } => {
+                let m = &t.messages[next_message - 1];
+                let env = parts[next_message - 1].envelope(m);
+                if let Err(e) = client.handle_recipients(&env) {
+                    out.events
+                        .push(format!("RecipientsError {}", error_str(&e)));
+                    break;
+                }
+            }
             Action::Idle => {
                 if next_message < t.messages.len() {
                     let m = &t.messages[next_message];
