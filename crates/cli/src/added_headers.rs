@@ -37,17 +37,38 @@ pub fn add_missing(
     policy: AddHeaders,
     fallback_sender: Option<&str>,
 ) -> Result<(), Failure> {
-    let bad = |e: postel_mime::Error| Failure::data(format!("adding a header: {e}"));
+    let fields = missing(raw, policy, fallback_sender)?;
+    prepend(raw, &fields)
+}
+
+/// The fields [`add_missing`] would add, made once: to put the same ones on a second
+/// reading of the message (the copy `sendmail --queue` keeps).
+pub fn missing(
+    raw: &RawMessage,
+    policy: AddHeaders,
+    fallback_sender: Option<&str>,
+) -> Result<Vec<(&'static str, String)>, Failure> {
+    let mut fields = Vec::new();
     if policy.message_id && !raw.has_field("Message-ID") {
         let id = MessageId::generate(&domain(raw, fallback_sender)).map_err(bad)?;
-        raw.prepend_field("Message-ID", &id.to_string())
-            .map_err(bad)?;
+        fields.push(("Message-ID", id.to_string()));
     }
     if policy.date && !raw.has_field("Date") {
-        raw.prepend_field("Date", &DateTime::now().to_string())
-            .map_err(bad)?;
+        fields.push(("Date", DateTime::now().to_string()));
+    }
+    Ok(fields)
+}
+
+/// Puts `fields` first, in the order given last-first (so the last one ends up on top).
+pub fn prepend(raw: &mut RawMessage, fields: &[(&str, String)]) -> Result<(), Failure> {
+    for (name, value) in fields {
+        raw.prepend_field(name, value).map_err(bad)?;
     }
     Ok(())
+}
+
+fn bad(e: postel_mime::Error) -> Failure {
+    Failure::data(format!("adding a header: {e}"))
 }
 
 /// The domain for a new Message-ID.

@@ -30,6 +30,7 @@ mod send;
 mod sendmail;
 mod server;
 mod sim;
+mod spool;
 
 use std::ffi::OsString;
 use std::io::Write;

@@ -9,7 +9,6 @@
 //! `-N never`, `-R hdrs`, `-V envid`, `-X file`, `-O opt=v`, `-L tag`, `-h hops`...) are
 //! accepted and ignored; `-v` prints the session on stderr.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use postel::Envelope;
@@ -188,46 +187,6 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Invocation, Fail
     Ok(inv)
 }
 
-/// Without `-i`, a line holding only a dot ends the message (sendmail's default).
-pub fn cut_at_dot(input: &[u8]) -> &[u8] {
-    let mut start = 0;
-    while start < input.len() {
-        let end = input[start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(input.len(), |p| start + p + 1);
-        let line = &input[start..end];
-        let bare = line
-            .strip_suffix(b"\n")
-            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-            .unwrap_or(line);
-        if bare == b"." {
-            return &input[..start];
-        }
-        start = end;
-    }
-    input
-}
-
-/// Whether the header section has a field named `name`.
-fn has_header(message: &[u8], name: &str) -> bool {
-    for line in message.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            return false;
-        }
-        if let Some(colon) = line.iter().position(|&b| b == b':') {
-            if line[..colon]
-                .trim_ascii()
-                .eq_ignore_ascii_case(name.as_bytes())
-            {
-                return true;
-            }
-        }
-    }
-    false
-}
-
 /// Runs sendmail with `args` (after the program name), the message on stdin; returns the
 /// exit code. `config` is `postel --config` when run as a subcommand.
 pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
@@ -243,20 +202,24 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
             .or_else(|| std::env::var("POSTEL_ACCOUNT").ok()),
         ..ServerArgs::default()
     };
-    let mut input = Vec::new();
-    std::io::stdin().read_to_end(&mut input).map_err(|e| {
-        Failure::new(
+    // Spooled to a private file as it arrives, then streamed from it: constant memory,
+    // and an exact SIZE=.
+    let spool = crate::spool::Spool::from_reader(std::io::stdin().lock(), inv.ignore_dots)
+        .map_err(|e| {
+            Failure::new(
+                exit::NOINPUT,
+                format!("reading the message from stdin: {e}"),
+            )
+        })?;
+    let open = || match RawMessage::from_file(spool.path()) {
+        Err(postel_mime::Error::Io(e)) => Err(Failure::new(
             exit::NOINPUT,
-            format!("reading the message from stdin: {e}"),
-        )
-    })?;
-    let (client, srv) = crate::server::client(&server, &file, inv.verbose)?;
-
-    let mut message = if inv.ignore_dots {
-        input
-    } else {
-        cut_at_dot(&input).to_vec()
+            format!("reading the spooled message: {e}"),
+        )),
+        other => other.map_err(Failure::from),
     };
+    let (client, srv) = crate::server::client(&server, &file, inv.verbose)?;
+    let mut raw = open()?;
 
     let from = inv.from.clone().or(srv.from.clone());
     let mut from_addr = match &from {
@@ -268,7 +231,9 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
             return Err(Failure::data("-F: the full name holds a control character"));
         }
     }
-    if !has_header(&message, "From") {
+    // The fields added on top, in the order they are put there (the last one first).
+    let mut added = Vec::new();
+    if !raw.has_field("From") {
         // As Postfix's and msmtp's sendmail do: with no sender given and no From: header,
         // the sender is the login name at this host.
         let addr = match from_addr {
@@ -281,26 +246,29 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
                 )
             })?,
         };
-        let line = match &inv.full_name {
-            Some(n) => format!("From: {} <{addr}>\r\n", quote_name(n)),
-            None => format!("From: {addr}\r\n"),
+        let value = match &inv.full_name {
+            Some(n) => format!("{} <{addr}>", quote_name(n)),
+            None => addr.clone(),
         };
-        let mut with = line.into_bytes();
-        with.extend_from_slice(&message);
-        message = with;
+        added.push(("From", value));
         from_addr = Some(addr);
     }
-
-    let mut raw = RawMessage::from_bytes(message)?;
+    crate::added_headers::prepend(&mut raw, &added)?;
     let (date, msgid) = srv.set_headers;
     let add = crate::added_headers::AddHeaders::new(inv.no_add_headers, date, msgid);
-    crate::added_headers::add_missing(&mut raw, add, from_addr.as_deref())?;
-    // What is queued is what would have been sent: with the added fields.
+    let more = crate::added_headers::missing(&raw, add, from_addr.as_deref())?;
+    crate::added_headers::prepend(&mut raw, &more)?;
+    added.extend(more);
+    // What is queued is what would have been sent: the same added fields.
     let queue_copy = match inv.queue {
-        true => Some(raw.to_vec(&postel_mime::EncodeOptions {
-            allow_8bit: true,
-            smtputf8: true,
-        })?),
+        true => {
+            let mut copy = open()?;
+            crate::added_headers::prepend(&mut copy, &added)?;
+            Some(copy.to_vec(&postel_mime::EncodeOptions {
+                allow_8bit: true,
+                smtputf8: true,
+            })?)
+        }
         false => None,
     };
     let mut recipients = Vec::new();
@@ -511,13 +479,5 @@ mod tests {
         assert_eq!(e.code, exit::USAGE);
         let e = parse(["-f".to_string()]).unwrap_err();
         assert_eq!(e.code, exit::USAGE);
-    }
-
-    #[test]
-    fn a_lone_dot_ends_the_message_unless_told_otherwise() {
-        assert_eq!(cut_at_dot(b"a\n.\nb\n"), b"a\n");
-        assert_eq!(cut_at_dot(b"a\r\n.\r\nb"), b"a\r\n");
-        assert_eq!(cut_at_dot(b"a\n..\nb\n"), b"a\n..\nb\n");
-        assert_eq!(cut_at_dot(b".\n"), b"");
     }
 }

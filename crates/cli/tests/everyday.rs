@@ -286,6 +286,43 @@ fn sendmail_adds_date_and_message_id_when_missing_and_size_counts_them() {
 }
 
 #[test]
+fn sendmail_spools_a_big_message_and_declares_its_exact_size() {
+    let s = setup();
+    let cfg = s.config("");
+    // 4 MiB of 8-bit lines through stdin, a lone dot after them (ends it without -i).
+    let body: String = (0..160_000).map(|i| format!("{i:08} Grüße\n")).collect();
+    let input = format!("To: a@mx.test\nSubject: big\n\n{body}.\nnot sent\n");
+    let o = s.postel(&cfg, &["sendmail", "-t"], Some(input.as_bytes()));
+    assert_code(&o, 0);
+    let m = s.one_message();
+    let (_, _, rest) = added_fields(&m.data, "client.test");
+    assert_eq!(
+        rest,
+        format!(
+            "From: me@client.test\r\nTo: a@mx.test\r\nSubject: big\r\n\r\n{}",
+            body.replace('\n', "\r\n")
+        )
+    );
+    assert_size_exact(&m);
+    assert_eq!(m.mail_param("BODY"), Some("8BITMIME"));
+    // An ASCII message is not declared 8-bit: the spooled file was measured.
+    let o = s.postel(
+        &cfg,
+        &["sendmail", "-i", "a@mx.test"],
+        Some(b"Subject: s\n\n.\nx\n"),
+    );
+    assert_code(&o, 0);
+    let m = s.one_message();
+    assert_eq!(m.mail_param("BODY"), None);
+    assert!(
+        text(&m.data).ends_with("\r\n\r\n.\r\nx\r\n"),
+        "{}",
+        text(&m.data)
+    );
+    assert_size_exact(&m);
+}
+
+#[test]
 fn send_raw_adds_them_to_a_streamed_file_with_the_exact_size() {
     let s = setup();
     let cfg = s.config("");
