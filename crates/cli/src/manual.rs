@@ -62,7 +62,9 @@ const FILES: &str = "\
   $XDG_CONFIG_HOME/postel/config.toml, else ~/.config/postel/config.toml
         The config file (or --config FILE, $POSTEL_CONFIG, sendmail -C FILE).
   $XDG_STATE_HOME/postel/queue, else ~/.local/state/postel/queue
-        The outgoing queue (or $POSTEL_QUEUE_DIR; postel queue --dir).";
+        The outgoing queue (or $POSTEL_QUEUE_DIR; postel queue --dir).
+  $TMPDIR/postel-sendmail-*.eml (else /tmp)
+        sendmail's message, spooled from stdin (mode 600) and removed when it is sent.";
 
 const ENVIRONMENT: &str = "\
   POSTEL_CONFIG     the config file
@@ -71,6 +73,7 @@ const ENVIRONMENT: &str = "\
   XDG_CONFIG_HOME, XDG_STATE_HOME, HOME
                     where the config file and the queue are by default
   LOGNAME, USER     the login for sendmail's LOGNAME@host sender, when no other is known
+  TMPDIR            where sendmail spools the message it reads
   NO_COLOR          no colour, even on a terminal
 A password may come from any variable, named with --password-env or password_env.";
 

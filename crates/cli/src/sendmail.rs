@@ -5,9 +5,11 @@
 //! $ printf 'To: a@x\nSubject: s\n\nbody\n' | sendmail -t        # recipients from headers
 //! $ sendmail -oi -f me@x.test you@y.test < message              # recipients as arguments
 //! ```
-//! Options real callers pass and that mean nothing here (`-oem`, `-odb`, `-bm`, `-B8BITMIME`,
-//! `-N never`, `-R hdrs`, `-V envid`, `-X file`, `-O opt=v`, `-L tag`, `-h hops`...) are
-//! accepted and ignored; `-v` prints the session on stderr.
+//! [`OPTIONS`] lists what is supported (`-t -i -f -F -N -R -V -C -a -v --queue --log
+//! --no-add-headers`...). Options real callers pass that mean nothing here (`-oem`, `-odb`,
+//! `-B8BITMIME`, `-X file`, `-O opt=v`, `-L tag`, `-h hops`...) are accepted and ignored.
+//! The message is spooled to a temporary file as it is read ([`crate::spool`]) and
+//! streamed from there.
 
 use std::path::PathBuf;
 
