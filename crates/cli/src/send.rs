@@ -221,11 +221,11 @@ pub(crate) fn raw_envelope(
 
 pub(crate) fn open_raw(path: &Path) -> Result<RawMessage, Failure> {
     let raw = if path.as_os_str() == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
+        // Spooled to a private file and streamed from it, as `sendmail` does: constant
+        // memory, measured for SIZE=. The open file outlives the spool's name.
+        let spool = crate::spool::Spool::from_reader(std::io::stdin().lock(), true)
             .map_err(|e| Failure::new(exit::NOINPUT, format!("reading stdin: {e}")))?;
-        RawMessage::from_bytes(bytes)
+        RawMessage::from_file(spool.path())
     } else {
         // Measured ahead (SIZE=, BODY=8BITMIME only when 8-bit), then streamed.
         match RawMessage::from_file(path) {

@@ -357,6 +357,20 @@ fn send_raw_adds_them_to_a_streamed_file_with_the_exact_size() {
     let m = s.one_message();
     assert!(text(&m.data).starts_with("From: a@client.test\r\n"));
     assert_size_exact(&m);
+    // From stdin too (spooled, then streamed): the same bytes and an exact SIZE=.
+    let o = s.postel(
+        &cfg,
+        &["send", "--raw", "-", "--no-add-headers"],
+        Some(b"From: a@client.test\nTo: b@mx.test\n\nascii only\n"),
+    );
+    assert_code(&o, 0);
+    let m = s.one_message();
+    assert_eq!(
+        text(&m.data),
+        "From: a@client.test\r\nTo: b@mx.test\r\n\r\nascii only\r\n"
+    );
+    assert_size_exact(&m);
+    assert_eq!(m.mail_param("BODY"), None);
     // --no-add-headers is for ready messages only.
     let o = s.postel(
         &cfg,
