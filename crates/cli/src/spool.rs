@@ -1,6 +1,7 @@
-//! `sendmail`'s message, spooled from stdin to a private temporary file as it arrives
-//! (cut at a line holding a lone dot unless `-i`), so that it is then streamed from the
-//! file like `send --raw FILE`: constant memory, and an exact `SIZE=`.
+//! A message read from stdin (`sendmail`, `send --raw -`), spooled to a private temporary
+//! file as it arrives (for `sendmail` without `-i`, cut at a line holding a lone dot), so
+//! that it is then streamed from the file like `send --raw FILE`: constant memory, and an
+//! exact `SIZE=`.
 
 use std::fs::File;
 use std::io::{BufRead, BufWriter, Read as _, Write};
