@@ -210,7 +210,8 @@ pub fn run(args: &QueueArgs, file: &ConfigFile) -> Result<u8, Failure> {
             writeln!(out, "{id}").map_err(io)?;
         }
         QueueCommand::List { json } => {
-            let records = queue.list().map_err(queue_failure)?;
+            let (records, corrupt) = queue.check().map_err(queue_failure)?;
+            let code = report_corrupt(&corrupt);
             if *json {
                 let v = serde_json::to_string_pretty(&records).unwrap_or_default();
                 writeln!(out, "{v}").map_err(io)?;
@@ -247,6 +248,7 @@ pub fn run(args: &QueueArgs, file: &ConfigFile) -> Result<u8, Failure> {
                     }
                 }
             }
+            return Ok(code);
         }
         QueueCommand::Show { id, message } => {
             if *message {
@@ -339,13 +341,9 @@ fn run_workers(queue: Queue, args: &RunArgs, file: &ConfigFile) -> Result<u8, Fa
     });
     let mut total = postel::queue::RunSummary::default();
     for r in results {
-        let s = r?;
-        total.messages += s.messages;
-        total.delivered += s.delivered;
-        total.deferred += s.deferred;
-        total.failed += s.failed;
-        total.finished += s.finished;
+        total.add(&r?);
     }
+    let code = report_corrupt(&total.corrupt);
     let left = queue.list().map_err(queue_failure)?.len();
     let _ = writeln!(
         crate::output::stderr(),
@@ -354,7 +352,20 @@ fn run_workers(queue: Queue, args: &RunArgs, file: &ConfigFile) -> Result<u8, Fa
         total.deferred,
         total.failed
     );
-    Ok(exit::OK)
+    Ok(code)
+}
+
+/// Each corrupt record on stderr; exit 65 (data error) when there was one.
+fn report_corrupt(corrupt: &[postel::queue::CorruptRecord]) -> u8 {
+    let mut err = crate::output::stderr();
+    for c in corrupt {
+        let _ = writeln!(err, "postel queue: {c}");
+    }
+    if corrupt.is_empty() {
+        exit::OK
+    } else {
+        exit::DATAERR
+    }
 }
 
 /// The direct sender for `--direct`, `--resolver`, `--mx-port` (and `--tls starttls` to

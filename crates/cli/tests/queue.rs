@@ -324,3 +324,106 @@ fn send_direct_asks_the_given_resolver_for_the_mx() {
     );
     assert_eq!(sim.messages()[0].recipients(), vec!["b@mx.test"]);
 }
+
+#[test]
+fn queue_list_and_run_report_a_corrupt_record_and_move_it_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let qdir = dir.path().join("q");
+    let q = qdir.to_str().unwrap();
+    let none: [(&str, &Path); 0] = [];
+    let add = |rcpt: &str| {
+        let out = postel(
+            &[
+                "queue",
+                "--queue-dir",
+                q,
+                "add",
+                "-f",
+                "a@client.test",
+                rcpt,
+            ],
+            &none,
+            b"Subject: x\r\n\r\nbody\r\n",
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_owned()
+    };
+    let bad = add("b@mx.test");
+    let good = add("c@mx.test");
+    std::fs::write(
+        qdir.join("msg").join(format!("{bad}.json")),
+        b"{\"id\": tru",
+    )
+    .unwrap();
+    let out = postel(&["queue", "--queue-dir", q, "list"], &none, b"");
+    assert_eq!(out.status.code(), Some(65), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("corrupt queue record {bad}")),
+        "{err}"
+    );
+    assert!(err.contains("corrupt"), "{err}");
+    assert!(text(&out.stdout).contains(&good), "the others are listed");
+    assert!(qdir.join("corrupt").join(format!("{bad}.json")).is_file());
+    // Moved aside: reported once.
+    let out = postel(&["queue", "--queue-dir", q, "list"], &none, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // queue run: the same, and the good message is still sent.
+    let bad2 = add("d@mx.test");
+    std::fs::write(qdir.join("msg").join(format!("{bad2}.json")), b"").unwrap();
+    let sim = BlockingSimulator::start(Config::builder().build()).unwrap();
+    let server = format!("127.0.0.1:{}", sim.addr().port());
+    let out = postel(
+        &[
+            "queue",
+            "--queue-dir",
+            q,
+            "run",
+            "--server",
+            &server,
+            "--tls",
+            "none",
+            "--helo",
+            "client.test",
+        ],
+        &none,
+        b"",
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "{err}");
+    assert!(
+        err.contains(&format!("corrupt queue record {bad2}: the record is empty")),
+        "{err}"
+    );
+    assert_eq!(sim.messages().len(), 1, "{err}");
+    assert_eq!(sim.messages()[0].recipients(), vec!["c@mx.test"]);
+}
+
+#[test]
+fn queue_add_refuses_an_empty_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let qdir = dir.path().join("q");
+    let q = qdir.to_str().unwrap();
+    let none: [(&str, &Path); 0] = [];
+    let out = postel(
+        &[
+            "queue",
+            "--queue-dir",
+            q,
+            "add",
+            "-f",
+            "a@client.test",
+            "b@mx.test",
+        ],
+        &none,
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("the message is empty"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read_dir(qdir.join("msg")).unwrap().count(), 0);
+}

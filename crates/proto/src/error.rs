@@ -10,7 +10,7 @@ use core::time::Duration;
 
 use crate::auth::{AuthError, Mechanism};
 use crate::config::Timeouts;
-use crate::reply::{ReplyError, ReplyInfo};
+use crate::reply::{Code, ReplyError, ReplyInfo};
 
 /// A step of the session, named for the command whose reply is awaited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -152,6 +152,9 @@ pub enum Error {
         step: Step,
         /// What is wrong.
         error: ReplyError,
+        /// The code the bad reply began with, when it began with one: a garbled or
+        /// over-long `250` to the final dot still says the message was taken.
+        started_with: Option<Code>,
     },
     /// The server sent a reply when none was awaited, or one no command it was sent can
     /// have (RFC 5321 §4.3.2): a 2yz to DATA, a 3yz to anything but DATA and AUTH. Its
@@ -285,7 +288,7 @@ impl fmt::Display for Error {
             Error::ConnectionClosed { step } => {
                 write!(f, "connection closed by the server while waiting for the reply to {step}")
             }
-            Error::MalformedReply { step, error } => {
+            Error::MalformedReply { step, error, .. } => {
                 write!(f, "{error} from the server (after {step})")
             }
             Error::UnexpectedReply { reply } => write!(f, "unexpected reply: {reply}"),

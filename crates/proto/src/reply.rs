@@ -492,6 +492,19 @@ pub(crate) struct Framer {
 }
 
 impl Framer {
+    /// The code the reply in progress begins with, when its first three bytes are one:
+    /// what a reply that then went wrong (garbled, over-long) was about to say.
+    pub(crate) fn started_with(&self, buf: &[u8]) -> Option<Code> {
+        let head = buf.get(self.reply_start..self.filled)?.get(..3)?;
+        if !head.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Code::new(
+            head.iter()
+                .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0')),
+        )
+    }
+
     /// Bytes received and not yet framed, or framed into the reply in progress.
     pub(crate) fn pending(&self) -> usize {
         self.filled - self.reply_start

@@ -992,7 +992,14 @@ impl<'a> Client<'a> {
                     }
                     Ok(None) if self.must_read() => return Ok(Next::Receive),
                     Ok(None) => {}
-                    Err(error) => return Err(Error::MalformedReply { step, error }),
+                    Err(error) => {
+                        let started_with = self.framer.started_with(self.rx);
+                        return Err(Error::MalformedReply {
+                            step,
+                            error,
+                            started_with,
+                        });
+                    }
                 }
             }
             if self.state == State::InTransaction {

@@ -43,7 +43,9 @@ use serde::{Deserialize, Serialize};
 
 pub use backoff::Backoff;
 pub use dsn::{bounce_message, rfc5322_date};
-pub use worker::{Deliver, Outcome, OutcomeSink, Relay, RunSummary, Worker, CONFIG_PROBLEM};
+pub use worker::{
+    Deliver, Outcome, OutcomeSink, Relay, RunSummary, Worker, CONFIG_PROBLEM, GARBLED_ACCEPTANCE,
+};
 
 use store::{Claim, Layout};
 
@@ -86,6 +88,28 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> QueueError + '_ {
     move |source| QueueError::Io {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+/// A record that could not be used, found by [`Queue::check`] and moved aside.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorruptRecord {
+    /// The message id (its file name).
+    pub id: String,
+    /// What is wrong with it.
+    pub reason: String,
+    /// Where its files now are (`<queue>/corrupt/`), or `None` when another process
+    /// holds its claim and it was left in place.
+    pub moved_to: Option<PathBuf>,
+}
+
+impl fmt::Display for CorruptRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "corrupt queue record {}: {}", self.id, self.reason)?;
+        match &self.moved_to {
+            Some(p) => write!(f, " (moved to {})", p.display()),
+            None => f.write_str(" (in use; left in place)"),
+        }
     }
 }
 
@@ -154,6 +178,10 @@ pub struct Record {
     /// tries it again for a new lifetime). Never bounced (RFC 5321 §6.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held: Option<String>,
+    /// The message file's length when queued: a file found shorter or longer was
+    /// truncated or edited, and is not sent (records from before this field have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
 }
 
 impl Record {
@@ -168,6 +196,38 @@ impl Record {
     pub fn is_finished(&self) -> bool {
         self.remaining().next().is_none()
     }
+
+    /// What [`Queue::add`] guarantees, checked again on a record read back (it may have
+    /// been edited by hand): its own id, recipients, addresses without control
+    /// characters. Sending a hand-made envelope could inject commands.
+    fn validate(&self, id: &str) -> Result<(), String> {
+        if self.id != id {
+            return Err(format!("its id {:?} is not its file name's", self.id));
+        }
+        if self.recipients.is_empty() {
+            return Err("no recipients".to_owned());
+        }
+        check_addresses(
+            &self.from,
+            self.recipients.iter().map(|r| r.address.as_str()),
+        )
+    }
+}
+
+/// No CR, LF or NUL in any address, no empty recipient.
+fn check_addresses<'a>(
+    from: &'a str,
+    to: impl Iterator<Item = &'a str> + Clone,
+) -> Result<(), String> {
+    for a in std::iter::once(from).chain(to.clone()) {
+        if let Some(at) = a.bytes().position(|b| b.is_ascii_control()) {
+            return Err(format!("address {a:?} has a control character at {at}"));
+        }
+    }
+    if to.clone().any(str::is_empty) {
+        return Err("empty recipient address".to_owned());
+    }
+    Ok(())
 }
 
 /// Seconds since the Unix epoch, now.
@@ -243,15 +303,9 @@ impl Queue {
         if to.is_empty() {
             return Err(QueueError::Invalid("no recipients".to_owned()));
         }
-        for a in std::iter::once(from).chain(to.iter().map(AsRef::as_ref)) {
-            if let Some(at) = a.bytes().position(|b| matches!(b, b'\r' | b'\n' | b'\0')) {
-                return Err(QueueError::Invalid(format!(
-                    "address {a:?} has a control character at {at}"
-                )));
-            }
-        }
-        if to.iter().any(|a| a.as_ref().is_empty()) {
-            return Err(QueueError::Invalid("empty recipient address".to_owned()));
+        check_addresses(from, to.iter().map(AsRef::as_ref)).map_err(QueueError::Invalid)?;
+        if message.is_empty() {
+            return Err(QueueError::Invalid("the message is empty".to_owned()));
         }
         let id = new_id();
         let record = Record {
@@ -272,6 +326,7 @@ impl Queue {
             next_try,
             last_error: None,
             held: None,
+            size: Some(message.len() as u64),
         };
         let eml = self.layout.eml(&id);
         self.layout
@@ -281,8 +336,56 @@ impl Queue {
         Ok(id)
     }
 
+    /// Every message's record, oldest first, and the records that cannot be used
+    /// (unreadable, truncated, empty, not ours, or edited into something that is not a
+    /// valid envelope), which are moved aside to `<queue>/corrupt/` with a `.reason`
+    /// file, so that they never stop a run and are reported once each.
+    pub fn check(&self) -> Result<(Vec<Record>, Vec<CorruptRecord>), QueueError> {
+        let mut out = Vec::new();
+        let mut bad = Vec::new();
+        for id in self.ids()? {
+            match self.show(&id) {
+                Ok(r) => out.push(r),
+                Err(QueueError::NotFound(_)) => {} // removed meanwhile
+                Err(QueueError::Corrupt { reason, .. }) => {
+                    let moved_to = self.quarantine(&id, &reason)?;
+                    bad.push(CorruptRecord {
+                        id,
+                        reason,
+                        moved_to,
+                    });
+                }
+                Err(QueueError::Invalid(reason)) => bad.push(CorruptRecord {
+                    id,
+                    reason,
+                    moved_to: None,
+                }),
+                Err(e) => return Err(e),
+            }
+        }
+        out.sort_by(|a, b| (a.queued_at, &a.id).cmp(&(b.queued_at, &b.id)));
+        Ok((out, bad))
+    }
+
+    /// Moves a corrupt message's files to `corrupt/` under its claim; `None` when
+    /// another process holds the claim.
+    pub(crate) fn quarantine(&self, id: &str, reason: &str) -> Result<Option<PathBuf>, QueueError> {
+        let lock = self.layout.lock_file(id);
+        let Some(claim) = store::try_claim(&self.layout, id).map_err(io_err(&lock))? else {
+            return Ok(None);
+        };
+        let dest = self.layout.quarantine(id, reason).map_err(io_err(&lock))?;
+        let _ = fs::remove_file(&lock);
+        drop(claim);
+        tracing::warn!(
+            "corrupt queue record {id}: {reason}; moved to {}",
+            dest.display()
+        );
+        Ok(Some(dest))
+    }
+
     /// Every message's record, oldest first. Records that cannot be read are skipped
-    /// (and reported by [`Queue::show`]).
+    /// (and reported, and moved aside, by [`Queue::check`]).
     pub fn list(&self) -> Result<Vec<Record>, QueueError> {
         let mut out = Vec::new();
         for id in self.ids()? {
@@ -321,10 +424,17 @@ impl Queue {
             }
             Err(e) => return Err(io_err(&path)(e)),
         };
-        serde_json::from_slice(&bytes).map_err(|e| QueueError::Corrupt {
-            path,
-            reason: e.to_string(),
-        })
+        let corrupt = |reason: String| QueueError::Corrupt {
+            path: path.clone(),
+            reason,
+        };
+        if bytes.is_empty() {
+            return Err(corrupt("the record is empty".to_owned()));
+        }
+        let record: Record =
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(format!("not a record: {e}")))?;
+        record.validate(id).map_err(corrupt)?;
+        Ok(record)
     }
 
     /// One message's content, as queued.
@@ -419,23 +529,33 @@ impl Queue {
     /// Deletes a claimed message: the record first (the commit point), then the body,
     /// then the lock file, still holding the claim.
     pub(crate) fn finish(&self, claimed: Claimed) -> Result<(), QueueError> {
-        let id = &claimed.record.id;
+        self.finish_files(&claimed.record.id)?;
+        drop(claimed);
+        Ok(())
+    }
+
+    /// The removals of [`Queue::finish`], for a caller that holds the claim.
+    pub(crate) fn finish_files(&self, id: &str) -> Result<(), QueueError> {
         let json = self.layout.json(id);
         self.layout.remove_durable(&json).map_err(io_err(&json))?;
         let eml = self.layout.eml(id);
         self.layout.remove_durable(&eml).map_err(io_err(&eml))?;
         let lock = self.layout.lock_file(id);
         let _ = fs::remove_file(&lock);
-        drop(claimed);
         Ok(())
     }
 
     /// Appends a line to `failed.log` in the queue directory (fsync'd), besides keeping
     /// the message held, when no bounce can be sent (the sender was `<>`).
     pub(crate) fn log_failure(&self, line: &str) -> Result<(), QueueError> {
+        self.log_line("failed.log", line)
+    }
+
+    /// Appends `line` to the log file `name` in the queue directory (fsync'd).
+    pub(crate) fn log_line(&self, name: &str, line: &str) -> Result<(), QueueError> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
-        let path = self.layout.root.join("failed.log");
+        let path = self.layout.root.join(name);
         let mut f = fs::OpenOptions::new()
             .create(true)
             .append(true)

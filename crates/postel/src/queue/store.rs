@@ -6,6 +6,7 @@
 //! <queue>/msg/<id>.eml    the message, exactly as given (written once)
 //! <queue>/msg/<id>.json   its record: envelope, per-recipient state, attempts, next try
 //! <queue>/lock/<id>       an empty file a worker holds `flock(LOCK_EX)` on while sending
+//! <queue>/corrupt/        records that could not be used, moved aside with a `.reason`
 //! ```
 //! A message exists once its `.json` exists: that rename, followed by the fsync of
 //! `msg/`, is the commit point of [`Queue::add`](super::Queue::add).
@@ -61,6 +62,35 @@ impl Layout {
 
     pub(crate) fn lock_file(&self, id: &str) -> PathBuf {
         self.lock.join(id)
+    }
+
+    /// Moves message `id`'s files (those that exist) to `corrupt/`, next to a
+    /// `<id>.reason` file; returns the folder.
+    pub(crate) fn quarantine(&self, id: &str, reason: &str) -> io::Result<PathBuf> {
+        let dir = self.root.join("corrupt");
+        if !dir.is_dir() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)?;
+            sync_dir(&self.root)?;
+        }
+        self.write_atomic(
+            &dir.join(format!("{id}.reason")),
+            format!("{reason}\n").as_bytes(),
+        )?;
+        for from in [self.json(id), self.eml(id)] {
+            if let Some(name) = from.file_name() {
+                match fs::rename(&from, dir.join(name)) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        sync_dir(&dir)?;
+        sync_dir(&self.msg)?;
+        Ok(dir)
     }
 
     /// Writes `bytes` to `dest` atomically and durably: a reader (or a restart after a

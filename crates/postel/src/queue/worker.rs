@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::{Client, Envelope, Error, SendReport};
 
-use super::{now_secs, Backoff, Claimed, Queue, QueueError, Record, Status};
+use super::{now_secs, Backoff, Claimed, CorruptRecord, Queue, QueueError, Record, Status};
 
 /// What became of one recipient in one attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,6 +117,13 @@ pub(crate) fn outcomes_of(result: &Result<SendReport, Error>, to: &[String]) -> 
     }
 }
 
+/// How the reason of a delivery starts when the server's reply to the final dot began
+/// with 250 but was garbled or over-long: the server said it took the message, so it
+/// is not sent again nor bounced; the doubt is counted in
+/// [`RecipientState::uncertain`](super::RecipientState) and logged to `uncertain.log`.
+pub const GARBLED_ACCEPTANCE: &str =
+    "accepted (the reply to the final dot began with 250 but was garbled; not sent again)";
+
 /// The steps whose 5yz reply is about the message or a recipient (RFC 5321 §4.2.1: a
 /// permanent negative completion *of that command*); every other step is the path.
 fn about_the_message(step: postel_proto::Step) -> bool {
@@ -138,6 +145,11 @@ pub(crate) fn classify(e: &Error) -> Outcome {
     use postel_proto::Error as P;
     let reason = e.to_string();
     match e {
+        Error::Protocol(P::MalformedReply {
+            step: postel_proto::Step::DataEnd,
+            started_with: Some(code),
+            ..
+        }) if code.get() == 250 => Outcome::Delivered(format!("{GARBLED_ACCEPTANCE}: {reason}")),
         Error::Protocol(
             P::MessageTooLarge { .. } | P::LineTooLong { .. } | P::ExtensionRequired { .. },
         )
@@ -168,7 +180,7 @@ fn path_failure(reason: String, uncertain: bool) -> Outcome {
 
 /// A server's answer about the message or one recipient: 4yz later, 5yz never.
 fn refusal(reply: &crate::ServerReply) -> Outcome {
-    if reply.is_transient() {
+    if reply.is_transient() || too_many_recipients(&reply.to_string()) {
         Outcome::deferred(reply.to_string())
     } else {
         Outcome::Permanent(reply.to_string())
@@ -214,15 +226,19 @@ pub struct RunSummary {
     pub failed: usize,
     /// Messages finished and removed from the queue.
     pub finished: usize,
+    /// Records that could not be used, moved aside (see [`Queue::check`]).
+    pub corrupt: Vec<CorruptRecord>,
 }
 
 impl RunSummary {
-    fn add(&mut self, o: &RunSummary) {
+    /// Adds `o`'s counts to these (for several workers' summaries).
+    pub fn add(&mut self, o: &RunSummary) {
         self.messages += o.messages;
         self.delivered += o.delivered;
         self.deferred += o.deferred;
         self.failed += o.failed;
         self.finished += o.finished;
+        self.corrupt.extend(o.corrupt.iter().cloned());
     }
 }
 
@@ -234,6 +250,7 @@ pub struct Worker<D> {
     deliver: D,
     backoff: Backoff,
     poll: Duration,
+    save_retry: Duration,
 }
 
 impl<D: Deliver> Worker<D> {
@@ -244,7 +261,17 @@ impl<D: Deliver> Worker<D> {
             deliver,
             backoff: Backoff::default(),
             poll: Duration::from_millis(200),
+            save_retry: Duration::from_secs(600),
         }
+    }
+
+    /// How long a record that cannot be written after a transaction (a full disk) is
+    /// kept in memory and written again, the message claimed meanwhile, before the run
+    /// gives up with the error (default 10 minutes). Given up, the record on disk still
+    /// says in flight, and the next run sends those recipients again.
+    pub fn save_retry(mut self, within: Duration) -> Worker<D> {
+        self.save_retry = within;
+        self
     }
 
     /// Sets the retry policy and lifetime.
@@ -262,13 +289,17 @@ impl<D: Deliver> Worker<D> {
     pub fn run_once(&self) -> Result<RunSummary, QueueError> {
         let mut total = RunSummary::default();
         let now = now_secs();
-        for record in self.queue.list()? {
+        let (records, corrupt) = self.queue.check()?;
+        total.corrupt = corrupt;
+        for record in records {
             if record.next_try > now || record.held.is_some() {
                 continue;
             }
             let claimed = match self.queue.claim(&record.id) {
                 Ok(Some(c)) => c,
                 Ok(None) | Err(QueueError::NotFound(_)) => continue,
+                // Spoilt since the listing: the next pass moves it aside.
+                Err(QueueError::Corrupt { .. }) => continue,
                 Err(e) => return Err(e),
             };
             if claimed.record.next_try > now_secs() || claimed.record.held.is_some() {
@@ -277,8 +308,13 @@ impl<D: Deliver> Worker<D> {
             match self.process(claimed) {
                 Ok(s) => total.add(&s),
                 // One unreadable record must not stop the others from being sent.
-                Err(e @ QueueError::Corrupt { .. }) => {
-                    tracing::warn!("skipping {}: {e}", record.id)
+                Err(QueueError::Corrupt { reason, .. }) => {
+                    let moved_to = self.queue.quarantine(&record.id, &reason)?;
+                    total.corrupt.push(CorruptRecord {
+                        id: record.id.clone(),
+                        reason,
+                        moved_to,
+                    });
                 }
                 Err(e) => return Err(e),
             }
@@ -347,6 +383,16 @@ impl<D: Deliver> Worker<D> {
             return self.conclude(claimed, summary);
         }
         let message = match self.queue.message(&rec.id) {
+            Ok(m) if m.is_empty() || rec.size.is_some_and(|n| n != m.len() as u64) => {
+                return Err(QueueError::Corrupt {
+                    path: self.queue.dir().join("msg").join(format!("{}.eml", rec.id)),
+                    reason: format!(
+                        "the message file has {} bytes, {} were queued",
+                        m.len(),
+                        rec.size.map_or("more".to_owned(), |n| n.to_string())
+                    ),
+                });
+            }
             Ok(m) => m,
             Err(QueueError::NotFound(_)) => {
                 // Only a damaged disk or a hand-made deletion gets here (the body is
@@ -364,23 +410,82 @@ impl<D: Deliver> Worker<D> {
             }
             Err(e) => return Err(e),
         };
-        let index: Vec<usize> = (0..rec.recipients.len())
+        rec.attempts += 1;
+        let mut batch: Vec<usize> = (0..rec.recipients.len())
             .filter(|&i| rec.recipients[i].status == Status::Pending)
             .collect();
+        // One transaction, then more at once while the server takes some recipients and
+        // defers the rest as too many for one transaction (RFC 5321 §4.5.3.1.10).
+        let mut unsaved = false;
+        while !batch.is_empty() {
+            if unsaved {
+                self.save(rec)?;
+            }
+            let index = std::mem::take(&mut batch);
+            unsaved = self.transaction(rec, &index, &message)?;
+            let delivered = index
+                .iter()
+                .any(|&i| rec.recipients[i].status == Status::Delivered);
+            if delivered {
+                batch = index
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        let r = &rec.recipients[i];
+                        r.status == Status::Pending
+                            && r.last.as_deref().is_some_and(too_many_recipients)
+                    })
+                    .collect();
+            }
+            for &i in &index {
+                match rec.recipients[i].status {
+                    Status::Delivered => summary.delivered += 1,
+                    Status::Failed => summary.failed += 1,
+                    _ if batch.contains(&i) => {}
+                    _ => summary.deferred += 1,
+                }
+            }
+        }
+        if rec.is_finished() {
+            // Removing the files needs no free space: an unsaved outcome needs no write.
+            return self.conclude(claimed, summary);
+        }
+        rec.next_try = now_secs().saturating_add(self.backoff.delay(rec.attempts).as_secs());
+        self.save(rec)?;
+        Ok(summary)
+    }
+
+    /// One SMTP transaction to the recipients at `index`: marked in flight on disk
+    /// first, then each outcome recorded as it comes. Returns true when the outcomes
+    /// could not be written (a full disk after the server's answer): they are kept in
+    /// memory, under the claim, for the caller to write (`save`) (retried
+    /// until [`Worker::save_retry`] runs out) or to make moot by finishing the message,
+    /// so the message is not sent again for want of a disk write.
+    fn transaction(
+        &self,
+        rec: &mut Record,
+        index: &[usize],
+        message: &[u8],
+    ) -> Result<bool, QueueError> {
         let to: Vec<String> = index
             .iter()
             .map(|&i| rec.recipients[i].address.clone())
             .collect();
-        rec.attempts += 1;
-        for &i in &index {
+        for &i in index {
             rec.recipients[i].status = Status::InFlight;
             rec.recipients[i].attempts += 1;
         }
-        self.queue.write_record(rec)?;
-
-        let mut write_error = None;
+        // Before anything is sent: when this fails, nothing was.
+        if let Err(e) = self.queue.write_record(rec) {
+            for &i in index {
+                rec.recipients[i].status = Status::Pending;
+                rec.recipients[i].attempts -= 1;
+            }
+            return Err(e);
+        }
+        let mut unsaved = false;
         let from = rec.from.clone();
-        self.deliver.deliver(&from, &to, &message, &mut |outcomes| {
+        self.deliver.deliver(&from, &to, message, &mut |outcomes| {
             for (k, outcome) in outcomes {
                 let Some(&i) = index.get(*k) else { continue };
                 let r = &mut rec.recipients[i];
@@ -391,6 +496,18 @@ impl<D: Deliver> Worker<D> {
                     Outcome::Delivered(reply) => {
                         r.status = Status::Delivered;
                         r.last = Some(reply.clone());
+                        if reply.starts_with(GARBLED_ACCEPTANCE) {
+                            r.uncertain += 1;
+                            let line = format!(
+                                "{} message {} from <{}> to <{}>: {reply}",
+                                now_secs(),
+                                rec.id,
+                                rec.from,
+                                r.address
+                            );
+                            tracing::warn!("{line}");
+                            let _ = self.queue.log_line("uncertain.log", &line);
+                        }
                     }
                     Outcome::Permanent(why) => {
                         r.status = Status::Failed;
@@ -405,31 +522,40 @@ impl<D: Deliver> Worker<D> {
                 }
             }
             if let Err(e) = self.queue.write_record(rec) {
-                write_error.get_or_insert(e);
+                tracing::warn!("recording the outcome of {}: {e}; kept in memory", rec.id);
+                unsaved = true;
             }
         });
-        if let Some(e) = write_error {
-            return Err(e);
-        }
-        for r in rec.recipients.iter_mut() {
+        for &i in index {
+            let r = &mut rec.recipients[i];
             if r.status == Status::InFlight {
                 r.status = Status::Pending;
                 r.last = Some("no outcome reported".to_owned());
             }
         }
-        for &i in &index {
-            match rec.recipients[i].status {
-                Status::Delivered => summary.delivered += 1,
-                Status::Failed => summary.failed += 1,
-                _ => summary.deferred += 1,
+        Ok(unsaved)
+    }
+
+    /// Writes `rec`, retrying (the claim is held meanwhile) while the disk refuses.
+    fn save(&self, rec: &Record) -> Result<(), QueueError> {
+        self.retrying(|| self.queue.write_record(rec))
+    }
+
+    /// Runs a queue write until it succeeds or [`Worker::save_retry`] has passed.
+    fn retrying<T>(&self, mut op: impl FnMut() -> Result<T, QueueError>) -> Result<T, QueueError> {
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match op() {
+                Ok(v) => return Ok(v),
+                Err(e @ QueueError::Io { .. }) if started.elapsed() < self.save_retry => {
+                    tracing::warn!("{e}; retrying in {pause:?}");
+                    thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e),
             }
         }
-        if rec.is_finished() {
-            return self.conclude(claimed, summary);
-        }
-        rec.next_try = now_secs().saturating_add(self.backoff.delay(rec.attempts).as_secs());
-        self.queue.write_record(rec)?;
-        Ok(summary)
     }
 
     /// A finished message: tell the sender about failures, then remove it.
@@ -456,18 +582,28 @@ impl<D: Deliver> Worker<D> {
                 tracing::warn!("{line}");
                 let _ = self.queue.log_failure(&line);
                 rec.held = Some(held);
-                self.queue.write_record(rec)?;
+                self.save(rec)?;
                 return Ok(summary);
             } else {
                 let original = self.queue.message(&rec.id).unwrap_or_default();
                 let dsn = super::dsn::bounce_message(rec, &original, &hostname());
-                self.queue.add("", &[rec.from.as_str()], &dsn)?;
+                self.retrying(|| self.queue.add("", &[rec.from.as_str()], &dsn))?;
             }
         }
-        self.queue.finish(claimed)?;
+        self.retrying(|| self.queue.finish_files(&claimed.record.id))?;
+        drop(claimed);
         summary.finished += 1;
         Ok(summary)
     }
+}
+
+/// True for a reply that defers a recipient as one too many for this transaction:
+/// 452 (RFC 5321 §4.5.3.1.10), or the 552 older servers send, which the RFC says to
+/// treat as temporary; with 4.5.3/5.5.3 or "too many recipients".
+pub(crate) fn too_many_recipients(reply: &str) -> bool {
+    let lower = reply.to_ascii_lowercase();
+    (reply.starts_with("452") || reply.starts_with("552"))
+        && (lower.contains("4.5.3") || lower.contains("5.5.3") || lower.contains("too many recip"))
 }
 
 fn hostname() -> String {

@@ -468,7 +468,7 @@ pub fn event_str(e: &Event<'_>) -> String {
 pub fn error_str(e: &Error) -> String {
     match e {
         Error::ConnectionClosed { step } => format!("ConnectionClosed {step:?}"),
-        Error::MalformedReply { step, error } => format!("MalformedReply {step:?} {error:?}"),
+        Error::MalformedReply { step, error, .. } => format!("MalformedReply {step:?} {error:?}"),
         Error::UnexpectedReply { reply } => format!("UnexpectedReply {}", info(reply)),
         Error::Rejected { step, reply } => format!("Rejected {step:?} {}", info(reply)),
         Error::ServiceClosing { step, reply } => format!("ServiceClosing {step:?} {}", info(reply)),
