@@ -26,7 +26,14 @@
 //! transaction. Before a transaction the recipients in it are marked `InFlight`; a
 //! worker that finds `InFlight` after a crash counts an *uncertain* attempt and sends
 //! again: at least once, with a duplicate only where the server's reply to the final dot
-//! never made it to disk.
+//! never made it to disk. An outcome the disk refuses (full) is kept in memory under the
+//! claim and written again, so a living worker never sends a message twice for it.
+//!
+//! Failures are classified as an MTA does: only a 5yz to MAIL, RCPT, DATA, BDAT or the
+//! final dot (or a message no server can take as it is) fails a recipient; TLS, AUTH,
+//! greeting and EHLO refusals, lost connections, timeouts and garbled replies are retried
+//! until the lifetime ends. Undeliverable bounces are kept, [held](Record::held); corrupt
+//! records are moved to `corrupt/` and reported ([`Queue::check`]).
 
 mod backoff;
 mod dsn;
