@@ -53,6 +53,9 @@ pub struct Delivered {
     pub refused: usize,
     /// The first recipient refusal, if any.
     pub first_refusal: Option<ReplyInfo>,
+    /// How many recipients the server deferred as too many for one transaction (452, RFC 5321
+    /// §4.5.3.1.10): they did not get this message; send it to them in another session.
+    pub deferred: usize,
 }
 
 /// Why a session did not deliver its message.
@@ -140,6 +143,8 @@ struct Verdict {
     rejected: Option<(Step, ReplyInfo)>,
     refused: usize,
     first_refusal: Option<ReplyInfo>,
+    deferred: usize,
+    first_deferral: Option<ReplyInfo>,
 }
 
 impl Verdict {
@@ -153,6 +158,12 @@ impl Verdict {
                 self.refused += 1;
                 if self.first_refusal.is_none() {
                     self.first_refusal = Some(reply.to_info());
+                }
+            }
+            Event::RecipientDeferred { reply, .. } => {
+                self.deferred += 1;
+                if self.first_deferral.is_none() {
+                    self.first_deferral = Some(reply.to_info());
                 }
             }
             _ => {}
@@ -200,16 +211,25 @@ where
     let mut verdict = Verdict::default();
     let mut nothing: &[u8] = &[];
     client.submit(envelope)?;
-    run(client, io, body, deadline, &mut verdict, wrap)?;
-    let outcome = match (verdict.accepted, verdict.rejected) {
-        (Some(reply), _) => Ok(Delivered {
+    // More recipients than the send buffer holds go in several flights.
+    while run(client, io, body, deadline, &mut verdict, wrap)? == Stop::Recipients {
+        client.handle_recipients(envelope)?;
+    }
+    let outcome = match (verdict.accepted, verdict.rejected, verdict.first_deferral) {
+        (Some(reply), _, _) => Ok(Delivered {
             reply,
             refused: verdict.refused,
             first_refusal: verdict.first_refusal,
+            deferred: verdict.deferred,
         }),
-        (None, Some((step, reply))) => Err(Failure::Rejected { step, reply }),
+        (None, Some((step, reply)), _) => Err(Failure::Rejected { step, reply }),
+        // Every recipient deferred ("too many recipients" at the first): a 4yz, try later.
+        (None, None, Some(reply)) => Err(Failure::Rejected {
+            step: Step::Rcpt,
+            reply,
+        }),
         // Idle with neither: the core reports an error instead; keep a typed answer anyway.
-        (None, None) => Err(Failure::Session(ProtoError::ConnectionClosed {
+        (None, None, None) => Err(Failure::Session(ProtoError::ConnectionClosed {
             step: Step::DataEnd,
         })),
     };

@@ -629,3 +629,41 @@ fn a_greeting_dribbled_byte_by_byte_is_cut_off_at_the_greeting_timeout() {
     );
     hold.join().unwrap();
 }
+
+#[test]
+fn more_recipients_than_the_send_buffer_holds_go_in_flights() {
+    // 60 RCPT commands of about 50 octets each do not fit a 512-octet send buffer: the
+    // session sends them in several flights, and Postfix delivers one copy to each.
+    let Some(addr) = var("PLAIN") else { return };
+    let Some(domain) = var("DOMAIN") else { return };
+    let marker = marker("flights");
+    let to: Vec<String> = (0..60).map(|i| format!("r{i}-{marker}@{domain}")).collect();
+    let rcpts: Vec<Recipient<'_>> = to.iter().map(|a| Recipient::new(a)).collect();
+    let envelope = Envelope::new("device@example.test", &rcpts);
+    let body = message(&marker);
+    let mut config = Config::new("device.example");
+    config.tls = TlsMode::Disabled;
+    let (mut io, sent) = connect(&addr);
+    let clock = StdClock(Instant::now());
+    let deadline = Deadline::new(&clock);
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 512]);
+    let done = send_plain(
+        &mut io,
+        &deadline,
+        config,
+        Buffers {
+            smtp_rx: &mut rx,
+            smtp_tx: &mut tx,
+            tls_read: &mut [],
+            tls_write: &mut [],
+        },
+        &envelope,
+        &mut body.as_slice(),
+    )
+    .unwrap();
+    assert_eq!((done.refused, done.deferred), (0, 0));
+    let wire = sent.borrow();
+    let rcpt_lines = wire.windows(8).filter(|w| w == b"RCPT TO:").count();
+    assert_eq!(rcpt_lines, 60, "each recipient once on the wire");
+    assert_eq!(wait_delivered(&marker, 60), 60);
+}
