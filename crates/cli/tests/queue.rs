@@ -427,3 +427,55 @@ fn queue_add_refuses_an_empty_message() {
     );
     assert_eq!(std::fs::read_dir(qdir.join("msg")).unwrap().count(), 0);
 }
+
+#[test]
+fn a_refused_login_defers_the_queue_and_queue_list_says_it_is_the_configuration() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let sim = BlockingSimulator::start(
+        Config::builder()
+            .user("alice", "right")
+            .write_ca_to(&ca)
+            .build(),
+    )
+    .unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "default = \"relay\"\n[accounts.relay]\nhost = \"127.0.0.1\"\nport = {}\n\
+             tls = \"starttls\"\nca_file = \"{}\"\nuser = \"alice\"\npassword = \"wrong\"\n\
+             helo = \"client.test\"\nfrom = \"a@client.test\"\n",
+            sim.addr().port(),
+            ca.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let qdir = dir.path().join("queue");
+    let q = qdir.to_str().unwrap();
+    let env = [("POSTEL_CONFIG", cfg.as_path())];
+    let out = postel(
+        &[
+            "queue",
+            "--queue-dir",
+            q,
+            "add",
+            "-f",
+            "a@client.test",
+            "b@mx.test",
+        ],
+        &env,
+        b"Subject: x\r\n\r\nbody\r\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = postel(&["queue", "--queue-dir", q, "run"], &env, b"");
+    let err = text(&out.stderr);
+    assert!(err.contains("0 failed"), "not bounced: {err}");
+    let out = postel(&["queue", "--queue-dir", q, "list"], &env, b"");
+    let list = text(&out.stdout);
+    assert!(list.contains("configuration problem"), "{list}");
+    assert!(list.contains("535"), "{list}");
+    assert!(sim.messages().is_empty());
+}

@@ -246,6 +246,20 @@ fn corrupt_records_are_reported_moved_aside_and_never_stop_the_run() {
     });
     spoil(&|_, j| (j, Some(MESSAGE[..20].to_vec()))); // the message cut short
     spoil(&|_, j| (j, Some(Vec::new()))); // the message emptied
+    spoil(&|_, j| (j.replace("\"pending\"", "\"sent-maybe\""), None)); // no such status
+    spoil(&|_, j| (j.replace("a@client.test", "a@client.test\\u0000"), None));
+    // A record that is a directory, a message file that is a directory.
+    let id = queue.add("a@client.test", &["b@mx.test"], MESSAGE).unwrap();
+    std::fs::remove_file(json(&id)).unwrap();
+    std::fs::create_dir(json(&id)).unwrap();
+    spoilt.push(id);
+    let id = queue.add("a@client.test", &["b@mx.test"], MESSAGE).unwrap();
+    std::fs::remove_file(msg.join(format!("{id}.eml"))).unwrap();
+    std::fs::create_dir(msg.join(format!("{id}.eml"))).unwrap();
+    spoilt.push(id);
+    // A file we never wrote, with a name that is not an id.
+    std::fs::write(msg.join("not ours.json"), b"{}").unwrap();
+    spoilt.push("not ours".to_owned());
     let good = queue
         .add("a@client.test", &["ok@mx.test"], MESSAGE)
         .unwrap();

@@ -105,8 +105,8 @@ pub struct CorruptRecord {
     pub id: String,
     /// What is wrong with it.
     pub reason: String,
-    /// Where its files now are (`<queue>/corrupt/`), or `None` when another process
-    /// holds its claim and it was left in place.
+    /// Where its files now are (`<queue>/corrupt/`), or `None` when it was left in
+    /// place (another process holds its claim, or the move failed).
     pub moved_to: Option<PathBuf>,
 }
 
@@ -115,7 +115,7 @@ impl fmt::Display for CorruptRecord {
         write!(f, "corrupt queue record {}: {}", self.id, self.reason)?;
         match &self.moved_to {
             Some(p) => write!(f, " (moved to {})", p.display()),
-            None => f.write_str(" (in use; left in place)"),
+            None => f.write_str(" (left in place)"),
         }
     }
 }
@@ -355,18 +355,33 @@ impl Queue {
                 Ok(r) => out.push(r),
                 Err(QueueError::NotFound(_)) => {} // removed meanwhile
                 Err(QueueError::Corrupt { reason, .. }) => {
-                    let moved_to = self.quarantine(&id, &reason)?;
+                    let moved_to = self.quarantine(&id, &reason);
                     bad.push(CorruptRecord {
                         id,
                         reason,
                         moved_to,
                     });
                 }
-                Err(QueueError::Invalid(reason)) => bad.push(CorruptRecord {
-                    id,
-                    reason,
-                    moved_to: None,
-                }),
+                // Not a name we give (hand-made), or a file that cannot be read (a
+                // directory, no permission, a disk error): moved aside the same way.
+                Err(QueueError::Invalid(reason)) => {
+                    let reason = format!("{reason} (a file we did not write)");
+                    let moved_to = self.quarantine(&id, &reason);
+                    bad.push(CorruptRecord {
+                        id,
+                        reason,
+                        moved_to,
+                    });
+                }
+                Err(QueueError::Io { source, .. }) => {
+                    let reason = format!("the record cannot be read: {source}");
+                    let moved_to = self.quarantine(&id, &reason);
+                    bad.push(CorruptRecord {
+                        id,
+                        reason,
+                        moved_to,
+                    });
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -375,20 +390,33 @@ impl Queue {
     }
 
     /// Moves a corrupt message's files to `corrupt/` under its claim; `None` when
-    /// another process holds the claim.
-    pub(crate) fn quarantine(&self, id: &str, reason: &str) -> Result<Option<PathBuf>, QueueError> {
-        let lock = self.layout.lock_file(id);
-        let Some(claim) = store::try_claim(&self.layout, id).map_err(io_err(&lock))? else {
-            return Ok(None);
+    /// another process holds the claim or the move failed (logged; it is reported
+    /// again next time). Never an error: a bad record must not stop a run.
+    pub(crate) fn quarantine(&self, id: &str, reason: &str) -> Option<PathBuf> {
+        let claim = match store::try_claim(&self.layout, id) {
+            Ok(Some(c)) => c,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!("corrupt queue record {id}: {reason}; cannot claim it: {e}");
+                return None;
+            }
         };
-        let dest = self.layout.quarantine(id, reason).map_err(io_err(&lock))?;
-        let _ = fs::remove_file(&lock);
+        let moved = self.layout.quarantine(id, reason);
+        let _ = fs::remove_file(self.layout.lock_file(id));
         drop(claim);
-        tracing::warn!(
-            "corrupt queue record {id}: {reason}; moved to {}",
-            dest.display()
-        );
-        Ok(Some(dest))
+        match moved {
+            Ok(dest) => {
+                tracing::warn!(
+                    "corrupt queue record {id}: {reason}; moved to {}",
+                    dest.display()
+                );
+                Some(dest)
+            }
+            Err(e) => {
+                tracing::warn!("corrupt queue record {id}: {reason}; cannot move it: {e}");
+                None
+            }
+        }
     }
 
     /// Every message's record, oldest first. Records that cannot be read are skipped

@@ -96,8 +96,11 @@ pub(crate) fn outcomes_of(result: &Result<SendReport, Error>, to: &[String]) -> 
             .map(|a| {
                 if let Some(r) = report.refused.iter().find(|r| &r.address == a) {
                     refusal(&r.reply)
-                } else {
+                } else if report.accepted.iter().any(|r| &r.address == a) {
                     Outcome::Delivered(report.reply.to_string())
+                } else {
+                    // Neither accepted nor refused: never taken as delivered.
+                    Outcome::deferred("no reply to its RCPT was reported")
                 }
             })
             .collect(),
@@ -309,7 +312,7 @@ impl<D: Deliver> Worker<D> {
                 Ok(s) => total.add(&s),
                 // One unreadable record must not stop the others from being sent.
                 Err(QueueError::Corrupt { reason, .. }) => {
-                    let moved_to = self.queue.quarantine(&record.id, &reason)?;
+                    let moved_to = self.queue.quarantine(&record.id, &reason);
                     total.corrupt.push(CorruptRecord {
                         id: record.id.clone(),
                         reason,
@@ -407,6 +410,12 @@ impl<D: Deliver> Worker<D> {
                     summary.failed += 1;
                 }
                 return self.conclude(claimed, summary);
+            }
+            Err(QueueError::Io { source, .. }) => {
+                return Err(QueueError::Corrupt {
+                    path: self.queue.dir().join("msg").join(format!("{}.eml", rec.id)),
+                    reason: format!("the message file cannot be read: {source}"),
+                });
             }
             Err(e) => return Err(e),
         };
