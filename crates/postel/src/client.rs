@@ -276,7 +276,9 @@ impl Client {
     /// It is encoded for what the server offers (8BITMIME, SMTPUTF8), with `SIZE=`.
     ///
     /// `Ok` when at least one recipient got it (see [`SendReport::refused`] for the
-    /// others); [`Error::Rejected`] when nobody did.
+    /// others); [`Error::Rejected`] when nobody did. Recipients past the server's limit per
+    /// transaction (452 "too many recipients") get it in further transactions on the same
+    /// connection, each recipient once.
     pub fn send<M: Sendable>(&mut self, message: &mut M) -> Result<SendReport, Error> {
         self.send_composed(None, message)
     }
@@ -303,11 +305,94 @@ impl Client {
         };
         let mut encoder = message.encoder(&opts)?;
         crate::message::describe(&mut envelope, &encoder);
-        self.transact(&envelope, &mut encoder)
+        let first = self.transact(&envelope, &mut encoder);
+        drop(encoder);
+        self.send_deferred(&envelope, first, |c, next| {
+            let mut encoder = message.encoder(&opts)?;
+            c.transact(next, &mut encoder)
+        })
+    }
+
+    /// After a transaction to `envelope`: the recipients the server's limit per
+    /// transaction left out (RFC 5321 §4.5.3.1.10) are sent the message again with `again`,
+    /// in as many further transactions as the limit takes, never to a recipient accepted
+    /// before; each takes as many recipients as the server answered before its limit. It
+    /// stops when a transaction gets nobody or fails; the recipients left are refused with
+    /// their 452, to try later.
+    fn send_deferred(
+        &mut self,
+        envelope: &Envelope,
+        first: Result<SendReport, Error>,
+        mut again: impl FnMut(&mut Client, &Envelope) -> Result<SendReport, Error>,
+    ) -> Result<SendReport, Error> {
+        let mut report = first?;
+        if report.deferred.is_empty() {
+            return Ok(report);
+        }
+        let mut limit = (report.accepted.len() + report.refused.len()).max(1);
+        let mut pending = std::collections::VecDeque::from(std::mem::take(&mut report.deferred));
+        while !pending.is_empty() {
+            let batch: Vec<_> = pending.drain(..limit.min(pending.len())).collect();
+            let mut next = envelope.clone();
+            next.to = batch.iter().map(|r| r.address.clone()).collect();
+            tracing::info!(
+                recipients = next.to.len(),
+                left = pending.len(),
+                "the server's recipient limit was met: a next transaction"
+            );
+            match again(self, &next) {
+                Ok(more) => {
+                    if !more.deferred.is_empty() {
+                        limit = (more.accepted.len() + more.refused.len()).max(1);
+                    }
+                    for r in more.deferred.into_iter().rev() {
+                        pending.push_front(r);
+                    }
+                    report.accepted.extend(more.accepted);
+                    report.refused.extend(more.refused);
+                }
+                Err(Error::Rejected {
+                    step,
+                    reply,
+                    refused,
+                }) => {
+                    // Nobody in this transaction got it: those refused at RCPT with their
+                    // reply, the others with the one that ended it.
+                    tracing::info!(%step, %reply, "a next transaction was rejected");
+                    let named = crate::report::Order::new(&next.to);
+                    let mut listed = vec![false; next.to.len()];
+                    for r in &refused {
+                        if let Some(flag) = listed.get_mut(named.of(&r.address)) {
+                            *flag = true;
+                        }
+                    }
+                    report.refused.extend(refused);
+                    let rest = next.to.into_iter().zip(listed).filter(|(_, l)| !l);
+                    report
+                        .refused
+                        .extend(rest.map(|(address, _)| crate::report::Refused {
+                            address,
+                            reply: reply.clone(),
+                        }));
+                    break;
+                }
+                Err(e) => {
+                    // What was accepted before stands; these are still to be sent.
+                    tracing::info!(error = %e, "a next transaction failed");
+                    pending.extend(batch);
+                    break;
+                }
+            }
+        }
+        report.deferred.extend(pending);
+        report.refuse_deferred();
+        report.sort_by(&envelope.to);
+        Ok(report)
     }
 
     /// Sends `message` (the whole RFC 5322 message, CRLF or LF line ends) to `envelope`.
-    /// `SIZE=` and `BODY=8BITMIME` are set from the bytes.
+    /// `SIZE=` and `BODY=8BITMIME` are set from the bytes. Recipients past the server's
+    /// limit per transaction get it in further transactions, each recipient once.
     pub fn send_bytes(&mut self, envelope: &Envelope, message: &[u8]) -> Result<SendReport, Error> {
         let mut envelope = envelope.clone();
         envelope.size = Some(normalized_len(message));
@@ -315,17 +400,28 @@ impl Client {
             envelope.body = BodyType::EightBitMime;
         }
         let mut body = message;
-        self.transact(&envelope, &mut body)
+        let first = self.transact(&envelope, &mut body);
+        self.send_deferred(&envelope, first, |c, next| {
+            let mut body = message;
+            c.transact(next, &mut body)
+        })
     }
 
     /// Sends the message read from `message` to `envelope`, streaming it. Say whether it
-    /// is 8-bit and its size in the envelope, when known.
+    /// is 8-bit and its size in the envelope, when known. A stream is sent once: recipients
+    /// past the server's limit per transaction are in [`SendReport::refused`] with its 452
+    /// (try them later), where [`send_bytes`](Self::send_bytes) sends them in further
+    /// transactions.
     pub fn send_reader(
         &mut self,
         envelope: &Envelope,
         mut message: impl Read,
     ) -> Result<SendReport, Error> {
-        self.transact(envelope, &mut message)
+        // A stream cannot be sent twice: recipients the server's limit left out are
+        // refused with its 452, for the caller to send later.
+        let mut report = self.transact(envelope, &mut message)?;
+        report.refuse_deferred();
+        Ok(report)
     }
 
     /// What the server offered, when connected.

@@ -102,6 +102,8 @@ pub(crate) struct Collector {
     to: Vec<String>,
     accepted: Vec<Accepted>,
     refused: Vec<Refused>,
+    /// Left out by the server's limit on recipients, for a next transaction.
+    deferred: Vec<Refused>,
     done: Option<ServerReply>,
     rejected: Option<(Step, ServerReply)>,
     /// The server answered QUIT.
@@ -137,6 +139,14 @@ impl Collector {
                     reply: ServerReply::from_reply(&reply),
                 });
             }
+            Event::RecipientDeferred { rcpt, reply, .. } => {
+                let address = self.address(rcpt.0);
+                tracing::debug!(%address, %reply, "recipient deferred to a next transaction");
+                self.deferred.push(Refused {
+                    address,
+                    reply: ServerReply::from_reply(&reply),
+                });
+            }
             Event::MessageAccepted { reply, .. } => {
                 tracing::info!(%reply, "message accepted");
                 self.done = Some(ServerReply::from_reply(&reply));
@@ -151,19 +161,30 @@ impl Collector {
     }
 
     /// The outcome of the transaction, once `core` is idle again.
-    pub(crate) fn finish(self, core: &Core<'_>) -> Result<SendReport, Error> {
+    /// Recipients deferred by the server's limit stay in [`SendReport::deferred`] for the
+    /// caller's next transaction; when nobody got the message they are refused (452).
+    pub(crate) fn finish(mut self, core: &Core<'_>) -> Result<SendReport, Error> {
+        // The core tells deferred recipients never sent before those still in flight.
+        let order = crate::report::Order::new(&self.to);
+        self.deferred.sort_by_key(|r| order.of(&r.address));
         match (self.rejected, self.done) {
-            (Some((step, reply)), _) => Err(Error::Rejected {
-                step,
-                reply,
-                refused: self.refused,
-            }),
+            (Some((step, reply)), _) => {
+                let mut refused = self.refused;
+                refused.append(&mut self.deferred);
+                refused.sort_by_key(|r| order.of(&r.address));
+                Err(Error::Rejected {
+                    step,
+                    reply,
+                    refused,
+                })
+            }
             (None, Some(reply)) => Ok(SendReport {
                 accepted: self.accepted,
                 refused: self.refused,
                 reply,
                 encrypted: core.is_encrypted(),
                 authenticated: core.authenticated(),
+                deferred: self.deferred,
             }),
             (None, None) => Err(Error::Protocol(postel_proto::Error::Busy)),
         }

@@ -90,11 +90,45 @@ pub struct SendReport {
     pub encrypted: bool,
     /// The SASL mechanism the session logged in with, if any.
     pub authenticated: Option<postel_proto::Mechanism>,
+    /// Recipients the server's limit per transaction left out of this one (RFC 5321
+    /// §4.5.3.1.10), with the 452 that said so: the client sends them in a next
+    /// transaction, or lists them in `refused` (a transient refusal) when it cannot.
+    pub(crate) deferred: Vec<Refused>,
 }
 
 impl SendReport {
+    /// Lists the recipients still deferred as refused with their 452, for a later try.
+    pub(crate) fn refuse_deferred(&mut self) {
+        self.refused.append(&mut self.deferred);
+    }
+
+    /// Sorts `accepted` and `refused` in the order of `to` (after several transactions).
+    pub(crate) fn sort_by(&mut self, to: &[String]) {
+        let order = Order::new(to);
+        self.accepted.sort_by_key(|r| order.of(&r.address));
+        self.refused.sort_by_key(|r| order.of(&r.address));
+    }
+
     /// True when every recipient was accepted.
     pub fn all_accepted(&self) -> bool {
         self.refused.is_empty()
+    }
+}
+
+/// Where each address first appears in an envelope, to put reports in envelope order.
+pub(crate) struct Order<'a>(std::collections::HashMap<&'a str, usize>);
+
+impl<'a> Order<'a> {
+    pub(crate) fn new(to: &'a [String]) -> Order<'a> {
+        let mut at = std::collections::HashMap::with_capacity(to.len());
+        for (i, a) in to.iter().enumerate() {
+            at.entry(a.as_str()).or_insert(i);
+        }
+        Order(at)
+    }
+
+    /// The position of `address`; after every address of the envelope when not in it.
+    pub(crate) fn of(&self, address: &str) -> usize {
+        self.0.get(address).copied().unwrap_or(usize::MAX)
     }
 }

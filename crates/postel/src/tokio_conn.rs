@@ -247,7 +247,12 @@ async fn run(
                 &mut events,
             )
             .await?;
-            events.finish(&core)
+            // Recipients the server's limit per transaction left out are refused with its
+            // 452 (transient), for the caller to send again.
+            events.finish(&core).map(|mut report| {
+                report.refuse_deferred();
+                report
+            })
         }
         .instrument(span)
         .await;
