@@ -25,7 +25,7 @@ use cortex_m_semihosting::hprintln;
 use postel_proto::drive::{Deadline, Timed};
 
 use board::{clock, semihosting, stack, Board};
-use message::{Buffer, Fields, MESSAGE_BYTES};
+use message::{Fields, MessageReader};
 use session::Sessions;
 
 /// After a session, how long the line must stay quiet before the old connection counts as
@@ -106,7 +106,6 @@ fn run(board: &mut Board) -> u32 {
         }
         let t0 = clock::now_ms();
         let unix_time = config::UNIX_TIME + t0 / 1000;
-        let mut text: Buffer<MESSAGE_BYTES> = Buffer::new();
         let fields = Fields {
             from: config::FROM,
             to: config::TO,
@@ -116,17 +115,9 @@ fn run(board: &mut Board) -> u32 {
             nonce: nonce_base ^ t0,
             host: config::EHLO,
         };
-        if message::compose(&mut text, &fields).is_err() {
-            hprintln!(
-                "message {}/{}: does not fit {} octets",
-                seq,
-                config::COUNT,
-                MESSAGE_BYTES
-            );
-            break;
-        }
+        let mut message = MessageReader::new(fields);
         let mut transport = Timed::new(&mut board.uart, &deadline);
-        let result = sessions.send(&mut transport, &deadline, unix_time, text.as_bytes());
+        let result = sessions.send(&mut transport, &deadline, unix_time, &mut message);
         let ms = clock::now_ms() - t0;
         match result {
             Ok(done) => {

@@ -17,6 +17,7 @@ use postel_proto::drive::{Clock, Deadline};
 use postel_proto::{Config, Envelope, Recipient, Timeouts};
 
 use crate::config;
+use crate::message::MessageReader;
 use crate::ram::Ram;
 
 /// Why the sessions could not be set up.
@@ -73,7 +74,8 @@ impl<'a> Sessions<'a> {
         0
     }
 
-    /// Sends `message` from `config::FROM` to `config::TO` over a new connection on
+    /// Sends `message` (read to its end, its size known ahead) from `config::FROM` to
+    /// `config::TO` over a new connection on
     /// `transport`, every wait bounded through `deadline` (which `transport` should consult
     /// too, as `Timed` does). `unix_time` is now, for the certificates' validity.
     pub fn send<T, C>(
@@ -81,7 +83,7 @@ impl<'a> Sessions<'a> {
         transport: &mut T,
         deadline: &Deadline<C>,
         unix_time: u64,
-        message: &[u8],
+        message: &mut MessageReader<'_>,
     ) -> Result<Delivered, Failure<T::Error>>
     where
         T: Read + Write,
@@ -94,8 +96,8 @@ impl<'a> Sessions<'a> {
         }
         let recipients = [Recipient::new(config::TO)];
         let mut envelope = Envelope::new(config::FROM, &recipients);
-        envelope.size = Some(message.len() as u64);
-        let mut body = message;
+        envelope.size = Some(message.size() as u64);
+        let body = message;
         #[cfg(feature = "tls")]
         {
             if config.tls != postel_proto::TlsMode::Disabled {
@@ -106,7 +108,7 @@ impl<'a> Sessions<'a> {
                     unix_time,
                     (&mut *self.smtp_rx, &mut *self.smtp_tx),
                     &envelope,
-                    &mut body,
+                    body,
                 );
             }
         }
@@ -117,7 +119,7 @@ impl<'a> Sessions<'a> {
             tls_read: &mut [],
             tls_write: &mut [],
         };
-        postel_device::send_plain(transport, deadline, config, buffers, &envelope, &mut body)
+        postel_device::send_plain(transport, deadline, config, buffers, &envelope, body)
     }
 
     /// Why the last session's server certificate was refused, if it was.
