@@ -144,7 +144,6 @@ struct Verdict {
     refused: usize,
     first_refusal: Option<ReplyInfo>,
     deferred: usize,
-    first_deferral: Option<ReplyInfo>,
 }
 
 impl Verdict {
@@ -162,8 +161,10 @@ impl Verdict {
             }
             Event::RecipientDeferred { reply, .. } => {
                 self.deferred += 1;
-                if self.first_deferral.is_none() {
-                    self.first_deferral = Some(reply.to_info());
+                // What the message ends with if no recipient is accepted (a device's stack
+                // is small: no separate slot for it).
+                if self.rejected.is_none() {
+                    self.rejected = Some((Step::Rcpt, reply.to_info()));
                 }
             }
             _ => {}
@@ -215,21 +216,18 @@ where
     while run(client, io, body, deadline, &mut verdict, wrap)? == Stop::Recipients {
         client.handle_recipients(envelope)?;
     }
-    let outcome = match (verdict.accepted, verdict.rejected, verdict.first_deferral) {
-        (Some(reply), _, _) => Ok(Delivered {
+    let outcome = match (verdict.accepted, verdict.rejected) {
+        (Some(reply), _) => Ok(Delivered {
             reply,
             refused: verdict.refused,
             first_refusal: verdict.first_refusal,
             deferred: verdict.deferred,
         }),
-        (None, Some((step, reply)), _) => Err(Failure::Rejected { step, reply }),
-        // Every recipient deferred ("too many recipients" at the first): a 4yz, try later.
-        (None, None, Some(reply)) => Err(Failure::Rejected {
-            step: Step::Rcpt,
-            reply,
-        }),
+        // Refused, or every recipient deferred ("too many recipients" at the first: a 4yz,
+        // try later).
+        (None, Some((step, reply))) => Err(Failure::Rejected { step, reply }),
         // Idle with neither: the core reports an error instead; keep a typed answer anyway.
-        (None, None, None) => Err(Failure::Session(ProtoError::ConnectionClosed {
+        (None, None) => Err(Failure::Session(ProtoError::ConnectionClosed {
             step: Step::DataEnd,
         })),
     };
