@@ -344,7 +344,17 @@ fn run_workers(queue: Queue, args: &RunArgs, file: &ConfigFile) -> Result<u8, Fa
         total.add(&r?);
     }
     let code = report_corrupt(&total.corrupt);
-    let left = queue.list().map_err(queue_failure)?.len();
+    let records = queue.list().map_err(queue_failure)?;
+    let left = records.len();
+    // A refused login or unusable settings defer everything: say so, once.
+    if let Some(why) = records
+        .iter()
+        .flat_map(|r| &r.recipients)
+        .filter_map(|rc| rc.last.as_deref())
+        .find(|l| l.starts_with(postel::queue::CONFIG_PROBLEM))
+    {
+        let _ = writeln!(crate::output::stderr(), "postel queue run: {why}");
+    }
     let _ = writeln!(
         crate::output::stderr(),
         "postel queue run: {} delivered, {} deferred, {} failed; {left} message(s) left",

@@ -473,6 +473,7 @@ fn a_refused_login_defers_the_queue_and_queue_list_says_it_is_the_configuration(
     let out = postel(&["queue", "--queue-dir", q, "run"], &env, b"");
     let err = text(&out.stderr);
     assert!(err.contains("0 failed"), "not bounced: {err}");
+    assert!(err.contains("configuration problem"), "said at once: {err}");
     let out = postel(&["queue", "--queue-dir", q, "list"], &env, b"");
     let list = text(&out.stdout);
     assert!(list.contains("configuration problem"), "{list}");

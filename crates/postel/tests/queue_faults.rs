@@ -101,6 +101,20 @@ fn a_refused_login_is_a_configuration_problem_retried_and_shown() {
     let last = rec.last_error.unwrap();
     assert!(last.contains(postel::queue::CONFIG_PROBLEM), "{last}");
     assert!(last.contains("535"), "{last}");
+
+    // 454: the server's trouble, retried, not called a configuration problem.
+    sim.set_faults(vec![Fault::new(
+        SimStep::Auth,
+        Action::Reply(454, "4.7.0 Temporary authentication failure".into()),
+    )]);
+    let rec = one_pass_defers("auth-454", &sim, move || {
+        base(port)
+            .credentials("alice", "right")
+            .dangerous_allow_plaintext_auth(true)
+    });
+    let last = rec.last_error.unwrap();
+    assert!(last.contains("454"), "{last}");
+    assert!(!last.contains(postel::queue::CONFIG_PROBLEM), "{last}");
 }
 
 #[test]

@@ -165,6 +165,10 @@ pub(crate) fn classify(e: &Error) -> Outcome {
         {
             Outcome::Permanent(reason)
         }
+        // 454 (RFC 4954 §6): the server's own trouble, not our settings.
+        Error::Protocol(P::AuthFailed { reply, .. }) if reply.is_transient() => {
+            path_failure(reason, false)
+        }
         Error::Protocol(P::AuthFailed { .. } | P::AuthUnavailable { .. } | P::AuthRequiresTls)
         | Error::Protocol(P::InvalidArgument { .. })
         | Error::Config(_) => path_failure(format!("{CONFIG_PROBLEM}: {reason}"), false),
@@ -241,7 +245,12 @@ impl RunSummary {
         self.deferred += o.deferred;
         self.failed += o.failed;
         self.finished += o.finished;
-        self.corrupt.extend(o.corrupt.iter().cloned());
+        for c in &o.corrupt {
+            // One left in place is found again by each pass: reported once.
+            if !self.corrupt.iter().any(|k| k.id == c.id) {
+                self.corrupt.push(c.clone());
+            }
+        }
     }
 }
 
@@ -293,7 +302,10 @@ impl<D: Deliver> Worker<D> {
         let mut total = RunSummary::default();
         let now = now_secs();
         let (records, corrupt) = self.queue.check()?;
-        total.corrupt = corrupt;
+        total.add(&RunSummary {
+            corrupt,
+            ..RunSummary::default()
+        });
         for record in records {
             if record.next_try > now || record.held.is_some() {
                 continue;
