@@ -752,6 +752,46 @@ mod tests {
     use proptest::prelude::*;
     use std::vec::Vec;
 
+    fn frame_to_error(input: &[u8]) -> (Framer, [u8; 128], Result<(), ReplyError>) {
+        let mut buf = [0u8; 128];
+        let mut f = Framer::default();
+        let at = f.free_start();
+        buf[at..at + input.len()].copy_from_slice(input);
+        f.received(input.len());
+        let r = loop {
+            match f.next_line(&mut buf, 64) {
+                Ok(Some(_)) => continue,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        (f, buf, r)
+    }
+
+    #[test]
+    fn a_bad_reply_keeps_the_code_it_began_with() {
+        for (input, error, code) in [
+            (&b"250queued as 1\r\n"[..], ReplyError::Malformed, Some(250)),
+            (
+                b"250-ok\r\n251 queued\r\n",
+                ReplyError::CodeChanged,
+                Some(250),
+            ),
+            (b"554-no\r\nxyz\r\n", ReplyError::Malformed, Some(554)),
+            (b"xyz\r\n", ReplyError::Malformed, None),
+            (b"25\r\n", ReplyError::Malformed, None),
+        ] {
+            let (f, buf, r) = frame_to_error(input);
+            assert_eq!(r, Err(error), "{input:?}");
+            assert_eq!(f.started_with(&buf).map(Code::get), code, "{input:?}");
+        }
+        let mut long = Vec::from(&b"250 "[..]);
+        long.resize(100, b'x');
+        let (f, buf, r) = frame_to_error(&long);
+        assert_eq!(r, Err(ReplyError::TooLong));
+        assert_eq!(f.started_with(&buf).map(Code::get), Some(250));
+    }
+
     #[test]
     fn parses_multiline_with_enhanced_code() {
         let r = Reply::parse(b"250-mx Hello\r\n250-PIPELINING\r\n250 2.0.0 Ok\r\n").unwrap();
