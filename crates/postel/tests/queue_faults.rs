@@ -658,3 +658,54 @@ fn a_garbled_reply_to_the_final_dot_without_250_is_retried_as_uncertain() {
     assert_eq!(rec.recipients[0].uncertain, 1);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A CA (PEM) and a leaf for 127.0.0.1 it signed, valid only in 2020 (chain PEM, key PEM).
+fn expired_identity() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    leaf.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    leaf.not_after = rcgen::date_time_ymd(2020, 12, 31);
+    let leaf = leaf.signed_by(&key, &ca, &ca_key).unwrap();
+    (ca.pem(), leaf.pem(), key.serialize_pem())
+}
+
+#[test]
+fn an_expired_or_misnamed_certificate_at_the_relay_is_retried_not_bounced() {
+    let (ca, chain, key) = expired_identity();
+    let sim = BlockingSimulator::start(
+        Config::builder()
+            .tls_identity(postel_sim::TlsIdentity::Pem {
+                cert_chain: chain,
+                key,
+            })
+            .build(),
+    )
+    .unwrap();
+    let port = sim.addr().port();
+    let rec = one_pass_defers("tls-expired", &sim, move || {
+        base(port).tls(TlsMode::StartTls).ca_pem(ca.clone())
+    });
+    let last = rec.recipients[0].last.clone().unwrap();
+    assert!(last.to_lowercase().contains("expired"), "{last}");
+
+    let dir = std::env::temp_dir().join(format!("postel-queue-faults-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_file = dir.join("ca.pem");
+    let sim = BlockingSimulator::start(Config::builder().write_ca_to(&ca_file).build()).unwrap();
+    let port = sim.addr().port();
+    let file = ca_file.clone();
+    let rec = one_pass_defers("tls-name", &sim, move || {
+        base(port)
+            .tls(TlsMode::StartTls)
+            .ca_file(file.clone())
+            .tls_name("not-the-relay.test")
+    });
+    let last = rec.recipients[0].last.clone().unwrap();
+    assert!(last.contains("not valid for not-the-relay.test"), "{last}");
+    let _ = std::fs::remove_dir_all(dir);
+}
