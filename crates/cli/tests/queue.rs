@@ -368,6 +368,22 @@ fn queue_list_and_run_report_a_corrupt_record_and_move_it_aside() {
     // Moved aside: reported once.
     let out = postel(&["queue", "--queue-dir", q, "list"], &none, b"");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // A message file cut short is found by list too.
+    let cut = add("e@mx.test");
+    std::fs::write(
+        qdir.join("msg").join(format!("{cut}.eml")),
+        b"Subject: x\r\n",
+    )
+    .unwrap();
+    let out = postel(&["queue", "--queue-dir", q, "list"], &none, b"");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "{err}");
+    assert!(
+        err.contains(&format!(
+            "corrupt queue record {cut}: the message file has 12 bytes, 20 were queued"
+        )),
+        "{err}"
+    );
 
     // queue run: the same, and the good message is still sent.
     let bad2 = add("d@mx.test");

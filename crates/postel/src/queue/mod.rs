@@ -351,7 +351,7 @@ impl Queue {
         let mut out = Vec::new();
         let mut bad = Vec::new();
         for id in self.ids()? {
-            match self.show(&id) {
+            match self.show(&id).and_then(|r| self.check_body(r)) {
                 Ok(r) => out.push(r),
                 Err(QueueError::NotFound(_)) => {} // removed meanwhile
                 Err(QueueError::Corrupt { reason, .. }) => {
@@ -387,6 +387,32 @@ impl Queue {
         }
         out.sort_by(|a, b| (a.queued_at, &a.id).cmp(&(b.queued_at, &b.id)));
         Ok((out, bad))
+    }
+
+    /// `rec` when its message file is as queued: a file, of the length recorded (a
+    /// missing one is left to the worker, which returns the message to its sender).
+    fn check_body(&self, rec: Record) -> Result<Record, QueueError> {
+        let path = self.layout.eml(&rec.id);
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(rec),
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        let wrong = if !meta.is_file() {
+            Some("the message file is not a file".to_owned())
+        } else if meta.len() == 0 || rec.size.is_some_and(|n| n != meta.len()) {
+            Some(format!(
+                "the message file has {} bytes, {} were queued",
+                meta.len(),
+                rec.size.map_or("more".to_owned(), |n| n.to_string())
+            ))
+        } else {
+            None
+        };
+        match wrong {
+            Some(reason) => Err(QueueError::Corrupt { path, reason }),
+            None => Ok(rec),
+        }
     }
 
     /// Moves a corrupt message's files to `corrupt/` under its claim; `None` when
