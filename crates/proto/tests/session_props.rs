@@ -252,3 +252,125 @@ fn normalization_reference_matches_the_rfc_rules() {
     assert_eq!(normalized(b"a\rb\nc\r\nd\r"), b"a\r\nb\r\nc\r\nd\r\n");
     assert_eq!(normalized(b"\r\r\n"), b"\r\n\r\n");
 }
+
+/// Sends one message to `to` as a caller would: in a transaction, then again to the
+/// recipients the server's limit deferred, until none is left. Returns the server and, for
+/// each transaction, the events.
+fn deliver_to_all(
+    to: &[String],
+    body: &[u8],
+    k: &Knobs,
+    max_recipients: usize,
+) -> Result<(Server, Vec<Vec<String>>), TestCaseError> {
+    let fail = |e: postel_proto::Error| TestCaseError::fail(e.to_string());
+    let mut server = Server::new(Behaviour {
+        pipelining: k.pipelining,
+        chunking: k.chunking,
+        max_recipients,
+        ..Behaviour::default()
+    });
+    let (mut rx, mut tx) = (vec![0u8; k.rx], vec![0u8; k.tx]);
+    let mut config = Config::new("client.test");
+    config.tls = TlsMode::Disabled;
+    config.options.max_line_len = usize::MAX;
+    config.options.max_chunks_in_flight = k.max_chunks;
+    let mut client = Client::new(config, &mut rx, &mut tx).map_err(fail)?;
+    // The recipients of the transaction in flight, as indexes into `to`.
+    let mut current: Vec<usize> = Vec::new();
+    let mut left: Vec<usize> = (0..to.len()).collect();
+    let mut transactions: Vec<Vec<String>> = Vec::new();
+    let (mut pos, mut quit) = (0usize, false);
+    let mut deferred: Vec<usize> = Vec::new();
+    let mut recipients: Vec<Recipient<'_>> = Vec::new();
+    for _ in 0..50_000_000 {
+        let action = client.poll().map_err(fail)?;
+        match action {
+            Action::Send { bytes, .. } => {
+                let n = bytes.len().min(k.write_max);
+                server.write(&bytes[..n]);
+                client.handle_sent(n);
+            }
+            Action::Receive { into, .. } => {
+                let max = into.len().min(k.read_max);
+                let n = server.read_into(&mut into[..max]);
+                if n == 0 && !server.closed {
+                    return Err(TestCaseError::fail(
+                        "the client waits, the server is silent",
+                    ));
+                }
+                client.handle_received(n).map_err(fail)?;
+            }
+            Action::Body { into } => {
+                let n = into.len().min(k.body_chunk).min(body.len() - pos);
+                into[..n].copy_from_slice(&body[pos..pos + n]);
+                pos += n;
+                client.handle_body(n).map_err(fail)?;
+            }
+            Action::Event(e) => {
+                if let postel_proto::Event::RecipientDeferred { rcpt, .. } = e {
+                    deferred.push(current[rcpt.0 as usize]);
+                }
+                if let Some(t) = transactions.last_mut() {
+                    t.push(event_str(&e));
+                }
+            }
+            Action::Recipients { .. } => {
+                client
+                    .handle_recipients(&Envelope::new("me@client.test", &recipients))
+                    .map_err(fail)?;
+            }
+            Action::Idle if !transactions.is_empty() && deferred.is_empty() => {
+                if quit {
+                    return Ok((server, transactions));
+                }
+                quit = true;
+                client.quit().map_err(fail)?;
+            }
+            Action::Idle => {
+                // Everyone first, then those deferred by the last transaction.
+                if !transactions.is_empty() {
+                    left = std::mem::take(&mut deferred);
+                    left.sort_unstable();
+                }
+                current = std::mem::take(&mut left);
+                recipients = current.iter().map(|&i| Recipient::new(&to[i])).collect();
+                transactions.push(Vec::new());
+                pos = 0;
+                client
+                    .submit(&Envelope::new("me@client.test", &recipients))
+                    .map_err(fail)?;
+            }
+            Action::Closed => return Ok((server, transactions)),
+            Action::StartTls => return Err(TestCaseError::fail("TLS was disabled")),
+        }
+    }
+    Err(TestCaseError::fail("the session never ended"))
+}
+
+proptest! {
+    #![proptest_config(PropConfig { cases: 256, ..PropConfig::default() })]
+
+    #[test]
+    fn any_number_of_recipients_get_the_message_once_whatever_the_limit(
+        n in 1..400usize,
+        limit in prop_oneof![Just(usize::MAX), 1..120usize],
+        body in prop::collection::vec(any::<u8>(), 0..3000),
+        k in knobs(),
+    ) {
+        let to: Vec<String> = (0..n).map(|i| format!("rcpt{i:03}@mx.test")).collect();
+        let (server, transactions) = deliver_to_all(&to, &body, &k, limit)?;
+        prop_assert!(server.violations.is_empty(), "{:?}", server.violations);
+        let mut got: Vec<&String> = server.recipients.iter().flatten().collect();
+        prop_assert_eq!(got.len(), n, "each recipient once: {:?}", transactions);
+        got.sort_unstable();
+        got.dedup();
+        prop_assert_eq!(got.len(), n);
+        prop_assert!(server.messages.iter().all(|m| *m == normalized(&body)));
+        prop_assert_eq!(server.messages.len(), n.div_ceil(limit.min(n)));
+        for t in &transactions {
+            let count = |p: &str| t.iter().filter(|e| e.starts_with(p)).count();
+            prop_assert_eq!(count("MessageAccepted"), 1, "{:?}", t);
+            prop_assert_eq!(count("RecipientRefused"), 0, "{:?}", t);
+        }
+    }
+}

@@ -342,3 +342,185 @@ fn unchunk(mut wire: &[u8]) -> Vec<u8> {
         }
     }
 }
+
+const MANY: usize = 300;
+
+/// A server that answers by counting, without allocating: EHLO offers PIPELINING, each
+/// transaction accepts `limit` RCPT and answers the others 452 4.5.3, DATA gets 354 and
+/// the final dot 250.
+struct CountingServer {
+    out: [u8; 32 * 1024],
+    out_len: usize,
+    out_pos: usize,
+    line: [u8; 1024],
+    line_len: usize,
+    in_data: bool,
+    rcpts: usize,
+    limit: usize,
+    /// Recipients accepted, per transaction.
+    accepted: [usize; 8],
+    messages: usize,
+}
+
+impl CountingServer {
+    fn put(&mut self, reply: &[u8]) {
+        self.out[self.out_len..self.out_len + reply.len()].copy_from_slice(reply);
+        self.out_len += reply.len();
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.line[self.line_len] = b;
+            self.line_len += 1;
+            if b == b'\n' {
+                let n = self.line_len;
+                self.line_len = 0;
+                self.on_line(n);
+            }
+        }
+    }
+
+    fn on_line(&mut self, n: usize) {
+        let line = self.line;
+        let line = &line[..n];
+        if self.in_data {
+            if line == b".\r\n" {
+                self.in_data = false;
+                self.messages += 1;
+                self.put(b"250 2.0.0 Ok: queued\r\n");
+            }
+            return;
+        }
+        match &line[..4] {
+            b"EHLO" => self.put(b"250-mx.example\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n"),
+            b"MAIL" => {
+                self.rcpts = 0;
+                self.put(b"250 2.1.0 Ok\r\n");
+            }
+            b"RCPT" if self.rcpts < self.limit => {
+                self.rcpts += 1;
+                self.accepted[self.messages] += 1;
+                self.put(b"250 2.1.5 Ok\r\n");
+            }
+            b"RCPT" => self.put(b"452 4.5.3 Error: too many recipients\r\n"),
+            b"DATA" => {
+                self.in_data = true;
+                self.put(b"354 go ahead\r\n");
+            }
+            b"QUIT" => self.put(b"221 2.0.0 Bye\r\n"),
+            _ => self.put(b"500 5.5.2 what\r\n"),
+        }
+    }
+
+    fn read_into(&mut self, into: &mut [u8]) -> usize {
+        if self.out_pos == self.out_len {
+            (self.out_pos, self.out_len) = (0, 0);
+        }
+        let n = into.len().min(self.out_len - self.out_pos);
+        into[..n].copy_from_slice(&self.out[self.out_pos..self.out_pos + n]);
+        self.out_pos += n;
+        n
+    }
+}
+
+/// 300 recipients through a 1 KiB send buffer (several flights each transaction) to a
+/// server taking 120 per transaction: the deferred ones go in the next transactions, the
+/// envelopes rebuilt in fixed arrays.
+fn many_recipients_session(addresses: &[String], server: &mut CountingServer) -> usize {
+    let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
+    let mut config = Config::new("client.example");
+    config.tls = TlsMode::Disabled;
+    let mut client = Client::new(config, &mut rx, &mut tx).expect("buffers are large enough");
+    let mut sets = [[Recipient::new(""); MANY]; 2];
+    for (r, a) in sets[0].iter_mut().zip(addresses) {
+        *r = Recipient::new(a);
+    }
+    let (mut cur, mut len) = (0usize, MANY);
+    let mut deferred = [0u32; MANY];
+    let mut n_deferred = 0;
+    let (mut transactions, mut quit) = (0, false);
+    let mut body: &[u8] = b"Subject: many\r\n\r\nHello.\r\n";
+    let content = body;
+    loop {
+        match client.poll().expect("the session succeeds") {
+            Action::Send { bytes, .. } => {
+                server.write(bytes);
+                let n = bytes.len();
+                client.handle_sent(n);
+            }
+            Action::Receive { into, .. } => {
+                let n = server.read_into(into);
+                client.handle_received(n).expect("reading succeeds");
+            }
+            Action::Body { into } => {
+                let n = into.len().min(body.len());
+                into[..n].copy_from_slice(&body[..n]);
+                body = &body[n..];
+                client.handle_body(n).expect("body accepted");
+            }
+            Action::Recipients { .. } => {
+                let env = Envelope::new("a@client.example", &sets[cur][..len]);
+                client.handle_recipients(&env).expect("the same envelope");
+            }
+            Action::Event(Event::RecipientDeferred { rcpt, .. }) => {
+                deferred[n_deferred] = rcpt.0;
+                n_deferred += 1;
+            }
+            Action::Event(_) => {}
+            Action::Idle if transactions == 0 || n_deferred > 0 => {
+                if transactions > 0 {
+                    // The next envelope: the deferred recipients, in envelope order.
+                    deferred[..n_deferred].sort_unstable();
+                    let (a, b) = sets.split_at_mut(1);
+                    let (from, to) = if cur == 0 {
+                        (&a[0], &mut b[0])
+                    } else {
+                        (&b[0], &mut a[0])
+                    };
+                    for (slot, &i) in to.iter_mut().zip(&deferred[..n_deferred]) {
+                        *slot = from[i as usize];
+                    }
+                    (cur, len, n_deferred) = (1 - cur, n_deferred, 0);
+                }
+                body = content;
+                transactions += 1;
+                let env = Envelope::new("a@client.example", &sets[cur][..len]);
+                client.submit(&env).expect("submitted");
+            }
+            Action::Idle if !quit => {
+                quit = true;
+                client.quit().expect("quit");
+            }
+            Action::Idle | Action::Closed => return transactions,
+            Action::StartTls => unreachable!("TLS disabled"),
+        }
+    }
+}
+
+#[test]
+fn many_recipients_over_flights_and_transactions_allocate_nothing() {
+    let addresses: Vec<String> = (0..MANY)
+        .map(|i| format!("rcpt{i:03}@mx.example"))
+        .collect();
+    let mut server = Box::new(CountingServer {
+        out: [0; 32 * 1024],
+        out_len: 0,
+        out_pos: 0,
+        line: [0; 1024],
+        line_len: 0,
+        in_data: false,
+        rcpts: 0,
+        limit: 120,
+        accepted: [0; 8],
+        messages: 0,
+    });
+    server.put(b"220 mx.example ESMTP\r\n");
+    let mut transactions = 0;
+    let allocations = allocations_in(|| {
+        transactions = many_recipients_session(&addresses, &mut server);
+    });
+    assert_eq!(allocations, 0, "heap allocations during the session");
+    assert_eq!(transactions, 3);
+    assert_eq!(server.messages, 3);
+    assert_eq!(server.accepted[..3], [120, 120, 60]);
+}

@@ -12,6 +12,8 @@ pub struct Behaviour {
     pub auth: bool,
     /// RCPT to an address starting with this is refused with 550.
     pub refuse_prefix: &'static str,
+    /// Recipients accepted per transaction; more get `452 4.5.3 Error: too many recipients`.
+    pub max_recipients: usize,
 }
 
 impl Default for Behaviour {
@@ -22,6 +24,7 @@ impl Default for Behaviour {
             starttls: false,
             auth: false,
             refuse_prefix: "nobody",
+            max_recipients: usize::MAX,
         }
     }
 }
@@ -219,6 +222,8 @@ impl Server {
                     .to_string();
                 if addr.starts_with(self.behaviour.refuse_prefix) {
                     self.reply("550 5.1.1 unknown user");
+                } else if self.rcpts.len() >= self.behaviour.max_recipients {
+                    self.reply("452 4.5.3 Error: too many recipients");
                 } else {
                     self.rcpts.push(addr);
                     self.reply("250 2.1.5 Ok");
