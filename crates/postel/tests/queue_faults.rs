@@ -115,6 +115,16 @@ fn a_refused_login_is_a_configuration_problem_retried_and_shown() {
     let last = rec.last_error.unwrap();
     assert!(last.contains("454"), "{last}");
     assert!(!last.contains(postel::queue::CONFIG_PROBLEM), "{last}");
+
+    // 530 to MAIL: no login at all where one is needed: the configuration too.
+    sim.set_faults(vec![Fault::new(
+        SimStep::Mail,
+        Action::Reply(530, "5.7.0 Authentication required".into()),
+    )]);
+    let rec = one_pass_defers("mail-530", &sim, move || base(port));
+    let last = rec.recipients[0].last.clone().unwrap();
+    assert!(last.starts_with(postel::queue::CONFIG_PROBLEM), "{last}");
+    assert!(last.contains("530"), "{last}");
 }
 
 #[test]

@@ -187,6 +187,11 @@ fn path_failure(reason: String, uncertain: bool) -> Outcome {
 
 /// A server's answer about the message or one recipient: 4yz later, 5yz never.
 fn refusal(reply: &crate::ServerReply) -> Outcome {
+    if reply.code == 530 {
+        // "Authentication required" / "Must issue a STARTTLS command first" (RFC 4954
+        // §6, RFC 3207 §4): about our session, not the message; fixed by configuration.
+        return path_failure(format!("{CONFIG_PROBLEM}: {reply}"), false);
+    }
     if reply.is_transient() || too_many_recipients(&reply.to_string()) {
         Outcome::deferred(reply.to_string())
     } else {
