@@ -72,8 +72,12 @@ impl<'e> Recipient<'e> {
     }
 }
 
-/// The envelope of one message (RFC 5321 §2.3.1). Borrowed only during
-/// [`Client::submit`](crate::Client::submit): every command is written out then.
+/// The envelope of one message (RFC 5321 §2.3.1). Borrowed during
+/// [`Client::submit`](crate::Client::submit), which checks every argument and writes the
+/// commands that fit in the send buffer, and again during
+/// [`Client::handle_recipients`](crate::Client::handle_recipients) for each later flight of
+/// RCPT when they do not all fit ([`Action::Recipients`](crate::Action::Recipients)): keep
+/// it until the transaction is over. The client itself keeps no borrow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Envelope<'e> {
     /// The reverse-path mailbox; empty for the null sender `<>` (bounces).
