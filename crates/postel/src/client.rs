@@ -8,6 +8,7 @@ use ouroboros::self_referencing;
 use postel_proto::{BodyType, Capabilities, Client as Core, Extension};
 
 use crate::builder::{nonce, ClientBuilder, Settings, TlsMode};
+use crate::deferred::Deferred;
 use crate::drive::{self, Collector, Stop, Wire};
 use crate::envelope::{is_eight_bit, normalized_len, Envelope};
 use crate::error::Error;
@@ -326,67 +327,16 @@ impl Client {
         mut again: impl FnMut(&mut Client, &Envelope) -> Result<SendReport, Error>,
     ) -> Result<SendReport, Error> {
         let mut report = first?;
-        if report.deferred.is_empty() {
+        let Some(mut deferred) = Deferred::take(&mut report) else {
             return Ok(report);
-        }
-        let mut limit = (report.accepted.len() + report.refused.len()).max(1);
-        let mut pending = std::collections::VecDeque::from(std::mem::take(&mut report.deferred));
-        while !pending.is_empty() {
-            let batch: Vec<_> = pending.drain(..limit.min(pending.len())).collect();
-            let mut next = envelope.clone();
-            next.to = batch.iter().map(|r| r.address.clone()).collect();
-            tracing::info!(
-                recipients = next.to.len(),
-                left = pending.len(),
-                "the server's recipient limit was met: a next transaction"
-            );
-            match again(self, &next) {
-                Ok(more) => {
-                    if !more.deferred.is_empty() {
-                        limit = (more.accepted.len() + more.refused.len()).max(1);
-                    }
-                    for r in more.deferred.into_iter().rev() {
-                        pending.push_front(r);
-                    }
-                    report.accepted.extend(more.accepted);
-                    report.refused.extend(more.refused);
-                }
-                Err(Error::Rejected {
-                    step,
-                    reply,
-                    refused,
-                }) => {
-                    // Nobody in this transaction got it: those refused at RCPT with their
-                    // reply, the others with the one that ended it.
-                    tracing::info!(%step, %reply, "a next transaction was rejected");
-                    let named = crate::report::Order::new(&next.to);
-                    let mut listed = vec![false; next.to.len()];
-                    for r in &refused {
-                        if let Some(flag) = listed.get_mut(named.of(&r.address)) {
-                            *flag = true;
-                        }
-                    }
-                    report.refused.extend(refused);
-                    let rest = next.to.into_iter().zip(listed).filter(|(_, l)| !l);
-                    report
-                        .refused
-                        .extend(rest.map(|(address, _)| crate::report::Refused {
-                            address,
-                            reply: reply.clone(),
-                        }));
-                    break;
-                }
-                Err(e) => {
-                    // What was accepted before stands; these are still to be sent.
-                    tracing::info!(error = %e, "a next transaction failed");
-                    pending.extend(batch);
-                    break;
-                }
+        };
+        while let Some(next) = deferred.next(envelope) {
+            let result = again(self, &next);
+            if !deferred.absorb(&mut report, &next, result) {
+                break;
             }
         }
-        report.deferred.extend(pending);
-        report.refuse_deferred();
-        report.sort_by(&envelope.to);
+        deferred.finish(&mut report, envelope);
         Ok(report)
     }
 

@@ -55,6 +55,7 @@
 mod builder;
 mod client;
 mod deadline;
+mod deferred;
 mod drive;
 pub mod embedded;
 mod envelope;

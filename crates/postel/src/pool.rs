@@ -8,6 +8,7 @@ use tokio::io::AsyncRead;
 use tokio::sync::{oneshot, Semaphore};
 
 use crate::builder::{ClientBuilder, Settings};
+use crate::deferred::Deferred;
 use crate::envelope::{is_eight_bit, normalized_len, Envelope};
 use crate::error::Error;
 use crate::message::{describe, encode_options, Sendable};
@@ -236,11 +237,15 @@ impl Pool {
             }
         };
         let (result, ()) = tokio::join!(run, pump);
-        result
+        once(result)
     }
 
     /// Sends `message` (a whole RFC 5322 message) to `envelope`; `SIZE=` and
-    /// `BODY=8BITMIME` are set from the bytes.
+    /// `BODY=8BITMIME` are set from the bytes. Recipients past the server's limit per
+    /// transaction (452 "too many recipients") get it in further transactions, each
+    /// recipient once; the streaming [`send`](Self::send) and
+    /// [`send_reader`](Self::send_reader) list them in [`SendReport::refused`] with the 452
+    /// instead, to send again.
     pub async fn send_bytes(
         &self,
         envelope: &Envelope,
@@ -252,8 +257,27 @@ impl Pool {
         if is_eight_bit(&data) {
             envelope.body = BodyType::EightBitMime;
         }
-        self.run(|_| Ok((envelope, AsyncBody::Bytes { data, pos: 0 })))
-            .await
+        let body = AsyncBody::Bytes {
+            data: data.clone(),
+            pos: 0,
+        };
+        let mut report = self.run(|_| Ok((envelope.clone(), body))).await?;
+        // Recipients past the server's limit per transaction: further transactions.
+        let Some(mut deferred) = Deferred::take(&mut report) else {
+            return Ok(report);
+        };
+        while let Some(next) = deferred.next(&envelope) {
+            let body = AsyncBody::Bytes {
+                data: data.clone(),
+                pos: 0,
+            };
+            let result = self.run(|_| Ok((next.clone(), body))).await;
+            if !deferred.absorb(&mut report, &next, result) {
+                break;
+            }
+        }
+        deferred.finish(&mut report, &envelope);
+        Ok(report)
     }
 
     /// Streams the message read from `message` to `envelope`. Say whether it is 8-bit,
@@ -263,8 +287,8 @@ impl Pool {
         R: AsyncRead + Send + Unpin + 'static,
     {
         let envelope = envelope.clone();
-        self.run(|_| Ok((envelope, AsyncBody::Reader(Box::new(message)))))
-            .await
+        let body = AsyncBody::Reader(Box::new(message));
+        once(self.run(|_| Ok((envelope, body))).await)
     }
 
     /// Closes every idle connection (QUIT) and waits for them to finish. Connections
@@ -414,4 +438,13 @@ impl ClientBuilder {
     pub fn build_pool(self) -> Result<Pool, Error> {
         Ok(Pool::from_settings(Arc::new(self.settings()?)))
     }
+}
+
+/// The outcome of a message streamed once: recipients past the server's limit per
+/// transaction are refused with its 452, for the caller to send again.
+fn once(result: Result<SendReport, Error>) -> Result<SendReport, Error> {
+    result.map(|mut report| {
+        report.refuse_deferred();
+        report
+    })
 }

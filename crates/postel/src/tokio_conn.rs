@@ -247,12 +247,7 @@ async fn run(
                 &mut events,
             )
             .await?;
-            // Recipients the server's limit per transaction left out are refused with its
-            // 452 (transient), for the caller to send again.
-            events.finish(&core).map(|mut report| {
-                report.refuse_deferred();
-                report
-            })
+            events.finish(&core)
         }
         .instrument(span)
         .await;

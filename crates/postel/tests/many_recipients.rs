@@ -207,3 +207,40 @@ fn a_streamed_message_leaves_the_recipients_past_the_limit_refused_with_452() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].recipients(), to[..100].to_vec());
 }
+
+#[tokio::test]
+async fn the_async_client_sends_past_the_limit_in_further_transactions() {
+    let sim = postel_sim::Simulator::start(Config::builder().max_recipients(100).build())
+        .await
+        .expect("the simulator starts");
+    let client = Client::builder("127.0.0.1")
+        .port(sim.addr().port())
+        .tls(TlsMode::Disabled)
+        .ehlo_name("client.test")
+        .build_async()
+        .unwrap();
+    let to = addresses(1_050);
+    let report = client
+        .send_bytes(&Envelope::new("a@client.test", to.clone()), MESSAGE)
+        .await
+        .unwrap();
+    assert!(report.refused.is_empty());
+    let accepted: Vec<&str> = report.accepted.iter().map(|a| a.address.as_str()).collect();
+    assert_eq!(accepted, to);
+    let got = sim.wait_for_messages(11, WAIT).await;
+    assert_eq!(got.len(), 11);
+    let count = deliveries(&got);
+    assert_eq!(count.len(), 1_050);
+    assert!(count.values().all(|&n| n == 1));
+
+    // A stream goes once: the recipients past the limit are refused with the 452.
+    let report = client
+        .send_reader(&Envelope::new("a@client.test", to[..150].to_vec()), MESSAGE)
+        .await
+        .unwrap();
+    assert_eq!(report.accepted.len(), 100);
+    assert_eq!(report.refused.len(), 50);
+    assert_eq!(report.refused[0].address, to[100]);
+    assert_eq!(report.refused[0].reply.code, 452);
+    client.quit().await;
+}
