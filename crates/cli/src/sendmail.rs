@@ -25,7 +25,8 @@ use crate::output;
 /// What the sendmail arguments say.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Invocation {
-    /// `-t`: recipients from To, Cc and Bcc (added to those given as arguments).
+    /// `-t`: recipients from To, Cc and Bcc, or a resent message's Resent-To, Resent-Cc
+    /// and Resent-Bcc (added to those given as arguments).
     pub extract: bool,
     /// `-i` / `-oi`: a line with a single dot does not end the message.
     pub ignore_dots: bool,
@@ -61,7 +62,8 @@ pub struct Invocation {
 /// The options, for `postel sendmail --help`, `postel help sendmail` and the man page.
 pub const OPTIONS: &str = "\
 Options (as sendmail's; single letters may carry their value attached, -fme@x.test):
-  -t               Recipients from the To:, Cc: and Bcc: fields too (Bcc: is removed)
+  -t               Recipients from the To:, Cc: and Bcc: fields too (Bcc: is removed);
+                   a resent message's from Resent-To:, -Cc:, -Bcc: (Resent-Bcc: removed)
   -i, -oi          A line holding only a dot does not end the message (without it, it does)
   -f ADDR, -r ADDR The envelope sender; also the From: when the message has none
   -F NAME          The full name for a From: the message lacks

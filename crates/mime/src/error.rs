@@ -81,6 +81,18 @@ pub enum Error {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A raw message holding a byte it cannot be sent with: a bare CR in the header
+    /// section (the wire's CRLF normalisation would turn it into a line end, so
+    /// `Subject: a<CR>From: b` would reach the server as two fields), or a NUL anywhere
+    /// (this crate never declares `BODY=BINARYMIME`, the only way to carry one).
+    RawByte {
+        /// `"header"` or `"body"`.
+        section: &'static str,
+        /// The line of that section the byte is on, from 1.
+        line: u64,
+        /// The byte: `0x0d` or `0x00`.
+        byte: u8,
+    },
     /// A caller-implemented [`Source`](crate::Source) failed.
     Source {
         /// What the source said.
@@ -121,6 +133,29 @@ impl fmt::Display for Error {
             Error::HeaderSectionTooLarge { limit } => {
                 write!(f, "header section longer than {limit} bytes")
             }
+            Error::RawByte {
+                section: "header",
+                line,
+                byte: b'\r',
+            } => write!(
+                f,
+                "header line {line} holds a bare CR (0x0d), which would start a new header \
+                 field on the wire; end lines with LF or CRLF"
+            ),
+            Error::RawByte {
+                section,
+                line,
+                byte: 0,
+            } => write!(
+                f,
+                "{section} line {line} holds a NUL byte (0x00), which cannot be sent as \
+                 text (send binary data as a base64 attachment)"
+            ),
+            Error::RawByte {
+                section,
+                line,
+                byte,
+            } => write!(f, "{section} line {line}: forbidden byte 0x{byte:02x}"),
             Error::Source { message } => write!(f, "source failed: {message}"),
             #[cfg(feature = "std")]
             Error::Io(e) => write!(f, "I/O error: {e}"),

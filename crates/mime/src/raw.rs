@@ -1,5 +1,11 @@
 //! Messages the user built themselves (RFC 5322 bytes), sent as they are except for line
-//! ends (always CRLF) and the `Bcc` field (removed, as `sendmail -t` does).
+//! ends (always CRLF) and the `Bcc` and `Resent-Bcc` fields (removed, as `sendmail -t`
+//! does).
+//!
+//! Two kinds of bytes are refused rather than sent ([`Error::RawByte`]): a bare CR in the
+//! header section, because the wire's line-end normalisation would make it a line end and
+//! so start a new header field (`Subject: a<CR>Bcc: b`), and NUL anywhere, which text
+//! cannot carry (only `BODY=BINARYMIME`, which this crate does not declare).
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
@@ -38,6 +44,8 @@ pub struct RawMessage {
     /// For a streamed body measured ahead ([`RawMessage::from_file`]): its encoded length
     /// and whether it ends in CRLF, and whether it holds 8-bit bytes.
     measured: Option<((u64, Option<bool>), bool)>,
+    /// For a body measured ahead: the line of its first NUL, if any.
+    measured_nul: Option<u64>,
 }
 
 enum RawBody {
@@ -82,10 +90,17 @@ fn find_separator(b: &[u8]) -> Option<(usize, usize)> {
     }
 }
 
-fn split_fields(head: &[u8]) -> Vec<Vec<Vec<u8>>> {
+fn split_fields(head: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, Error> {
     let mut fields: Vec<Vec<Vec<u8>>> = Vec::new();
-    for line in head.split(|&c| c == b'\n') {
+    for (n, line) in head.split(|&c| c == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if let Some(&byte) = line.iter().find(|&&c| c == b'\r' || c == 0) {
+            return Err(Error::RawByte {
+                section: "header",
+                line: n as u64 + 1,
+                byte,
+            });
+        }
         if line.is_empty() {
             continue;
         }
@@ -94,34 +109,67 @@ fn split_fields(head: &[u8]) -> Vec<Vec<Vec<u8>>> {
             _ => fields.push(alloc::vec![line.to_vec()]),
         }
     }
-    fields
+    Ok(fields)
+}
+
+/// The line (from 1) of the first NUL in `b`, counting `lines_before` lines ahead of it.
+fn nul_line(b: &[u8], lines_before: u64) -> Option<u64> {
+    let at = b.iter().position(|&c| c == 0)?;
+    Some(lines_before + 1 + b[..at].iter().filter(|&&c| c == b'\n').count() as u64)
+}
+
+/// A streamed body that fails at its first NUL, for a stream not measured ahead.
+struct NulGuard {
+    inner: Box<dyn Source>,
+    lines: u64,
+}
+
+impl Source for NulGuard {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        let n = self.inner.read(buf)?;
+        let got = &buf[..n];
+        if let Some(line) = nul_line(got, self.lines) {
+            return Err(Error::RawByte {
+                section: "body",
+                line,
+                byte: 0,
+            });
+        }
+        self.lines += got.iter().filter(|&&c| c == b'\n').count() as u64;
+        Ok(n)
+    }
 }
 
 impl RawMessage {
-    fn parse(mut bytes: Vec<u8>) -> Self {
-        match find_separator(&bytes) {
+    fn parse(mut bytes: Vec<u8>) -> Result<Self, Error> {
+        let body = match find_separator(&bytes) {
             Some((head_end, body_start)) => {
                 let body = bytes.split_off(body_start);
                 bytes.truncate(head_end);
-                RawMessage {
-                    fields: split_fields(&bytes),
-                    body: Some(RawBody::Bytes(body)),
-                    keep_bcc: false,
-                    measured: None,
-                }
+                body
             }
-            None => RawMessage {
-                fields: split_fields(&bytes),
-                body: Some(RawBody::Bytes(Vec::new())),
-                keep_bcc: false,
-                measured: None,
-            },
-        }
+            None => Vec::new(),
+        };
+        Ok(RawMessage {
+            fields: split_fields(&bytes)?,
+            body: Some(RawBody::Bytes(body)),
+            keep_bcc: false,
+            measured: None,
+            measured_nul: None,
+        })
     }
 
-    /// A message held in memory. Line ends may be LF, CR or CRLF.
+    /// A message held in memory. Line ends may be LF or CRLF in the header section, LF,
+    /// CR or CRLF in the body; a bare CR in the header section is refused
+    /// ([`Error::RawByte`]), as is a NUL when the message is encoded.
+    ///
+    /// ```
+    /// use postel_mime::{Error, RawMessage};
+    /// let e = RawMessage::from_bytes(b"Subject: a\rBcc: b@x.test\n\nbody\n".to_vec());
+    /// assert!(matches!(e, Err(Error::RawByte { section: "header", line: 1, byte: b'\r' })));
+    /// ```
     pub fn from_bytes(bytes: impl Into<Cow<'static, [u8]>>) -> Result<Self, Error> {
-        Ok(Self::parse(bytes.into().into_owned()))
+        Self::parse(bytes.into().into_owned())
     }
 
     /// A message read from `source`: the header section (at most
@@ -132,7 +180,7 @@ impl RawMessage {
         loop {
             let n = source.read(&mut buf)?;
             if n == 0 {
-                return Ok(Self::parse(head));
+                return Self::parse(head);
             }
             // The separator's first LF may be in the last two bytes already read.
             let from = head.len().saturating_sub(2);
@@ -144,7 +192,7 @@ impl RawMessage {
                 });
             }
             if found.is_some() {
-                let mut m = Self::parse(head);
+                let mut m = Self::parse(head)?;
                 if let Some(RawBody::Bytes(prefix)) = m.body.take() {
                     m.body = Some(RawBody::Stream(Box::new(Prefixed {
                         prefix,
@@ -188,12 +236,17 @@ impl RawMessage {
         let mut e = BodyEncoder::new(TransferEncoding::EightBit, true);
         let (mut buf, mut out) = (alloc::vec![0u8; 64 * 1024], Vec::new());
         let (mut total, mut last, mut eight_bit) = (0u64, None, false);
+        let mut lines = 0u64;
         loop {
             let n = src.read(&mut buf)?;
             if n == 0 {
                 break;
             }
             eight_bit |= !buf[..n].is_ascii();
+            if m.measured_nul.is_none() {
+                m.measured_nul = nul_line(&buf[..n], lines);
+                lines += buf[..n].iter().filter(|&&c| c == b'\n').count() as u64;
+            }
             out.clear();
             e.push(&buf[..n], &mut out);
             total += out.len() as u64;
@@ -245,7 +298,7 @@ impl RawMessage {
         Ok(())
     }
 
-    /// Keep the `Bcc` field in what is sent (default: removed).
+    /// Keep the `Bcc` and `Resent-Bcc` fields in what is sent (default: removed).
     pub fn keep_bcc(mut self, keep: bool) -> Self {
         self.keep_bcc = keep;
         self
@@ -276,10 +329,38 @@ impl RawMessage {
 
     /// The envelope as `sendmail -t` finds it: the reverse path from `Sender`, else the
     /// first `From` mailbox; recipients from every `To`, `Cc` and `Bcc` field.
-    /// (`Resent-*` fields are not read.)
+    ///
+    /// A message being resent (RFC 5322 §3.6.6) is addressed by its `Resent-` fields:
+    /// when it has a `Resent-To`, `Resent-Cc` or `Resent-Bcc`, the recipients are those
+    /// of the `Resent-To`, `Resent-Cc` and `Resent-Bcc` fields only, and the reverse path
+    /// comes from `Resent-Sender`, else `Resent-From`, else as above (what Postfix's
+    /// cleanup(8) and sendmail(8) do with `-t`).
+    ///
+    /// ```
+    /// use postel_mime::RawMessage;
+    /// let raw = RawMessage::from_bytes(
+    ///     b"From: a@x.test\nTo: b@y.test\nResent-From: r@x.test\nResent-To: c@z.test\n\
+    ///       Resent-Bcc: d@z.test\n\nbody\n".to_vec(),
+    /// )?;
+    /// let env = raw.envelope()?;
+    /// assert_eq!(env.from().map(|a| a.to_string()), Some("r@x.test".into()));
+    /// let to: Vec<String> = env.to().iter().map(|a| a.to_string()).collect();
+    /// assert_eq!(to, ["c@z.test", "d@z.test"]);
+    /// # Ok::<(), postel_mime::Error>(())
+    /// ```
     pub fn envelope(&self) -> Result<Envelope, Error> {
+        const PLAIN: ([&str; 2], [&str; 3]) = (["Sender", "From"], ["To", "Cc", "Bcc"]);
+        const RESENT: ([&str; 4], [&str; 3]) = (
+            ["Resent-Sender", "Resent-From", "Sender", "From"],
+            ["Resent-To", "Resent-Cc", "Resent-Bcc"],
+        );
+        let resent = RESENT.1.iter().any(|n| self.has_field(n));
+        let (senders, recipients): (&[&str], &[&str]) = match resent {
+            true => (&RESENT.0, &RESENT.1),
+            false => (&PLAIN.0, &PLAIN.1),
+        };
         let mut from = None;
-        for name in ["Sender", "From"] {
+        for &name in senders {
             if from.is_some() {
                 break;
             }
@@ -292,7 +373,7 @@ impl RawMessage {
             }
         }
         let mut to = Vec::new();
-        for name in ["To", "Cc", "Bcc"] {
+        for &name in recipients {
             for v in self.values(name) {
                 for a in Address::parse_list_for(name, v.trim())? {
                     to.extend(a.mailboxes().map(|m| m.addr().clone()));
@@ -318,14 +399,32 @@ impl RawMessage {
         }
     }
 
-    /// The bytes to send: header fields (Bcc removed unless kept), a blank line, the
-    /// body, all with CRLF line ends and ending in CRLF. Lines are not shortened: a line
-    /// over 998 octets in the input stays one. Encode once for a stream source.
-    /// [`Encoder::uses_8bit`] is `true` when the body is 8-bit or unknown.
+    /// The bytes to send: header fields (Bcc and Resent-Bcc removed unless kept), a
+    /// blank line, the body, all with CRLF line ends and ending in CRLF. Lines are not
+    /// shortened: a line over 998 octets in the input stays one. Encode once for a
+    /// stream source. [`Encoder::uses_8bit`] is `true` when the body is 8-bit or unknown.
+    ///
+    /// A body holding a NUL is refused here ([`Error::RawByte`]) when it is in memory or
+    /// was measured ahead ([`RawMessage::from_file`]), so nothing is sent; a stream not
+    /// measured ahead fails while it is read, at the NUL.
     pub fn encoder(&mut self, opts: &EncodeOptions) -> Result<Encoder<'_>, Error> {
+        let nul = match &self.body {
+            Some(RawBody::Bytes(b)) => nul_line(b, 0),
+            _ => self.measured_nul,
+        };
+        if let Some(line) = nul {
+            return Err(Error::RawByte {
+                section: "body",
+                line,
+                byte: 0,
+            });
+        }
         let mut head = Vec::new();
         for f in &self.fields {
-            if !self.keep_bcc && Self::field_value(f, "Bcc").is_some() {
+            let bcc = ["Bcc", "Resent-Bcc"]
+                .iter()
+                .any(|n| Self::field_value(f, n).is_some());
+            if !self.keep_bcc && bcc {
                 continue;
             }
             for line in f {
@@ -345,9 +444,10 @@ impl RawMessage {
                         Some((len, eight_bit)) => (Some(len), eight_bit),
                         None => (None, true),
                     };
+                    let guarded = Box::new(NulGuard { inner: s, lines: 0 });
                     Ok(Encoder::for_raw(
                         head,
-                        RawSrc::Stream(s),
+                        RawSrc::Stream(guarded),
                         len,
                         utf8,
                         eight_bit,

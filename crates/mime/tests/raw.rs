@@ -175,3 +175,136 @@ fn file_messages_are_measured_ahead_and_streamed() {
     ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_bare_cr_in_the_header_section_is_refused_never_a_new_field() {
+    // The wire's CRLF normalisation would make `\r` a line end: `Bcc: b` as a field.
+    for (input, line) in [
+        (
+            &b"Subject: a\rFrom: b@x.test\nTo: c@y.test\n\nbody\n"[..],
+            1,
+        ),
+        (
+            b"To: c@y.test\nSubject: a\rBcc: evil@x.test\r\n\r\nbody\r\n",
+            2,
+        ),
+        (b"To: c@y.test\nSubject: a\n \r continued\n\nbody\n", 3),
+        (b"To: c@y.test\rSubject: no LF at all\r\rbody\r", 1),
+    ] {
+        match RawMessage::from_bytes(input.to_vec()) {
+            Err(e @ Error::RawByte { .. }) => {
+                assert!(
+                    matches!(e, Error::RawByte { section: "header", line: l, byte: b'\r' } if l == line),
+                    "{input:?}: {e:?}"
+                );
+                assert!(e.to_string().contains("bare CR"), "{e}");
+            }
+            other => panic!("{input:?}: {:?}", other.map(|_| ())),
+        }
+        let reader = RawMessage::from_reader(std::io::Cursor::new(input.to_vec()));
+        assert!(matches!(reader, Err(Error::RawByte { .. })), "{input:?}");
+    }
+    // CRLF, LF and a bare CR in the body are all fine.
+    let mut ok = RawMessage::from_bytes(b"To: c@y.test\r\nSubject: a\n\nx\ry\n".to_vec()).unwrap();
+    assert_eq!(
+        ok.to_vec(&OPTS).unwrap(),
+        b"To: c@y.test\r\nSubject: a\r\n\r\nx\r\ny\r\n"
+    );
+}
+
+#[test]
+fn nul_bytes_are_refused_before_anything_is_encoded() {
+    let e = RawMessage::from_bytes(b"To: c@y.test\nSubject: a\0b\n\nbody\n".to_vec());
+    assert!(matches!(
+        e,
+        Err(Error::RawByte {
+            section: "header",
+            line: 2,
+            byte: 0
+        })
+    ));
+    let mut m = RawMessage::from_bytes(b"To: c@y.test\n\none\ntwo\0\n".to_vec()).unwrap();
+    let e = m.encoder(&OPTS).err().expect("refused");
+    assert!(
+        matches!(
+            e,
+            Error::RawByte {
+                section: "body",
+                line: 2,
+                byte: 0
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("NUL"), "{e}");
+    // A file: found while it is measured, refused before the first byte is produced.
+    let dir = std::env::temp_dir().join(format!("postel-mime-nul-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("nul.eml");
+    let mut body = b"To: c@y.test\n\n".to_vec();
+    body.extend(std::iter::repeat_n(b"line\n".as_slice(), 20_000).flatten());
+    body.extend_from_slice(b"a\0b\n");
+    std::fs::write(&path, &body).unwrap();
+    let mut f = RawMessage::from_file(&path).unwrap();
+    assert!(matches!(
+        f.encoder(&OPTS).err(),
+        Some(Error::RawByte {
+            section: "body",
+            line: 20_001,
+            byte: 0
+        })
+    ));
+    // A stream not measured ahead fails at the NUL, not after it.
+    let mut s = RawMessage::from_reader(std::io::Cursor::new(body)).unwrap();
+    assert!(matches!(
+        s.to_vec(&OPTS),
+        Err(Error::RawByte {
+            section: "body",
+            byte: 0,
+            ..
+        })
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn resent_bcc_is_removed_and_resent_fields_address_a_resent_message() {
+    let input = b"From: a@x.test\nTo: b@y.test\nBcc: old@y.test\n\
+Resent-From: r@x.test\nResent-To: c@z.test\nResent-Cc: d@z.test\n\
+Resent-Bcc: hidden@z.test,\n  hidden2@z.test\nSubject: s\n\nbody\n";
+    let mut raw = RawMessage::from_bytes(input.to_vec()).unwrap();
+    let env = raw.envelope().unwrap();
+    assert_eq!(env.from().unwrap().to_string(), "r@x.test");
+    let to: Vec<String> = env.to().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        to,
+        ["c@z.test", "d@z.test", "hidden@z.test", "hidden2@z.test"]
+    );
+    let out = raw.to_vec(&OPTS).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "From: a@x.test\r\nTo: b@y.test\r\nResent-From: r@x.test\r\n\
+Resent-To: c@z.test\r\nResent-Cc: d@z.test\r\nSubject: s\r\n\r\nbody\r\n"
+    );
+    // Only a Resent-Bcc: still a resent message, still removed.
+    let mut only =
+        RawMessage::from_bytes(b"To: b@y.test\nRESENT-BCC: h@z.test\n\nbody\n".to_vec()).unwrap();
+    let to: Vec<String> = only
+        .envelope()
+        .unwrap()
+        .to()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(to, ["h@z.test"]);
+    assert_eq!(only.to_vec(&OPTS).unwrap(), b"To: b@y.test\r\n\r\nbody\r\n");
+    // Kept when asked.
+    let mut kept = RawMessage::from_bytes(input.to_vec())
+        .unwrap()
+        .keep_bcc(true);
+    let out = String::from_utf8(kept.to_vec(&OPTS).unwrap()).unwrap();
+    assert!(
+        out.contains("Resent-Bcc: hidden@z.test,\r\n  hidden2@z.test\r\n"),
+        "{out}"
+    );
+}

@@ -1,0 +1,225 @@
+//! The built `postel` binary, given hostile or odd input, against postel-sim: what reaches
+//! the wire is checked byte for byte (issue 13, "Client").
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use postel_sim::{BlockingSimulator, Config};
+
+const BIN: &str = env!("CARGO_BIN_EXE_postel");
+
+struct Setup {
+    sim: BlockingSimulator,
+    dir: tempfile::TempDir,
+    ca: PathBuf,
+}
+
+fn setup() -> Setup {
+    let sim = BlockingSimulator::start(Config::builder().build()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
+    Setup { sim, dir, ca }
+}
+
+impl Setup {
+    /// `postel send --server .. --ca-file .. --no-add-headers` plus `args`.
+    fn send(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut c = Command::new(BIN);
+        c.arg("send")
+            .args(["--server", &self.sim.addr().to_string(), "--ca-file"])
+            .arg(&self.ca)
+            .args(["--helo", "client.test", "--no-add-headers"])
+            .args(args)
+            .env("XDG_CONFIG_HOME", self.dir.path().join("none"));
+        run(c, stdin)
+    }
+
+    /// `postel sendmail` plus `args`, through a config file for the simulator.
+    fn sendmail(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let cfg = self.dir.path().join("config.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "default = \"sim\"\n[accounts.sim]\nhost = \"127.0.0.1\"\nport = {}\n\
+                 tls = \"starttls\"\nca_file = {:?}\nhelo = \"client.test\"\n\
+                 from = \"me@client.test\"\n",
+                self.sim.addr().port(),
+                self.ca.display().to_string()
+            ),
+        )
+        .unwrap();
+        let mut c = Command::new(BIN);
+        c.arg("sendmail").args(args).env("POSTEL_CONFIG", &cfg);
+        run(c, Some(stdin))
+    }
+
+    fn file(&self, name: &str, bytes: &[u8]) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.to_str().unwrap().to_owned()
+    }
+}
+
+fn run(mut c: Command, stdin: Option<&[u8]>) -> Output {
+    c.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[track_caller]
+fn assert_code(o: &Output, want: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(want),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+}
+
+/// Nothing reached the server: no message, and no MAIL command in any session.
+#[track_caller]
+fn nothing_sent(s: &Setup) {
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(s.sim.messages().is_empty());
+    for t in s.sim.transcripts() {
+        let t = format!("{t:?}");
+        assert!(!t.contains("MAIL FROM"), "{t}");
+    }
+}
+
+#[test]
+fn a_bare_cr_in_a_raw_header_is_refused_not_sent_as_a_new_header() {
+    let s = setup();
+    let f = s.file(
+        "cr.eml",
+        b"From: a@client.test\nTo: b@mx.test\nSubject: a\rBcc: evil@mx.test\n\nbody\n",
+    );
+    let o = s.send(&["--raw", &f], None);
+    assert_code(&o, 65);
+    let err = text(&o.stderr);
+    assert!(err.contains("header line 3 holds a bare CR"), "{err}");
+    let o = s.sendmail(
+        &["-t"],
+        b"To: b@mx.test\nSubject: a\rFrom: forged@mx.test\n\nbody\n",
+    );
+    assert_code(&o, 65);
+    assert!(text(&o.stderr).contains("bare CR"), "{}", text(&o.stderr));
+    let o = s.send(
+        &["--raw", "-", "--from", "a@client.test", "--to", "b@mx.test"],
+        Some(b"Subject: a\rTo: x@mx.test\n\nbody\n"),
+    );
+    assert_code(&o, 65);
+    nothing_sent(&s);
+}
+
+#[test]
+fn nul_bytes_are_refused_and_nothing_is_sent() {
+    let s = setup();
+    let mut big = b"From: a@client.test\nTo: b@mx.test\nSubject: s\n\n".to_vec();
+    big.extend(std::iter::repeat_n(b"0123456789\n".as_slice(), 10_000).flatten());
+    big.extend_from_slice(b"x\0y\n");
+    let f = s.file("nul.eml", &big);
+    let o = s.send(&["--raw", &f], None);
+    assert_code(&o, 65);
+    let err = text(&o.stderr);
+    assert!(err.contains("body line 10001 holds a NUL byte"), "{err}");
+    let o = s.sendmail(&["-t", "-i"], b"To: b@mx.test\nSubject: s\n\na\0b\n");
+    assert_code(&o, 65);
+    assert!(text(&o.stderr).contains("NUL"), "{}", text(&o.stderr));
+    nothing_sent(&s);
+}
+
+#[test]
+fn sendmail_t_removes_resent_bcc_and_takes_the_resent_recipients() {
+    let s = setup();
+    let o = s.sendmail(
+        &["-t", "-i", "--no-add-headers"],
+        b"From: a@client.test\nTo: orig@mx.test\nDate: Fri, 04 Dec 2026 20:00:00 +0000\n\
+Message-ID: <1@client.test>\nResent-From: me@client.test\nResent-To: new@mx.test\n\
+Resent-Bcc: hidden@mx.test\nSubject: s\n\nbody\n",
+    );
+    assert_code(&o, 0);
+    let m = s.sim.wait_for_messages(1, Duration::from_secs(5));
+    assert_eq!(m[0].recipients(), ["new@mx.test", "hidden@mx.test"]);
+    assert_eq!(
+        text(&m[0].data),
+        "From: a@client.test\r\nTo: orig@mx.test\r\nDate: Fri, 04 Dec 2026 20:00:00 +0000\r\n\
+Message-ID: <1@client.test>\r\nResent-From: me@client.test\r\nResent-To: new@mx.test\r\n\
+Subject: s\r\n\r\nbody\r\n"
+    );
+}
+
+/// SIZE= (RFC 1870) is the size of what is delivered: after line ends become CRLF, with
+/// the fields the client adds, without the dots stuffing adds.
+#[test]
+fn size_counts_the_bytes_actually_sent() {
+    let s = setup();
+    let raw = s.file(
+        "lf.eml",
+        b"From: a@client.test\nTo: b@mx.test\nSubject: s\n\nbare LF\nbare CR\rCRLF\r\n.dot\n\
+no final line end",
+    );
+    let attached = s.file(
+        "blob.bin",
+        &(0u8..=255).cycle().take(5000).collect::<Vec<_>>(),
+    );
+    let runs = [
+        s.send(&["--raw", &raw], None),
+        {
+            // With the Date: and Message-ID: the client adds.
+            let mut c = Command::new(BIN);
+            c.arg("send")
+                .args(["--server", &s.sim.addr().to_string(), "--ca-file"])
+                .arg(&s.ca)
+                .args(["--helo", "client.test", "--raw", &raw])
+                .env("XDG_CONFIG_HOME", s.dir.path().join("none"));
+            run(c, None)
+        },
+        s.sendmail(&["b@mx.test"], b"Subject: s\n\nline\n.dot\rx\n"),
+        s.sendmail(&["-t", "-i"], b"To: b@mx.test\nBcc: c@mx.test\n\n.\nlast"),
+        s.send(
+            &[
+                "--from",
+                "a@client.test",
+                "--to",
+                "b@mx.test",
+                "--text",
+                "one\ntwo\r\n.three\rfour",
+                "--attach",
+                &attached,
+            ],
+            None,
+        ),
+    ];
+    for o in &runs {
+        assert_code(o, 0);
+    }
+    let m = s.sim.wait_for_messages(runs.len(), Duration::from_secs(5));
+    assert_eq!(m.len(), runs.len());
+    for msg in &m {
+        let size = msg.data.len().to_string();
+        assert_eq!(
+            msg.mail_param("SIZE"),
+            Some(size.as_str()),
+            "{}",
+            text(&msg.data)
+        );
+    }
+}
