@@ -130,6 +130,7 @@ pub fn load(explicit: Option<&Path>) -> Result<ConfigFile, Failure> {
             None => return Ok(ConfigFile::default()),
         },
     };
+    check_not_writable_by_others(&path)?;
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
@@ -147,6 +148,59 @@ pub fn load(explicit: Option<&Path>) -> Result<ConfigFile, Failure> {
     check_private(&path, &file)?;
     file.path = Some(path);
     Ok(file)
+}
+
+/// A config file that anyone may write (or one in a directory anyone may write, so that
+/// anyone may replace it) is refused before it is read: it names the commands
+/// (`password_command`) that are run and the server mail goes to. A directory with the
+/// sticky bit (`/tmp`) is fine: others can neither rename nor delete what is in it. Every
+/// directory from the root down is checked, for the path as given and the path a
+/// symbolic link leads to. A file that does not exist passes (the default one may be
+/// missing).
+fn check_not_writable_by_others(path: &Path) -> Result<(), Failure> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let refuse = |what: &str, p: &Path, mode: u32| {
+            Failure::config(format!(
+                "config file {}: {what} {} is writable by anyone (mode {:o}), so anyone could \
+                 change the commands it runs and where mail goes; refusing it (run \
+                 `chmod o-w {}`)",
+                path.display(),
+                p.display(),
+                mode & 0o7777,
+                p.display()
+            ))
+        };
+        let Ok(meta) = std::fs::metadata(path) else {
+            return Ok(()); // missing: reported (or not) by the read
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o002 != 0 {
+            return Err(refuse("the file", path, mode));
+        }
+        let absolute = match path.is_absolute() {
+            true => path.to_path_buf(),
+            false => std::env::current_dir()
+                .map_err(|e| Failure::config(format!("config file {}: {e}", path.display())))?
+                .join(path),
+        };
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| absolute.clone());
+        for full in [&absolute, &canonical] {
+            for dir in full.ancestors().skip(1) {
+                let Ok(meta) = std::fs::metadata(dir) else {
+                    continue;
+                };
+                let mode = meta.permissions().mode();
+                if mode & 0o002 != 0 && mode & 0o1000 == 0 {
+                    return Err(refuse("the directory", dir, mode));
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// msmtp's rule: a file holding a literal password must not be readable by group or

@@ -223,3 +223,69 @@ no final line end",
         );
     }
 }
+
+/// A config file anyone can write (or replace) names the command that is run: refused
+/// with 78 before `password_command` runs.
+#[test]
+fn a_world_writable_config_file_or_directory_is_refused_before_password_command_runs() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = setup();
+    let marker = s.dir.path().join("password_command_ran");
+    let dir = s.dir.path().join("conf");
+    std::fs::create_dir(&dir).unwrap();
+    let cfg = dir.join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[accounts.x]\nhost = \"127.0.0.1\"\nport = {}\nca_file = {:?}\nuser = \"alice\"\n\
+             password_command = \"touch {} && echo pw\"\n",
+            s.sim.addr().port(),
+            s.ca.display().to_string(),
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let attempt = || {
+        let mut c = Command::new(BIN);
+        c.arg("--config").arg(&cfg).args([
+            "send",
+            "--account",
+            "x",
+            "--to",
+            "b@mx.test",
+            "--from",
+            "a@x.test",
+            "--text",
+            "x",
+        ]);
+        run(c, None)
+    };
+    let mode = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    for (file_mode, dir_mode, bad) in [(0o666, 0o700, "the file"), (0o600, 0o777, "the directory")]
+    {
+        mode(&cfg, file_mode);
+        mode(&dir, dir_mode);
+        let o = attempt();
+        assert_code(&o, 78);
+        let err = text(&o.stderr);
+        assert!(err.contains(&format!("{bad} ")), "{err}");
+        assert!(err.contains("writable by anyone"), "{err}");
+        assert!(!marker.exists(), "password_command ran");
+    }
+    // Through a symbolic link in a private directory: the target's directory counts.
+    let link = s.dir.path().join("link.toml");
+    std::os::unix::fs::symlink(&cfg, &link).unwrap();
+    let mut c = Command::new(BIN);
+    c.arg("--config")
+        .arg(&link)
+        .args(["send", "--account", "x", "--to", "b@mx.test"]);
+    assert_code(&run(c, None), 78);
+    assert!(!marker.exists(), "password_command ran");
+    // A sticky world-writable directory (as /tmp) and a private file: the command runs.
+    mode(&dir, 0o1777);
+    let o = attempt();
+    assert!(marker.exists(), "{}", text(&o.stderr));
+    mode(&dir, 0o700);
+}
