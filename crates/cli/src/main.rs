@@ -72,7 +72,9 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
             let bad = anstyle::AnsiColor::Red.on_default().bold();
-            let _ = writeln!(output::stderr(), "{name}: {bad}error{bad:#}: {f}");
+            // The message may quote a server (a reply, a certificate): inert on a terminal.
+            let said = output::inert_text(&f.to_string(), true).into_owned();
+            let _ = writeln!(output::stderr(), "{name}: {bad}error{bad:#}: {said}");
             ExitCode::from(f.code)
         }
     }

@@ -12,7 +12,41 @@ const SERVER: Style = AnsiColor::Green.on_default();
 const NOTE: Style = AnsiColor::Yellow.on_default();
 const BAD: Style = AnsiColor::Red.on_default().bold();
 
-/// Writes a transcript as swaks does: ` -> ` client, `<-  ` server, `=== ` notes.
+/// `s` made inert on a terminal: every control character (C0 but the line feeds `keep`
+/// allows, DEL, C1) is written as a visible escape (`\r`, `\0`, `\x1b`, `\u{9b}`), so
+/// text from a server (a reply, a certificate name) can neither move the cursor, rewrite
+/// a line with a bare CR, set the window title nor ring the bell. Tabs are kept.
+pub fn inert_text(s: &str, keep_newlines: bool) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| c.is_control() && c != '\t' && !(keep_newlines && c == '\n');
+    if !s.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            c if !bad(c) => out.push(c),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            '\0' => out.push_str("\\0"),
+            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// One line of server text made inert ([`inert_text`]; a line feed is escaped too).
+pub fn inert(s: &str) -> std::borrow::Cow<'_, str> {
+    inert_text(s, false)
+}
+
+/// A reply, displayed with its text made inert.
+pub fn reply(r: &ServerReply) -> String {
+    inert(&r.to_string()).into_owned()
+}
+
+/// Writes a transcript as swaks does: ` -> ` client, `<-  ` server, `=== ` notes; server
+/// text made inert.
 pub fn transcript(out: &mut dyn Write, t: &Transcript) -> std::io::Result<()> {
     for e in t.entries() {
         let (style, tag) = match e.side {
@@ -21,7 +55,7 @@ pub fn transcript(out: &mut dyn Write, t: &Transcript) -> std::io::Result<()> {
             Side::Server => (SERVER, "<-  "),
             Side::Note => (NOTE, "=== "),
         };
-        writeln!(out, "{style}{tag}{}{style:#}", e.text)?;
+        writeln!(out, "{style}{tag}{}{style:#}", inert(&e.text))?;
     }
     Ok(())
 }
@@ -87,10 +121,30 @@ pub fn report_text(out: &mut dyn Write, source: &str, report: &SendReport) -> st
         "{ok}sent{ok:#} {source}: {} accepted, {} refused: {}",
         report.accepted.len(),
         report.refused.len(),
-        report.reply
+        reply(&report.reply)
     )?;
     for r in &report.refused {
-        writeln!(out, "  {BAD}refused{BAD:#} {}: {}", r.address, r.reply)?;
+        writeln!(
+            out,
+            "  {BAD}refused{BAD:#} {}: {}",
+            r.address,
+            reply(&r.reply)
+        )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_become_visible_escapes() {
+        assert_eq!(inert("250 ok\tfine"), "250 ok\tfine");
+        assert_eq!(
+            inert("550 no\rOK\x1b[2J\x07\0\u{9b}\u{7f}\nx"),
+            "550 no\\rOK\\x1b[2J\\x07\\0\\u{9b}\\x7f\\nx"
+        );
+        assert_eq!(inert_text("a\nb\rc", true), "a\nb\\rc");
+    }
 }

@@ -167,9 +167,9 @@ impl Conn {
                     format!("a reply longer than {MAX_REPLY_BYTES} bytes: not an SMTP server"),
                 ));
             }
-            let text = String::from_utf8_lossy(&buf)
-                .trim_end_matches(['\r', '\n'])
-                .to_owned();
+            // Inert from here on: the text is shown (and put in JSON) as it is read.
+            let text = String::from_utf8_lossy(&buf);
+            let text = output::inert(text.trim_end_matches(['\r', '\n'])).into_owned();
             log.push(('S', text.clone()));
             let code = text
                 .get(..3)
@@ -543,7 +543,11 @@ fn finish(
                     "{h}Certificate{h:#} {good}verified{good:#} for {}",
                     args.tls_name.as_deref().unwrap_or(host)
                 ),
-                Some(Err(e)) => writeln!(out, "{h}Certificate{h:#} {bad}NOT verified{bad:#}: {e}"),
+                Some(Err(e)) => writeln!(
+                    out,
+                    "{h}Certificate{h:#} {bad}NOT verified{bad:#}: {}",
+                    output::inert(&e.to_string())
+                ),
                 None => writeln!(out, "{h}Certificate{h:#} none seen"),
             }
             .map_err(io)?;
@@ -551,13 +555,13 @@ fn finish(
                 writeln!(
                     out,
                     "  [{i}] subject  {}",
-                    c["subject"].as_str().unwrap_or("?")
+                    output::inert(c["subject"].as_str().unwrap_or("?"))
                 )
                 .map_err(io)?;
                 writeln!(
                     out,
                     "      issuer   {}",
-                    c["issuer"].as_str().unwrap_or("?")
+                    output::inert(c["issuer"].as_str().unwrap_or("?"))
                 )
                 .map_err(io)?;
                 writeln!(
@@ -569,7 +573,8 @@ fn finish(
                 .map_err(io)?;
                 if let Some(names) = c["names"].as_array().filter(|n| !n.is_empty()) {
                     let names: Vec<&str> = names.iter().filter_map(Value::as_str).collect();
-                    writeln!(out, "      names    {}", names.join(", ")).map_err(io)?;
+                    let names = output::inert(&names.join(", ")).into_owned();
+                    writeln!(out, "      names    {names}").map_err(io)?;
                 }
             }
         }
@@ -586,6 +591,7 @@ fn finish(
     )
     .map_err(io)?;
     if let Some(p) = &problem {
+        let p = output::inert(p);
         writeln!(out, "{bad}Problem{bad:#}     {p}").map_err(io)?;
     }
     Ok(code)

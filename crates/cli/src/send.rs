@@ -164,7 +164,8 @@ fn print_result(
         }
         Ok(_) => {}
         Err(e) => {
-            let said = crate::reach::explain(e, server);
+            let said = crate::reach::explain(e, server).to_string();
+            let said = output::inert_text(&said, true);
             let _ = writeln!(err, "postel: {source}: {said}");
         }
     }

@@ -333,7 +333,7 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
     match result {
         Ok(report) => {
             for r in &report.refused {
-                eprintln!("sendmail: {}: {}", r.address, r.reply);
+                eprintln!("sendmail: {}: {}", r.address, output::reply(&r.reply));
             }
             let code = exit::code_for_report(&report);
             log(Ok(&report), code, "");
@@ -343,6 +343,7 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
             let bytes = queue_copy.unwrap_or_default();
             let id = crate::queue_cmd::enqueue_message(&envelope, bytes)?;
             log(Err(&e), exit::OK, &format!(" queued_locally={id}"));
+            let e = output::inert(&e.to_string()).into_owned();
             eprintln!("sendmail: {e}; queued as {id} (`postel queue run` sends it)");
             Ok(exit::OK)
         }

@@ -289,3 +289,135 @@ fn a_world_writable_config_file_or_directory_is_refused_before_password_command_
     assert!(marker.exists(), "{}", text(&o.stderr));
     mode(&dir, 0o700);
 }
+
+/// A plain-text server on loopback whose every reply text holds control characters (a
+/// terminal title escape, a screen clear, a bare CR that rewrites the line, BEL, NUL).
+/// Serves `sessions` connections, then stops.
+fn hostile_server(sessions: usize) -> std::net::SocketAddr {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for _ in 0..sessions {
+            let Ok((sock, _)) = listener.accept() else {
+                return;
+            };
+            let mut out = sock.try_clone().unwrap();
+            let mut lines = BufReader::new(sock);
+            let _ = out.write_all(b"220 evil.test \x1b]0;pwned\x07 ready\r\n");
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if lines.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let cmd = line.to_ascii_uppercase();
+                let reply: &[u8] = if cmd.starts_with("EHLO") {
+                    b"250-evil.test hi\x1b[2J\r\n250-X-EVIL\x1b[31m\x00\r\n250 8BITMIME\r\n"
+                } else if cmd.starts_with("MAIL") {
+                    b"250 2.1.0 ok\rFORGED\x1b[2K\r\n"
+                } else if cmd.starts_with("RCPT") {
+                    b"550 5.1.1 no such user\rSENT OK\x1b[1A\x07\x00 really\r\n"
+                } else if cmd.starts_with("QUIT") {
+                    b"221 bye\x1b[H\r\n"
+                } else {
+                    b"502 what\x1b[?25l\r\n"
+                };
+                if out.write_all(reply).is_err() || cmd.starts_with("QUIT") {
+                    break;
+                }
+            }
+        }
+    });
+    addr
+}
+
+/// No byte a terminal acts on: only printable text, tabs and line feeds. Our own colours
+/// (with `CLICOLOR_FORCE`) are the only escapes, and are SGR sequences we write.
+#[track_caller]
+fn inert(what: &str, bytes: &[u8]) {
+    let t = text(bytes);
+    // Strip our own SGR colour sequences (ESC [ digits/; m) first.
+    let mut rest = String::new();
+    let mut chars = t.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            let mut seq = String::from("\x1b[");
+            chars.next();
+            while let Some(&d) = chars.peek() {
+                seq.push(d);
+                chars.next();
+                if !(d.is_ascii_digit() || d == ';') {
+                    break;
+                }
+            }
+            if seq.ends_with('m') && seq.len() > 3 {
+                continue;
+            }
+            rest.push_str(&seq);
+            continue;
+        }
+        rest.push(c);
+    }
+    for c in rest.chars() {
+        assert!(
+            !c.is_control() || c == '\n' || c == '\t',
+            "{what}: control character {c:?} reached the output:\n{t:?}"
+        );
+    }
+}
+
+#[test]
+fn server_text_is_inert_in_errors_transcripts_and_probe() {
+    let addr = hostile_server(6).to_string();
+    for colour in ["0", "1"] {
+        let mut c = Command::new(BIN);
+        c.args([
+            "send",
+            "--server",
+            &addr,
+            "--tls",
+            "none",
+            "--helo",
+            "client.test",
+        ])
+        .args([
+            "--from",
+            "a@client.test",
+            "--to",
+            "b@mx.test",
+            "--text",
+            "x",
+        ])
+        .arg("--transcript")
+        .env("CLICOLOR_FORCE", colour)
+        .env("XDG_CONFIG_HOME", "/nonexistent");
+        let o = run(c, None);
+        assert!(o.status.code() != Some(0), "{}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains("no such user"),
+            "{}",
+            text(&o.stderr)
+        );
+        assert!(
+            text(&o.stdout).contains("no such user"),
+            "{}",
+            text(&o.stdout)
+        );
+        inert("send stderr", &o.stderr);
+        inert("send --transcript", &o.stdout);
+        for json in [false, true] {
+            let mut c = Command::new(BIN);
+            c.args(["probe", &addr, "--tls", "none"])
+                .env("CLICOLOR_FORCE", colour)
+                .env("XDG_CONFIG_HOME", "/nonexistent");
+            if json {
+                c.arg("--json");
+            }
+            let o = run(c, None);
+            assert!(text(&o.stdout).contains("evil.test"), "{}", text(&o.stdout));
+            inert("probe stdout", &o.stdout);
+            inert("probe stderr", &o.stderr);
+        }
+    }
+}
