@@ -193,6 +193,10 @@ no final line end",
             run(c, None)
         },
         s.sendmail(&["b@mx.test"], b"Subject: s\n\nline\n.dot\rx\n"),
+        s.send(
+            &["--raw", "-", "--from", "a@client.test", "--to", "b@mx.test"],
+            Some(b"Subject: stdin\n\n\xc3\xa9t\xc3\xa9\n.\n..\rend"),
+        ),
         s.sendmail(&["-t", "-i"], b"To: b@mx.test\nBcc: c@mx.test\n\n.\nlast"),
         s.send(
             &[
@@ -419,5 +423,88 @@ fn server_text_is_inert_in_errors_transcripts_and_probe() {
             inert("probe stdout", &o.stdout);
             inert("probe stderr", &o.stderr);
         }
+    }
+}
+
+/// SIZE= on the queue's paths too: `queue add` of bare-LF bytes then `queue run`, and
+/// `send --direct` with an attachment (composed, queued in memory, sent to the MX).
+#[test]
+fn size_counts_the_bytes_actually_sent_from_the_queue_and_direct() {
+    use std::net::{IpAddr, Ipv4Addr};
+    let s = setup();
+    let cfg = s.dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "default = \"sim\"\n[accounts.sim]\nhost = \"127.0.0.1\"\nport = {}\n\
+             tls = \"starttls\"\nca_file = {:?}\nhelo = \"client.test\"\n\
+             from = \"me@client.test\"\n",
+            s.sim.addr().port(),
+            s.ca.display().to_string()
+        ),
+    )
+    .unwrap();
+    let q = s.dir.path().join("queue");
+    let q = q.to_str().unwrap();
+    let mut c = Command::new(BIN);
+    c.args([
+        "queue",
+        "--queue-dir",
+        q,
+        "add",
+        "-f",
+        "a@client.test",
+        "b@mx.test",
+    ])
+    .env("POSTEL_CONFIG", &cfg);
+    let o = run(c, Some(b"Subject: q\n\nbare LF\n.dot\rCR\r\n\nend"));
+    assert_code(&o, 0);
+    let mut c = Command::new(BIN);
+    c.args(["queue", "--queue-dir", q, "run"])
+        .env("POSTEL_CONFIG", &cfg);
+    assert_code(&run(c, None), 0);
+
+    let mx = BlockingSimulator::start(
+        Config::builder()
+            .bind(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)))
+            .build(),
+    )
+    .unwrap();
+    let attached = s.file(
+        "blob.bin",
+        &(0u8..=255).cycle().take(3000).collect::<Vec<_>>(),
+    );
+    let mut c = Command::new(BIN);
+    c.args([
+        "send",
+        "--direct",
+        "--mx-port",
+        &mx.addr().port().to_string(),
+    ])
+    .args([
+        "--helo",
+        "client.test",
+        "--from",
+        "a@client.test",
+        "--to",
+        "b@[127.0.0.2]",
+    ])
+    .args(["--text", "x\ny\r\n.z", "--attach", &attached])
+    .env("XDG_CONFIG_HOME", s.dir.path().join("none"))
+    .env("POSTEL_QUEUE_DIR", s.dir.path().join("q2"));
+    assert_code(&run(c, None), 0);
+
+    let mut m = s.sim.wait_for_messages(1, Duration::from_secs(5));
+    m.extend(mx.wait_for_messages(1, Duration::from_secs(5)));
+    assert_eq!(m.len(), 2);
+    assert!(text(&m[0].data).ends_with("bare LF\r\n.dot\r\nCR\r\n\r\nend\r\n"));
+    for msg in &m {
+        let size = msg.data.len().to_string();
+        assert_eq!(
+            msg.mail_param("SIZE"),
+            Some(size.as_str()),
+            "{}",
+            text(&msg.data)
+        );
     }
 }
