@@ -38,6 +38,15 @@ pub struct DirectArgs {
     /// Connect to MX hosts on this port instead of 25 (tests).
     #[arg(long, value_name = "PORT", requires = "direct")]
     pub mx_port: Option<u16>,
+    /// At most this many MX hosts looked up, and addresses tried, per recipient domain
+    /// and attempt; the others wait for the next try [default: 5, as Postfix's
+    /// smtp_mx_address_limit].
+    #[arg(long, value_name = "N", requires = "direct", value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub mx_max_addresses: Option<u64>,
+    /// One deadline per message, every domain and host included: no lookup or
+    /// connection starts after it [default: 600].
+    #[arg(long, value_name = "SECS", requires = "direct", value_parser = clap::value_parser!(u64).range(1..))]
+    pub mx_deadline: Option<u64>,
 }
 
 /// `postel queue`.
@@ -387,6 +396,12 @@ pub fn direct(d: &DirectArgs, server: &ServerArgs) -> Result<Direct, Failure> {
     }
     .map_err(|e| Failure::config(e.to_string()))?;
     let mut direct = Direct::new(resolver).port(d.mx_port.unwrap_or(25));
+    if let Some(n) = d.mx_max_addresses {
+        direct = direct.max_addresses(usize::try_from(n).unwrap_or(usize::MAX));
+    }
+    if let Some(secs) = d.mx_deadline {
+        direct = direct.message_deadline(std::time::Duration::from_secs(secs));
+    }
     if server.tls == Some(crate::cli::Tls::Starttls) {
         direct = direct.require_tls(true);
     }

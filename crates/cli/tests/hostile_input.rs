@@ -508,3 +508,104 @@ fn size_counts_the_bytes_actually_sent_from_the_queue_and_direct() {
         );
     }
 }
+
+/// A DNS server on loopback that knows one name with no MX: `wide.test`, A records
+/// 127.0.0.60 to .63 (so its implicit MX has four addresses). Every other question gets
+/// an empty answer. RFC 1035 §4.1 by hand.
+fn wide_dns() -> std::net::SocketAddr {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = sock.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
+            let q = &buf[..n];
+            // Header (12), then the name's labels to the root, then QTYPE, QCLASS.
+            let Some(zero) = q.iter().skip(12).position(|&b| b == 0).map(|p| p + 12) else {
+                continue;
+            };
+            let Some(tail) = q.get(zero + 1..zero + 5) else {
+                continue;
+            };
+            let labels = &q[12..zero];
+            let is_wide = labels.eq_ignore_ascii_case(b"\x04wide\x04test");
+            let qtype = u16::from_be_bytes([tail[0], tail[1]]);
+            let answers: Vec<[u8; 4]> = match (is_wide, qtype) {
+                (true, 1) => (60..64).map(|i| [127, 0, 0, i]).collect(),
+                _ => Vec::new(),
+            };
+            let mut r = vec![q[0], q[1], 0x84 | (q[2] & 1), 0x80, 0, 1, 0];
+            r.push(answers.len() as u8);
+            r.extend_from_slice(&[0, 0, 0, 0]);
+            r.extend_from_slice(&q[12..zero + 5]);
+            for a in answers {
+                // A pointer to the question's name, type A, class IN, TTL 60, 4 bytes.
+                r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+                r.extend_from_slice(&a);
+            }
+            let _ = sock.send_to(&r, peer);
+        }
+    });
+    addr
+}
+
+#[test]
+fn send_direct_tries_at_most_mx_max_addresses() {
+    use postel_sim::fault::{Action, Fault, Step};
+    use std::net::{IpAddr, Ipv4Addr};
+    let dns = wide_dns().to_string();
+    let port = std::net::TcpListener::bind("127.0.0.60:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sims: Vec<BlockingSimulator> = (60..64)
+        .map(|i| {
+            let sim = BlockingSimulator::start(
+                Config::builder()
+                    .bind(IpAddr::V4(Ipv4Addr::new(127, 0, 0, i)))
+                    .port(port)
+                    // Plain: one connection per address (no fallback from a failed TLS).
+                    .without(postel_sim::Extension::StartTls)
+                    .build(),
+            )
+            .unwrap();
+            sim.set_faults(vec![Fault::new(
+                Step::Mail,
+                Action::Reply(451, "4.3.2 busy".to_owned()),
+            )]);
+            sim
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let send = |extra: &[&str]| {
+        let mut c = Command::new(BIN);
+        c.args(["send", "--direct", "--resolver", &dns])
+            .args(["--mx-port", &port.to_string(), "--helo", "client.test"])
+            .args([
+                "--from",
+                "a@client.test",
+                "--to",
+                "b@wide.test",
+                "--text",
+                "x",
+            ])
+            .args(extra)
+            .env("XDG_CONFIG_HOME", dir.path().join("none"))
+            .env("POSTEL_QUEUE_DIR", dir.path().join("q"));
+        run(c, None)
+    };
+    let total = || sims.iter().map(BlockingSimulator::connections).sum::<u64>();
+    let o = send(&["--mx-max-addresses", "2"]);
+    assert_code(&o, 75);
+    assert_eq!(total(), 2, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("at most 2 per attempt"),
+        "{}",
+        text(&o.stderr)
+    );
+    // The default (5) covers all four.
+    assert_code(&send(&[]), 75);
+    assert_eq!(total(), 2 + 4);
+    // And 0 is not a limit.
+    assert_code(&send(&["--mx-max-addresses", "0"]), 64);
+}

@@ -21,11 +21,20 @@
 //! each address of a host in turn; a connection failure or a 4yz moves on to the next,
 //! a 5yz is final. Domains are converted to A-labels (RFC 5890/5891) before the lookup
 //! and, when the local part is ASCII, in `RCPT TO`.
+//!
+//! The fan-out is bounded, so that a domain publishing a hundred MX hosts (or a host with a
+//! hundred addresses) cannot make one message open a hundred connections: per recipient
+//! domain and attempt, at most [`Direct::max_addresses`] hosts are looked up and at most
+//! that many addresses are tried (5 by default, as Postfix's `smtp_mx_address_limit`);
+//! the rest of the list waits for the next attempt (a queue retry). And one deadline
+//! covers the whole message ([`Direct::message_deadline`], 10 minutes by default): no
+//! lookup or connection starts after it, and each connection's connect timeout is cut
+//! to what is left; a session already under way keeps its RFC 5321 timeouts.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig, ResolverOpts};
 use hickory_resolver::name_server::TokioConnectionProvider;
@@ -320,11 +329,20 @@ pub struct Direct {
     roots: Option<Roots>,
     ehlo_name: Option<String>,
     connect_timeout: Duration,
+    max_addresses: usize,
+    message_deadline: Duration,
 }
+
+/// The default of [`Direct::max_addresses`]: Postfix's `smtp_mx_address_limit`.
+pub const DEFAULT_MAX_ADDRESSES: usize = 5;
+
+/// The default of [`Direct::message_deadline`].
+pub const DEFAULT_MESSAGE_DEADLINE: Duration = Duration::from_secs(600);
 
 impl Direct {
     /// Port 25, opportunistic STARTTLS (TLS when offered, verified against the MX host
-    /// name), 30 s to connect.
+    /// name), 30 s to connect, at most [`DEFAULT_MAX_ADDRESSES`] hosts and addresses per
+    /// domain, [`DEFAULT_MESSAGE_DEADLINE`] for the message.
     pub fn new(resolver: Resolver) -> Direct {
         Direct {
             resolver,
@@ -333,7 +351,25 @@ impl Direct {
             roots: None,
             ehlo_name: None,
             connect_timeout: Duration::from_secs(30),
+            max_addresses: DEFAULT_MAX_ADDRESSES,
+            message_deadline: DEFAULT_MESSAGE_DEADLINE,
         }
+    }
+
+    /// At most `n` MX hosts looked up and `n` addresses tried per recipient domain in
+    /// one attempt (at least 1; default [`DEFAULT_MAX_ADDRESSES`]). The hosts and
+    /// addresses past the limit are not tried this time: the recipients are deferred.
+    pub fn max_addresses(mut self, n: usize) -> Direct {
+        self.max_addresses = n.max(1);
+        self
+    }
+
+    /// One deadline for the whole message, every domain and host included (default
+    /// [`DEFAULT_MESSAGE_DEADLINE`]): no DNS lookup or connection starts after it (the
+    /// recipients left are deferred), and no connect waits past it.
+    pub fn message_deadline(mut self, d: Duration) -> Direct {
+        self.message_deadline = d;
+        self
     }
 
     /// Another port than 25 (tests).
@@ -397,11 +433,18 @@ impl Direct {
             .collect()
     }
 
-    fn client(&self, ip: IpAddr, host: &str, tls: TlsMode) -> Result<Client, crate::Error> {
+    fn client(
+        &self,
+        ip: IpAddr,
+        host: &str,
+        tls: TlsMode,
+        deadline: Instant,
+    ) -> Result<Client, crate::Error> {
+        let left = deadline.saturating_duration_since(Instant::now());
         let mut b = Client::builder(ip.to_string())
             .port(self.port)
             .tls(tls)
-            .connect_timeout(self.connect_timeout);
+            .connect_timeout(self.connect_timeout.min(left).max(Duration::from_millis(1)));
         if host.parse::<IpAddr>().is_err() {
             b = b.tls_name(host);
         }
@@ -415,16 +458,30 @@ impl Direct {
     }
 
     /// One domain's recipients (`(index, RCPT address)`): its hosts in order until one
-    /// gives a final answer. After a delivery the client is handed back still connected,
-    /// so that QUIT follows the recording of the outcome.
+    /// gives a final answer, within the limits (`max_addresses`, the message's
+    /// `deadline`). After a delivery the client is handed back still connected, so that
+    /// QUIT follows the recording of the outcome.
     fn deliver_domain(
         &self,
         domain: &str,
         from: &str,
         rcpts: &[(usize, String)],
         message: &[u8],
+        deadline: Instant,
     ) -> (Vec<Outcome>, Option<Client>) {
         let all = |o: Outcome| vec![o; rcpts.len()];
+        let past_deadline = || {
+            (Instant::now() >= deadline).then(|| {
+                all(Outcome::deferred(format!(
+                    "{domain}: the message's deadline ({} s) passed before a server gave \
+                     a final answer",
+                    self.message_deadline.as_secs()
+                )))
+            })
+        };
+        if let Some(o) = past_deadline() {
+            return (o, None);
+        }
         let route = match self.resolver.route(domain) {
             Ok(r) => r,
             Err(e) if e.is_transient() => return (all(Outcome::deferred(e.to_string())), None),
@@ -436,8 +493,17 @@ impl Direct {
             "{domain}: no MX host could be reached"
         )));
         let mut dns_failures = 0;
-        let hosts = route.hosts();
+        let mut hosts = route.hosts();
+        let all_hosts = hosts.len();
+        hosts.truncate(self.max_addresses);
+        let mut tried = 0usize;
         for mx in &hosts {
+            if tried >= self.max_addresses {
+                break;
+            }
+            if let Some(o) = past_deadline() {
+                return (o, None);
+            }
             let ips = match self.resolver.addresses(&mx.host) {
                 Ok(ips) => ips,
                 Err(e) => {
@@ -447,8 +513,15 @@ impl Direct {
                 }
             };
             for ip in ips {
+                if tried >= self.max_addresses {
+                    break;
+                }
+                if let Some(o) = past_deadline() {
+                    return (o, None);
+                }
+                tried += 1;
                 // The client comes back unclosed: QUIT only once the outcome is recorded.
-                let attempt = |tls| match self.client(ip, &mx.host, tls) {
+                let attempt = |tls| match self.client(ip, &mx.host, tls, deadline) {
                     Ok(mut c) => (c.send_bytes(&envelope, message), Some(c)),
                     Err(e) => (Err(e), None),
                 };
@@ -490,13 +563,28 @@ impl Direct {
                 }
             }
         }
-        if matches!(route, Route::Implicit(_)) && dns_failures == hosts.len() {
+        if matches!(route, Route::Implicit(_)) && dns_failures == all_hosts {
             return (
                 all(Outcome::Permanent(format!(
                     "{domain}: no MX and no A/AAAA record"
                 ))),
                 None,
             );
+        }
+        if tried >= self.max_addresses || hosts.len() < all_hosts {
+            let note = format!(
+                " (tried {tried} address(es) of {} MX host(s); at most {} per attempt)",
+                all_hosts, self.max_addresses
+            );
+            for o in &mut last {
+                if let Outcome::Transient {
+                    reason,
+                    uncertain: false,
+                } = o
+                {
+                    reason.push_str(&note);
+                }
+            }
         }
         (last, None)
     }
@@ -532,8 +620,9 @@ impl Deliver for Direct {
                 Err(e) => report(&[(i, Outcome::Permanent(e.to_string()))]),
             }
         }
+        let deadline = Instant::now() + self.message_deadline;
         for (domain, rcpts) in domains {
-            let (outcomes, client) = self.deliver_domain(&domain, from, &rcpts, message);
+            let (outcomes, client) = self.deliver_domain(&domain, from, &rcpts, message, deadline);
             let batch: Vec<(usize, Outcome)> =
                 rcpts.iter().map(|(i, _)| *i).zip(outcomes).collect();
             report(&batch);

@@ -382,3 +382,112 @@ fn a_queue_worker_delivers_directly_and_bounces_the_null_mx_recipient() {
     let _ = Status::Delivered;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Simulators on 127.0.0.`first`.. that all answer MAIL with 451 (so each sends the
+/// client on to the next), after `greeting_delay`.
+fn busy_sims(
+    first: u8,
+    n: u8,
+    port: u16,
+    greeting_delay: Option<Duration>,
+) -> Vec<BlockingSimulator> {
+    use postel_sim::fault::{Action, Fault, Step};
+    (0..n)
+        .map(|i| {
+            let sim = sim_at([127, 0, 0, first + i], port, "busy.test", false);
+            let mut faults = vec![Fault::new(
+                Step::Mail,
+                Action::Reply(451, "4.3.2 try another".to_owned()),
+            )];
+            if let Some(d) = greeting_delay {
+                faults.push(Fault::new(Step::Greeting, Action::Delay(d)));
+            }
+            sim.set_faults(faults);
+            sim
+        })
+        .collect()
+}
+
+fn connections(sims: &[BlockingSimulator]) -> u64 {
+    sims.iter().map(BlockingSimulator::connections).sum()
+}
+
+#[test]
+fn mx_fan_out_is_bounded_per_domain_and_attempt() {
+    // Eight MX hosts, and a host with eight addresses: at most five tried by default.
+    let mut zone = Zone::new();
+    for i in 0..8u8 {
+        let host = format!("mx{i}.many.test");
+        zone = zone
+            .mx("many.test", 10 + u16::from(i), &host)
+            .a(&host, [127, 0, 0, 30 + i]);
+        zone = zone.a("wide.wide.test", [127, 0, 0, 40 + i]);
+    }
+    let zone = zone.mx("wide.test", 10, "wide.wide.test");
+    let dns = dns(zone);
+    let port = free_port();
+    let many = busy_sims(30, 8, port, None);
+    let wide = busy_sims(40, 8, port, None);
+    let out = direct(&dns, port).send("a@client.test", &["x@many.test"], MESSAGE);
+    assert_eq!(connections(&many), 5, "{out:?}");
+    match &out[0].1 {
+        Outcome::Transient { reason, uncertain } => {
+            assert!(!uncertain);
+            assert!(reason.contains("4.3.2 try another"), "{reason}");
+            assert!(reason.contains("at most 5 per attempt"), "{reason}");
+        }
+        o => panic!("{o:?}"),
+    }
+    // The limit is the host list's too: MX 10..14 tried, 15..17 never.
+    for (i, sim) in many.iter().enumerate() {
+        assert_eq!(sim.connections(), u64::from(i < 5), "mx{i}");
+    }
+    let out = direct(&dns, port).send("a@client.test", &["x@wide.test"], MESSAGE);
+    assert_eq!(connections(&wide), 5, "{out:?}");
+    // Configurable; and per domain: each of two domains gets its own two.
+    let out = direct(&dns, port).max_addresses(2).send(
+        "a@client.test",
+        &["x@many.test", "y@wide.test"],
+        MESSAGE,
+    );
+    assert_eq!(connections(&many), 5 + 2, "{out:?}");
+    assert_eq!(connections(&wide), 5 + 2, "{out:?}");
+    assert!(
+        out.iter()
+            .all(|(_, o)| matches!(o, Outcome::Transient { .. })),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn one_deadline_covers_every_host_of_the_message() {
+    let mut zone = Zone::new();
+    for i in 0..4u8 {
+        let host = format!("mx{i}.slow.test");
+        zone = zone
+            .mx("slow.test", 10 + u16::from(i), &host)
+            .a(&host, [127, 0, 0, 50 + i]);
+    }
+    let zone = zone.mx("tail.test", 10, "mx0.slow.test");
+    let dns = dns(zone);
+    let port = free_port();
+    // Each host takes 1 s to greet, then defers: with 1.5 s for the message, the second
+    // connection starts (at about 1 s) and no third one (at about 2 s), and the second
+    // domain (tail.test, after slow.test: domains go in name order) is not tried at all.
+    let slow = busy_sims(50, 4, port, Some(Duration::from_secs(1)));
+    let started = std::time::Instant::now();
+    let out = direct(&dns, port)
+        .message_deadline(Duration::from_millis(1500))
+        .send("a@client.test", &["x@slow.test", "y@tail.test"], MESSAGE);
+    assert_eq!(connections(&slow), 2, "{out:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    match &out[1].1 {
+        Outcome::Transient { reason, .. } => assert!(reason.contains("deadline"), "{reason}"),
+        o => panic!("{o:?}"),
+    }
+    assert!(matches!(out[0].1, Outcome::Transient { .. }), "{out:?}");
+}
