@@ -28,8 +28,10 @@
 //! that many addresses are tried (5 by default, as Postfix's `smtp_mx_address_limit`);
 //! the rest of the list waits for the next attempt (a queue retry). And one deadline
 //! covers the whole message ([`Direct::message_deadline`], 10 minutes by default): no
-//! lookup or connection starts after it, and each connection's connect timeout is cut
-//! to what is left; a session already under way keeps its RFC 5321 timeouts.
+//! lookup or connection starts after it, and a connection's connect timeout and each of
+//! its waits before the message is sent (greeting, EHLO, STARTTLS, MAIL, RCPT, DATA) are
+//! cut to what is left of it when the connection starts; the data phase keeps RFC 5321's
+//! timeouts, since a wait for the final reply cut short could only cause a duplicate.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -366,7 +368,8 @@ impl Direct {
 
     /// One deadline for the whole message, every domain and host included (default
     /// [`DEFAULT_MESSAGE_DEADLINE`]): no DNS lookup or connection starts after it (the
-    /// recipients left are deferred), and no connect waits past it.
+    /// recipients left are deferred), and a connection's connect and each of its waits
+    /// before the message is sent are cut to what is left of it when it starts.
     pub fn message_deadline(mut self, d: Duration) -> Direct {
         self.message_deadline = d;
         self
@@ -440,11 +443,27 @@ impl Direct {
         tls: TlsMode,
         deadline: Instant,
     ) -> Result<Client, crate::Error> {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        // Every wait before the message is sent is cut to what is left of the deadline
+        // (giving up there delivers nothing); the data phase keeps RFC 5321's times, since
+        // a wait for the final reply cut short could only make a duplicate.
+        let rfc = crate::Timeouts::RFC5321;
+        let timeouts = crate::Timeouts {
+            greeting: rfc.greeting.min(left),
+            mail: rfc.mail.min(left),
+            rcpt: rfc.rcpt.min(left),
+            data_init: rfc.data_init.min(left),
+            command: rfc.command.min(left),
+            tls_handshake: rfc.tls_handshake.min(left),
+            ..rfc
+        };
         let mut b = Client::builder(ip.to_string())
             .port(self.port)
             .tls(tls)
-            .connect_timeout(self.connect_timeout.min(left).max(Duration::from_millis(1)));
+            .connect_timeout(self.connect_timeout.min(left))
+            .timeouts(timeouts);
         if host.parse::<IpAddr>().is_err() {
             b = b.tls_name(host);
         }

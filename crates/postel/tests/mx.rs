@@ -491,3 +491,32 @@ fn one_deadline_covers_every_host_of_the_message() {
     }
     assert!(matches!(out[0].1, Outcome::Transient { .. }), "{out:?}");
 }
+
+#[test]
+fn a_tarpit_greeting_is_given_up_at_the_message_deadline() {
+    let dns = dns(Zone::new()
+        .mx("tarpit.test", 10, "mx.tarpit.test")
+        .a("mx.tarpit.test", [127, 0, 0, 58]));
+    let port = free_port();
+    let slow = busy_sims(58, 1, port, Some(Duration::from_secs(5)));
+    let started = std::time::Instant::now();
+    let out = direct(&dns, port)
+        .message_deadline(Duration::from_millis(800))
+        .send("a@client.test", &["x@tarpit.test"], MESSAGE);
+    let took = started.elapsed();
+    assert_eq!(connections(&slow), 1, "{out:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "waited {took:?} for the greeting: {out:?}"
+    );
+    assert!(
+        matches!(
+            &out[0].1,
+            Outcome::Transient {
+                uncertain: false,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+}
