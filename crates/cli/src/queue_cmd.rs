@@ -239,6 +239,7 @@ pub fn run(args: &QueueArgs, file: &ConfigFile) -> Result<u8, Failure> {
                     )
                     .map_err(io)?;
                     if let Some(h) = &r.held {
+                        let h = crate::output::inert(h);
                         writeln!(out, "    {h} (queue flush {} tries it again)", r.id)
                             .map_err(io)?;
                     }
@@ -250,7 +251,10 @@ pub fn run(args: &QueueArgs, file: &ConfigFile) -> Result<u8, Failure> {
                             rc.status,
                             rc.last
                                 .as_deref()
-                                .map(|l| format!("  {}", l.replace('\n', " / ")))
+                                .map(|l| format!(
+                                    "  {}",
+                                    crate::output::inert(&l.replace('\n', " / "))
+                                ))
                                 .unwrap_or_default()
                         )
                         .map_err(io)?;
@@ -362,6 +366,7 @@ fn run_workers(queue: Queue, args: &RunArgs, file: &ConfigFile) -> Result<u8, Fa
         .filter_map(|rc| rc.last.as_deref())
         .find(|l| l.starts_with(postel::queue::CONFIG_PROBLEM))
     {
+        let why = crate::output::inert(why);
         let _ = writeln!(crate::output::stderr(), "postel queue run: {why}");
     }
     let _ = writeln!(
@@ -378,6 +383,7 @@ fn run_workers(queue: Queue, args: &RunArgs, file: &ConfigFile) -> Result<u8, Fa
 fn report_corrupt(corrupt: &[postel::queue::CorruptRecord]) -> u8 {
     let mut err = crate::output::stderr();
     for c in corrupt {
+        let c = crate::output::inert_text(&c.to_string(), true).into_owned();
         let _ = writeln!(err, "postel queue: {c}");
     }
     if corrupt.is_empty() {
@@ -433,6 +439,7 @@ pub fn send_direct(
             Outcome::Transient { reason, .. } => (exit::TEMPFAIL, format!("deferred: {reason}")),
             Outcome::Permanent(why) => (exit::NOUSER, format!("refused: {why}")),
         };
+        let text = crate::output::inert_text(&text, true);
         let _ = writeln!(err, "{rcpt}: {text}");
         code = exit::worst([code, c]);
     }

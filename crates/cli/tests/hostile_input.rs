@@ -609,3 +609,57 @@ fn send_direct_tries_at_most_mx_max_addresses() {
     // And 0 is not a limit.
     assert_code(&send(&["--mx-max-addresses", "0"]), 64);
 }
+
+#[test]
+fn server_text_is_inert_in_direct_delivery_and_the_queue() {
+    let addr = hostile_server(10);
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Command::new(BIN);
+    c.args(["send", "--direct", "--mx-port", &addr.port().to_string()])
+        .args(["--helo", "client.test", "--from", "a@client.test"])
+        .args(["--to", "b@[127.0.0.1]", "--text", "x"])
+        .env("XDG_CONFIG_HOME", dir.path().join("none"))
+        .env("POSTEL_QUEUE_DIR", dir.path().join("q0"));
+    let o = run(c, None);
+    assert_code(&o, 67);
+    assert!(
+        text(&o.stderr).contains("no such user"),
+        "{}",
+        text(&o.stderr)
+    );
+    inert("send --direct", &o.stderr);
+
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "default = \"evil\"\n[accounts.evil]\nhost = \"127.0.0.1\"\nport = {}\n\
+             tls = \"none\"\nhelo = \"client.test\"\nfrom = \"a@client.test\"\n",
+            addr.port()
+        ),
+    )
+    .unwrap();
+    let q = dir.path().join("q");
+    let q = q.to_str().unwrap();
+    let queue = |args: &[&str], stdin: Option<&[u8]>| {
+        let mut c = Command::new(BIN);
+        c.args(["queue", "--queue-dir", q])
+            .args(args)
+            .env("POSTEL_CONFIG", &cfg);
+        run(c, stdin)
+    };
+    let o = queue(
+        &["add", "-f", "a@client.test", "b@mx.test"],
+        Some(b"Subject: s\n\nbody\n"),
+    );
+    assert_code(&o, 0);
+    let mut all = Vec::new();
+    for args in [&["run"][..], &["list"]] {
+        let o = queue(args, None);
+        inert("queue stdout", &o.stdout);
+        inert("queue stderr", &o.stderr);
+        all.extend_from_slice(&o.stdout);
+        all.extend_from_slice(&o.stderr);
+    }
+    assert!(text(&all).contains("no such user"), "{}", text(&all));
+}
