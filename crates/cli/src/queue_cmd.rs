@@ -215,6 +215,16 @@ pub fn run(args: &QueueArgs, file: &ConfigFile) -> Result<u8, Failure> {
                         .map_err(|e| Failure::data(format!("recipient {t:?}: {e}")))?,
                 );
             }
+            // The checks of every raw message (`send --raw`, `sendmail`): no bare CR in the
+            // header section (it would become a new field on the wire), no NUL. The bytes
+            // are queued as given.
+            let opts = postel_mime::EncodeOptions {
+                allow_8bit: true,
+                smtputf8: true,
+            };
+            postel_mime::RawMessage::from_bytes(bytes.clone())?
+                .keep_bcc(true)
+                .encoder(&opts)?;
             let id = queue.add(&from, &rcpts, &bytes).map_err(queue_failure)?;
             writeln!(out, "{id}").map_err(io)?;
         }

@@ -126,6 +126,24 @@ fn a_bare_cr_in_a_raw_header_is_refused_not_sent_as_a_new_header() {
         Some(b"Subject: a\rTo: x@mx.test\n\nbody\n"),
     );
     assert_code(&o, 65);
+    // `queue add` too: refused, nothing queued.
+    let q = s.dir.path().join("q");
+    let mut c = Command::new(BIN);
+    c.arg("queue")
+        .arg("--queue-dir")
+        .arg(&q)
+        .args(["add", "-f", "a@client.test", "b@mx.test"]);
+    let o = run(c, Some(b"Subject: a\rBcc: evil@mx.test\n\nbody\n"));
+    assert_code(&o, 65);
+    assert!(text(&o.stderr).contains("bare CR"), "{}", text(&o.stderr));
+    let mut c = Command::new(BIN);
+    c.arg("queue").arg("--queue-dir").arg(&q).arg("list");
+    let o = run(c, None);
+    assert!(
+        text(&o.stdout).contains("the queue is empty"),
+        "{}",
+        text(&o.stdout)
+    );
     nothing_sent(&s);
 }
 
