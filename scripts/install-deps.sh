@@ -17,6 +17,8 @@ PKGS+=(python3-aiosmtpd)
 # sources for -Zbuild-std (the host build stays on rustup's stable), QEMU's Cortex-M
 # boards, and the ARM binutils for the firmware's sizes.
 PKGS+=(rustc-web cargo-web rust-web-src qemu-system-arm binutils-arm-none-eabi)
+# The chaos test (scripts/chaos.sh): network namespaces, tc qdiscs, `ss -K` resets.
+PKGS+=(iproute2)
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

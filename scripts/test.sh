@@ -64,6 +64,11 @@ cargo test --manifest-path firmware/host-tests/Cargo.toml --target "$(rustc -vV 
 step "the Cortex-M firmware under QEMU against Postfix"
 bash scripts/firmware-test.sh
 
+# 2000 queued messages x 3 recipients through `queue run` (4 workers) in a network namespace
+# of its own, while the relay loses replies, is restarted and reset and the runs are SIGKILLed.
+step "the chaos test: the queue under relay faults, resets and SIGKILL"
+bash scripts/chaos.sh
+
 # Reached only when every step above passed: `set -e` stops at the first failure.
 steps=$(grep -c '^step "' "${BASH_SOURCE[0]}")
-printf '\n==> test.sh: all %d steps passed: no_std and Cortex-M builds, the workspace tests (simulator, Postfix, Exim), the firmware under QEMU\n' "$steps"
+printf '\n==> test.sh: all %d steps passed: no_std and Cortex-M builds, the workspace tests (simulator, Postfix, Exim), the firmware under QEMU, the chaos test\n' "$steps"
