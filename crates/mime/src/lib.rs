@@ -81,7 +81,7 @@ pub use error::Error;
 pub use message::{IntoAddresses, Message, MessageBuilder};
 pub use message_id::MessageId;
 pub use part::{Attachment, Part};
-pub use raw::{RawMessage, MAX_HEADER_SECTION};
+pub use raw::{check_raw, RawMessage, MAX_HEADER_SECTION};
 #[cfg(feature = "std")]
 pub use source::ReadSource;
 pub use source::Source;

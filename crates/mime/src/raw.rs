@@ -112,6 +112,48 @@ fn split_fields(head: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, Error> {
     Ok(fields)
 }
 
+/// Checks a whole message held in memory for the bytes [`RawMessage`] refuses: a bare CR in
+/// the header section (it would start a new header field once line ends are normalised on
+/// the wire) and a NUL anywhere. For callers that send bytes as they are (postel's
+/// `Client::send_bytes`).
+///
+/// ```
+/// use postel_mime::{check_raw, Error};
+/// assert!(check_raw(b"Subject: hi\r\n\r\nbody\rwith a bare CR\r\n").is_ok());
+/// assert!(matches!(
+///     check_raw(b"To: a@x.test\r\nSubject: a\rBcc: b@y.test\r\n\r\nbody\r\n"),
+///     Err(Error::RawByte { section: "header", line: 2, byte: b'\r' })
+/// ));
+/// assert!(matches!(
+///     check_raw(b"Subject: hi\r\n\r\nline 1\r\nline\0 2\r\n"),
+///     Err(Error::RawByte { section: "body", line: 2, byte: 0 })
+/// ));
+/// ```
+pub fn check_raw(message: &[u8]) -> Result<(), Error> {
+    let (head, body) = match find_separator(message) {
+        Some((end, body)) => (&message[..end], &message[body..]),
+        None => (message, &message[message.len()..]),
+    };
+    for (n, line) in head.split(|&c| c == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if let Some(&byte) = line.iter().find(|&&c| c == b'\r' || c == 0) {
+            return Err(Error::RawByte {
+                section: "header",
+                line: n as u64 + 1,
+                byte,
+            });
+        }
+    }
+    match nul_line(body, 0) {
+        Some(line) => Err(Error::RawByte {
+            section: "body",
+            line,
+            byte: 0,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The line (from 1) of the first NUL in `b`, counting `lines_before` lines ahead of it.
 fn nul_line(b: &[u8], lines_before: u64) -> Option<u64> {
     let at = b.iter().position(|&c| c == 0)?;

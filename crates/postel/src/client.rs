@@ -344,6 +344,8 @@ impl Client {
     /// `SIZE=` and `BODY=8BITMIME` are set from the bytes. Recipients past the server's
     /// limit per transaction get it in further transactions, each recipient once.
     pub fn send_bytes(&mut self, envelope: &Envelope, message: &[u8]) -> Result<SendReport, Error> {
+        // A bare CR in a header would become a new header field on the wire; NUL is not text.
+        postel_mime::check_raw(message)?;
         let mut envelope = envelope.clone();
         envelope.size = Some(normalized_len(message));
         if is_eight_bit(message) {

@@ -252,6 +252,8 @@ impl Pool {
         message: impl Into<Vec<u8>>,
     ) -> Result<SendReport, Error> {
         let data = message.into();
+        // A bare CR in a header would become a new header field on the wire; NUL is not text.
+        postel_mime::check_raw(&data)?;
         let mut envelope = envelope.clone();
         envelope.size = Some(normalized_len(&data));
         if is_eight_bit(&data) {

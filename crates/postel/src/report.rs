@@ -53,7 +53,17 @@ impl fmt::Display for ServerReply {
             write!(f, " {e}")?;
         }
         if !self.text.is_empty() {
-            write!(f, " {}", self.text.replace('\n', " / "))?;
+            f.write_str(" ")?;
+            // The server's words, inert on a terminal: line breaks shown as " / ", every other
+            // control character (a bare CR, ESC, BEL...) escaped rather than obeyed.
+            for c in self.text.chars() {
+                match c {
+                    '\n' => f.write_str(" / ")?,
+                    '\t' => f.write_str("\t")?,
+                    c if c.is_control() => write!(f, "{}", c.escape_default())?,
+                    c => fmt::Write::write_char(f, c)?,
+                }
+            }
         }
         Ok(())
     }
@@ -130,5 +140,23 @@ impl<'a> Order<'a> {
     /// The position of `address`; after every address of the envelope when not in it.
     pub(crate) fn of(&self, address: &str) -> usize {
         self.0.get(address).copied().unwrap_or(usize::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_shown_on_a_terminal_obeys_no_control_character() {
+        let reply = ServerReply {
+            code: 550,
+            enhanced: None,
+            text: "no\u{1b}]0;owned\u{7}\rfake 250 ok\nsecond\tline\u{9b}".to_owned(),
+        };
+        assert_eq!(
+            reply.to_string(),
+            "550 no\\u{1b}]0;owned\\u{7}\\rfake 250 ok / second\tline\\u{9b}"
+        );
     }
 }

@@ -558,3 +558,37 @@ fn size_is_declared_exactly_even_for_bare_line_ends() {
         );
     }
 }
+
+#[test]
+fn send_bytes_refuses_a_bare_cr_in_a_header_and_a_nul_before_sending_anything() {
+    let sim = start(Config::builder().build());
+    let mut client = plain(&sim).build().unwrap();
+    let env = Envelope::new("a@client.test", ["b@mx.test"]);
+    // Sent as it was, the wire's CRLF normalisation would make "Bcc: c@evil.test" a field.
+    let smuggled: &[u8] = b"From: a@client.test\r\nSubject: hi\rBcc: c@evil.test\r\n\r\nbody\r\n";
+    match client.send_bytes(&env, smuggled) {
+        Err(postel::Error::Message(postel_mime::Error::RawByte {
+            section: "header",
+            line: 2,
+            byte: b'\r',
+        })) => {}
+        other => panic!("expected the bare CR refused, got {other:?}"),
+    }
+    let nul: &[u8] = b"From: a@client.test\r\nSubject: hi\r\n\r\nbody\0\r\n";
+    match client.send_bytes(&env, nul) {
+        Err(postel::Error::Message(postel_mime::Error::RawByte {
+            section: "body",
+            line: 1,
+            byte: 0,
+        })) => {}
+        other => panic!("expected the NUL refused, got {other:?}"),
+    }
+    // A bare CR in the body is only a line end to normalise: that one is sent.
+    let fine: &[u8] = b"From: a@client.test\r\nSubject: hi\r\n\r\nbody\rmore\r\n";
+    client.send_bytes(&env, fine).unwrap();
+    let got = sim.wait_for_messages(1, WAIT);
+    assert_eq!(got.len(), 1, "only the last message reached the server");
+    assert!(got[0]
+        .data
+        .starts_with(b"From: a@client.test\r\nSubject: hi\r\n\r\nbody\r\nmore"));
+}
