@@ -90,17 +90,23 @@ fn find_separator(b: &[u8]) -> Option<(usize, usize)> {
     }
 }
 
+/// Header line `n` (from 0) without its line end, or the bare CR or NUL it holds.
+fn header_line(n: usize, line: &[u8]) -> Result<&[u8], Error> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match line.iter().find(|&&c| c == b'\r' || c == 0) {
+        Some(&byte) => Err(Error::RawByte {
+            section: "header",
+            line: n as u64 + 1,
+            byte,
+        }),
+        None => Ok(line),
+    }
+}
+
 fn split_fields(head: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, Error> {
     let mut fields: Vec<Vec<Vec<u8>>> = Vec::new();
     for (n, line) in head.split(|&c| c == b'\n').enumerate() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if let Some(&byte) = line.iter().find(|&&c| c == b'\r' || c == 0) {
-            return Err(Error::RawByte {
-                section: "header",
-                line: n as u64 + 1,
-                byte,
-            });
-        }
+        let line = header_line(n, line)?;
         if line.is_empty() {
             continue;
         }
@@ -135,14 +141,7 @@ pub fn check_raw(message: &[u8]) -> Result<(), Error> {
         None => (message, &message[message.len()..]),
     };
     for (n, line) in head.split(|&c| c == b'\n').enumerate() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if let Some(&byte) = line.iter().find(|&&c| c == b'\r' || c == 0) {
-            return Err(Error::RawByte {
-                section: "header",
-                line: n as u64 + 1,
-                byte,
-            });
-        }
+        header_line(n, line)?;
     }
     match nul_line(body, 0) {
         Some(line) => Err(Error::RawByte {
