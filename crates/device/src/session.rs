@@ -388,31 +388,19 @@ mod tls {
         V: TlsVerifier<Aes128GcmSha256>,
         R: RngCore + CryptoRng,
     {
+        match config.tls {
+            TlsMode::Disabled => {
+                return send_plain(transport, deadline, config, buffers, envelope, body)
+            }
+            TlsMode::Opportunistic => return Err(Failure::UnsupportedTlsMode(config.tls)),
+            TlsMode::Required | TlsMode::Implicit => {}
+        }
         let Buffers {
             smtp_rx,
             smtp_tx,
             tls_read,
             tls_write,
         } = buffers;
-        match config.tls {
-            TlsMode::Disabled => {
-                return send_plain(
-                    transport,
-                    deadline,
-                    config,
-                    Buffers {
-                        smtp_rx,
-                        smtp_tx,
-                        tls_read,
-                        tls_write,
-                    },
-                    envelope,
-                    body,
-                )
-            }
-            TlsMode::Opportunistic => return Err(Failure::UnsupportedTlsMode(config.tls)),
-            TlsMode::Required | TlsMode::Implicit => {}
-        }
         let timeouts = config.timeouts;
         let implicit = config.tls == TlsMode::Implicit;
         // SCRAM needs a client nonce; with none given, draw one from the TLS RNG.
