@@ -354,7 +354,19 @@ impl Queue {
             match self.show(&id).and_then(|r| self.check_body(r)) {
                 Ok(r) => out.push(r),
                 Err(QueueError::NotFound(_)) => {} // removed meanwhile
-                Err(QueueError::Corrupt { reason, .. }) => {
+                Err(e) => {
+                    let reason = match e {
+                        QueueError::Corrupt { reason, .. } => reason,
+                        // Not a name we give (hand-made), or a file that cannot be read (a
+                        // directory, no permission, a disk error): moved aside the same way.
+                        QueueError::Invalid(reason) => {
+                            format!("{reason} (a file we did not write)")
+                        }
+                        QueueError::Io { source, .. } => {
+                            format!("the record cannot be read: {source}")
+                        }
+                        e => return Err(e),
+                    };
                     let moved_to = self.quarantine(&id, &reason);
                     bad.push(CorruptRecord {
                         id,
@@ -362,27 +374,6 @@ impl Queue {
                         moved_to,
                     });
                 }
-                // Not a name we give (hand-made), or a file that cannot be read (a
-                // directory, no permission, a disk error): moved aside the same way.
-                Err(QueueError::Invalid(reason)) => {
-                    let reason = format!("{reason} (a file we did not write)");
-                    let moved_to = self.quarantine(&id, &reason);
-                    bad.push(CorruptRecord {
-                        id,
-                        reason,
-                        moved_to,
-                    });
-                }
-                Err(QueueError::Io { source, .. }) => {
-                    let reason = format!("the record cannot be read: {source}");
-                    let moved_to = self.quarantine(&id, &reason);
-                    bad.push(CorruptRecord {
-                        id,
-                        reason,
-                        moved_to,
-                    });
-                }
-                Err(e) => return Err(e),
             }
         }
         out.sort_by(|a, b| (a.queued_at, &a.id).cmp(&(b.queued_at, &b.id)));
