@@ -18,7 +18,7 @@ use embedded_tls::Aes128GcmSha256;
 use postel_device::verify::{
     pem_block, trust_anchor, ChainVerifier, TrustAnchor, UnixTime, VerifyFailure,
 };
-use postel_device::{send, send_plain, Buffers, Failure, Tls};
+use postel_device::{send, send_plain, Buffers, Delivered, Failure, Tls};
 use postel_proto::drive::{Clock, Deadline, Timed};
 use postel_proto::{Config, Credentials, Envelope, Mechanism, Recipient, Secret, Step, TlsMode};
 
@@ -315,22 +315,20 @@ fn assert_refused(case: Case<'_>, tag: &str, why: fn(&VerifyFailure) -> bool) {
     );
 }
 
-#[test]
-fn plain_session_delivers() {
-    let Some(addr) = var("PLAIN") else { return };
-    let Some(domain) = var("DOMAIN") else { return };
-    let marker = marker("plain");
-    let to = format!("{marker}@{domain}");
-    let rcpts = [Recipient::new(&to)];
-    let envelope = Envelope::new("device@example.test", &rcpts);
-    let body = message(&marker);
+/// A `send_plain` session (TLS disabled) to `addr` with `N`-octet SMTP buffers, which must
+/// succeed: its result and every byte it wrote.
+fn plain_session<const N: usize>(
+    addr: &str,
+    envelope: &Envelope<'_>,
+    body: &[u8],
+) -> (Delivered, Vec<u8>) {
     let mut config = Config::new("device.example");
     config.tls = TlsMode::Disabled;
-    let (mut io, sent) = connect(&addr);
+    let (mut io, sent) = connect(addr);
     let clock = StdClock(Instant::now());
     let deadline = Deadline::new(&clock);
-    let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
-    let delivered_reply = send_plain(
+    let (mut rx, mut tx) = ([0u8; N], [0u8; N]);
+    let done = send_plain(
         &mut io,
         &deadline,
         config,
@@ -340,13 +338,25 @@ fn plain_session_delivers() {
             tls_read: &mut [],
             tls_write: &mut [],
         },
-        &envelope,
-        &mut body.as_slice(),
+        envelope,
+        &mut &body[..],
     )
     .unwrap();
+    let wire = sent.borrow().clone();
+    (done, wire)
+}
+
+#[test]
+fn plain_session_delivers() {
+    let Some(addr) = var("PLAIN") else { return };
+    let Some(domain) = var("DOMAIN") else { return };
+    let marker = marker("plain");
+    let to = format!("{marker}@{domain}");
+    let rcpts = [Recipient::new(&to)];
+    let envelope = Envelope::new("device@example.test", &rcpts);
+    let (delivered_reply, wire) = plain_session::<1024>(&addr, &envelope, &message(&marker));
     assert_eq!(delivered_reply.reply.code().get(), 250);
     assert_eq!(delivered_reply.refused, 0);
-    let wire = sent.borrow();
     assert!(
         wire.starts_with(b"EHLO device.example\r\n"),
         "{:?}",
@@ -640,29 +650,8 @@ fn more_recipients_than_the_send_buffer_holds_go_in_flights() {
     let to: Vec<String> = (0..60).map(|i| format!("r{i}-{marker}@{domain}")).collect();
     let rcpts: Vec<Recipient<'_>> = to.iter().map(|a| Recipient::new(a)).collect();
     let envelope = Envelope::new("device@example.test", &rcpts);
-    let body = message(&marker);
-    let mut config = Config::new("device.example");
-    config.tls = TlsMode::Disabled;
-    let (mut io, sent) = connect(&addr);
-    let clock = StdClock(Instant::now());
-    let deadline = Deadline::new(&clock);
-    let (mut rx, mut tx) = ([0u8; 512], [0u8; 512]);
-    let done = send_plain(
-        &mut io,
-        &deadline,
-        config,
-        Buffers {
-            smtp_rx: &mut rx,
-            smtp_tx: &mut tx,
-            tls_read: &mut [],
-            tls_write: &mut [],
-        },
-        &envelope,
-        &mut body.as_slice(),
-    )
-    .unwrap();
+    let (done, wire) = plain_session::<512>(&addr, &envelope, &message(&marker));
     assert_eq!((done.refused, done.deferred), (0, 0));
-    let wire = sent.borrow();
     let rcpt_lines = wire.windows(8).filter(|w| w == b"RCPT TO:").count();
     assert_eq!(rcpt_lines, 60, "each recipient once on the wire");
     assert_eq!(wait_delivered(&marker, 60), 60);
