@@ -13,6 +13,8 @@
 //! bounce; the queue directory empty (no fault is left in the drain phase, so nothing stays
 //! deferred). The counts are printed.
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::Rng;
 use postel_sim::fault::{Action, Fault, Step};
 use postel_sim::{Config, Event, ReceivedMessage, Simulator};
 
@@ -28,21 +31,6 @@ fn knob(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// A small xorshift generator: the run is reproducible from its printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 fn postel_bin() -> PathBuf {

@@ -5,11 +5,14 @@
 //! reached every recipient, and every extra copy came over a connection whose reply to
 //! the final dot the client never acted on (killed before QUIT, or the reply was lost).
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::Rng;
 use postel::queue::{Backoff, Queue, Relay, Worker};
 use postel::{Client, TlsMode};
 use postel_sim::fault::{Action, Fault, RcptMatch, Step};
@@ -44,21 +47,6 @@ fn crash_worker_process() {
         .backoff(backoff)
         .run()
         .expect("the worker runs");
-}
-
-/// A small deterministic generator (xorshift), so a failing run can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 fn faults(rng: &mut Rng, connections: u64) -> Vec<Fault> {

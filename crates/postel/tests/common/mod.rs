@@ -47,3 +47,21 @@ pub fn connections(t: &Transcript) -> usize {
         .filter(|e| e.side == Side::Note && e.text.starts_with("connected to"))
         .count()
 }
+
+/// A small xorshift generator (a seed of 0 stays 0): a randomised run is replayed from its
+/// printed seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
