@@ -111,14 +111,15 @@ impl SignatureVerificationAlgorithm for Ecdsa {
             fixed_signature(signature, self.curve.field_len(), &mut rs).ok_or(InvalidSignature)?;
         let mut digest = [0u8; MAX_DIGEST];
         let digest = self.hash.digest(&[message], &mut digest);
-        let ok = match self.curve {
+        match self.curve {
             Curve::P256 => {
                 use p256::ecdsa::signature::hazmat::PrehashVerifier;
                 let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key)
                     .map_err(|_| InvalidSignature)?;
                 let sig = p256::ecdsa::Signature::from_slice(&rs[..rs_len])
                     .map_err(|_| InvalidSignature)?;
-                key.verify_prehash(digest, &sig).is_ok()
+                key.verify_prehash(digest, &sig)
+                    .map_err(|_| InvalidSignature)
             }
             #[cfg(feature = "p384")]
             Curve::P384 => {
@@ -127,13 +128,9 @@ impl SignatureVerificationAlgorithm for Ecdsa {
                     .map_err(|_| InvalidSignature)?;
                 let sig = p384::ecdsa::Signature::from_slice(&rs[..rs_len])
                     .map_err(|_| InvalidSignature)?;
-                key.verify_prehash(digest, &sig).is_ok()
+                key.verify_prehash(digest, &sig)
+                    .map_err(|_| InvalidSignature)
             }
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(InvalidSignature)
         }
     }
 
