@@ -3,7 +3,8 @@
 //! pages that answer, the first run. Each test runs the built binary against
 //! postel-sim on loopback and checks the exact bytes delivered.
 
-use std::io::Write;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -11,27 +12,7 @@ use std::time::Duration;
 use postel_sim::fault::Fault;
 use postel_sim::{BlockingSimulator, Config, ReceivedMessage};
 
-const BIN: &str = env!("CARGO_BIN_EXE_postel");
-
-struct Setup {
-    sim: BlockingSimulator,
-    dir: tempfile::TempDir,
-    ca: PathBuf,
-}
-
-fn setup() -> Setup {
-    let sim = BlockingSimulator::start(
-        Config::builder()
-            .user("alice", "s3cret-pw")
-            .require_auth(true)
-            .build(),
-    )
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
-    Setup { sim, dir, ca }
-}
+use common::{assert_code, run, text, Setup, BIN};
 
 impl Setup {
     /// A config file with one default account `sim` for the simulator, plus `extra` keys.
@@ -65,36 +46,6 @@ impl Setup {
         assert_eq!(m.len(), 1, "{m:?}");
         m.into_iter().next().unwrap()
     }
-}
-
-fn run(mut c: Command, stdin: Option<&[u8]>) -> Output {
-    c.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input).unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-#[track_caller]
-fn assert_code(o: &Output, want: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(want),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
 }
 
 /// SIZE= declared the exact number of bytes that arrived.
@@ -131,7 +82,7 @@ fn added_fields(data: &[u8], domain: &str) -> (String, String, String) {
 
 #[test]
 fn sendmail_help_lists_every_option_and_each_listed_one_works() {
-    let s = setup();
+    let s = Setup::with_alice();
     let cfg = s.config("");
     let o = s.postel(&cfg, &["sendmail", "--help"], None);
     assert_code(&o, 0);
@@ -240,7 +191,7 @@ fn sendmail_help_lists_every_option_and_each_listed_one_works() {
 
 #[test]
 fn sendmail_adds_date_and_message_id_when_missing_and_size_counts_them() {
-    let s = setup();
+    let s = Setup::with_alice();
     let cfg = s.config("");
     let o = s.postel(
         &cfg,
@@ -287,7 +238,7 @@ fn sendmail_adds_date_and_message_id_when_missing_and_size_counts_them() {
 
 #[test]
 fn sendmail_spools_a_big_message_and_declares_its_exact_size() {
-    let s = setup();
+    let s = Setup::with_alice();
     let cfg = s.config("");
     // 4 MiB of 8-bit lines through stdin, a lone dot after them (ends it without -i).
     let body: String = (0..160_000).map(|i| format!("{i:08} Grüße\n")).collect();
@@ -324,7 +275,7 @@ fn sendmail_spools_a_big_message_and_declares_its_exact_size() {
 
 #[test]
 fn send_raw_adds_them_to_a_streamed_file_with_the_exact_size() {
-    let s = setup();
+    let s = Setup::with_alice();
     let cfg = s.config("");
     // Bigger than every read buffer: the body is streamed from the file, not held.
     let body: String = (0..20_000).map(|i| format!("line {i} ü\n")).collect();
@@ -423,7 +374,7 @@ fn base64_decode(s: &str) -> Vec<u8> {
 
 #[test]
 fn text_attachments_carry_their_charset() {
-    let s = setup();
+    let s = Setup::with_alice();
     let cfg = s.config("");
     let d = s.dir.path();
     // A UTF-8 file far bigger than one read, with characters split across reads.
@@ -489,7 +440,7 @@ fn text_attachments_carry_their_charset() {
 
 #[test]
 fn a_log_line_per_message_without_credentials_and_a_bad_log_only_warns() {
-    let s = setup();
+    let s = Setup::with_alice();
     let log = s.dir.path().join("postel.log");
     let cfg = s.config(&format!("logfile = {:?}\n", log.display().to_string()));
     s.sim.set_faults(vec![Fault::refuse_recipient(

@@ -3,38 +3,20 @@
 //! code msmtp's callers expect, and `--server` does not take the default account's login.
 //! Each test runs the built binary against postel-sim or a listener of its own.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use postel_sim::{BlockingSimulator, Config, Extension};
+use postel_sim::{Config, Extension};
 
-const BIN: &str = env!("CARGO_BIN_EXE_postel");
+use common::{assert_code, text, Setup, BIN};
+
 /// Long enough for the TLS check (a few seconds), far below RFC 5321's 300 s greeting wait.
 const PATIENCE: Duration = Duration::from_secs(40);
-
-struct Sim {
-    sim: BlockingSimulator,
-    dir: tempfile::TempDir,
-    ca: PathBuf,
-}
-
-fn sim(config: Config) -> Sim {
-    let sim = BlockingSimulator::start(config).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
-    Sim { sim, dir, ca }
-}
-
-fn with_alice() -> Sim {
-    sim(Config::builder()
-        .user("alice", "s3cret-pw")
-        .require_auth(true)
-        .build())
-}
 
 /// `postel ARGS` with no config file but the one given, PW in the environment, `stdin`
 /// piped in (or /dev/null); killed after [`PATIENCE`]. Returns the output and how long
@@ -73,28 +55,13 @@ fn finish(mut c: Command, stdin: Option<&[u8]>) -> (Output, Duration) {
     (out, started.elapsed())
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-#[track_caller]
-fn assert_exit(o: &Output, want: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(want),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-}
-
 #[track_caller]
 fn assert_says(o: &Output, wanted: &str) {
     let err = text(&o.stderr);
     assert!(err.contains(wanted), "stderr lacks {wanted:?}:\n{err}");
 }
 
-impl Sim {
+impl Setup {
     fn server(&self) -> String {
         self.sim.addr().to_string()
     }
@@ -132,7 +99,7 @@ const MESSAGE: [&str; 6] = [
 
 #[test]
 fn a_body_piped_into_send_is_the_message_body() {
-    let s = with_alice();
+    let s = Setup::with_alice();
     let server = s.server();
     let mut args = vec!["send", "--server", &server, "--ca-file"];
     args.extend([s.ca(), "--user", "alice", "--password-env", "PW"]);
@@ -142,7 +109,7 @@ fn a_body_piped_into_send_is_the_message_body() {
         &args,
         Some(b"body from a pipe\nsecond line\n"),
     );
-    assert_exit(&o, 0);
+    assert_code(&o, 0);
     let m = s.sim.wait_for_messages(1, Duration::from_secs(5));
     let data = text(&m[0].data);
     assert!(
@@ -152,7 +119,7 @@ fn a_body_piped_into_send_is_the_message_body() {
 
     // A piped body that is not UTF-8 is refused with what to do, not mangled.
     let (o, _) = postel(s.dir.path(), &args, Some(b"caf\xe9\n"));
-    assert_exit(&o, 66);
+    assert_code(&o, 66);
     assert_says(&o, "cannot read stdin");
     assert_says(&o, "--attach");
     assert_eq!(s.sim.messages().len(), 1);
@@ -160,14 +127,14 @@ fn a_body_piped_into_send_is_the_message_body() {
 
 #[test]
 fn starttls_against_an_implicit_tls_port_fails_in_seconds_naming_implicit() {
-    let s = sim(Config::builder().implicit_tls(true).build());
+    let s = Setup::start(Config::builder().implicit_tls(true).build());
     let server = s.server();
     let mut args = vec!["send", "--server", &server, "--tls", "starttls"];
     args.extend(["--ca-file", s.ca()]);
     args.extend(MESSAGE);
     args.extend(["--text", "x"]);
     let (o, took) = postel(s.dir.path(), &args, None);
-    assert_exit(&o, 78);
+    assert_code(&o, 78);
     assert_says(
         &o,
         "this port expects TLS from the first byte: use --tls implicit",
@@ -192,7 +159,7 @@ fn starttls_against_an_implicit_tls_port_fails_in_seconds_naming_implicit() {
         &["--config", cfg, "send", "--to", "b@mx.test", "--text", "x"],
         None,
     );
-    assert_exit(&o, 78);
+    assert_code(&o, 78);
     assert_says(&o, "tls = \"implicit\" in account \"work\"");
     assert_says(&o, &format!("[account \"work\" in {cfg}]"));
 
@@ -211,7 +178,7 @@ fn starttls_against_an_implicit_tls_port_fails_in_seconds_naming_implicit() {
         ],
         None,
     );
-    assert_exit(&o, 78);
+    assert_code(&o, 78);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["exit_code"], 78);
     assert!(
@@ -222,7 +189,7 @@ fn starttls_against_an_implicit_tls_port_fails_in_seconds_naming_implicit() {
 
 #[test]
 fn implicit_tls_against_a_starttls_port_says_try_starttls() {
-    let s = with_alice();
+    let s = Setup::with_alice();
     let server = s.server();
     let mut args = vec!["send", "--server", &server, "--tls", "implicit"];
     args.extend([
@@ -236,7 +203,7 @@ fn implicit_tls_against_a_starttls_port_says_try_starttls() {
     args.extend(MESSAGE);
     args.extend(["--text", "x"]);
     let (o, took) = postel(s.dir.path(), &args, None);
-    assert_exit(&o, 78);
+    assert_code(&o, 78);
     assert_says(
         &o,
         &format!("{server} does not speak TLS from the first byte: try --tls starttls"),
@@ -264,7 +231,7 @@ fn a_silent_port_is_bounded_by_timeout_and_says_no_greeting() {
     args.extend(MESSAGE);
     args.extend(["--text", "x"]);
     let (o, took) = postel(dir.path(), &args, None);
-    assert_exit(&o, 75);
+    assert_code(&o, 75);
     assert_says(&o, "timed out after 2s");
     assert_says(&o, "accepted the connection but sent no greeting");
     // 2 s for the greeting, at most 5 s for the TLS check.
@@ -295,17 +262,17 @@ fn an_unknown_host_is_permanent() {
     let (o, _) = postel(dir.path(), &args, None);
     if text(&o.stderr).contains("Temporary failure in name resolution") {
         // No resolver reachable here: that one is worth retrying.
-        assert_exit(&o, 75);
+        assert_code(&o, 75);
         assert_says(&o, "could not be looked up now");
     } else {
-        assert_exit(&o, 68);
+        assert_code(&o, 68);
         assert_says(&o, "there is no host \"no-such-host.invalid\"");
     }
 }
 
 #[test]
 fn a_wrong_password_exits_77_naming_the_account_and_file() {
-    let s = with_alice();
+    let s = Setup::with_alice();
     let cfg = s.config();
     let mut c = Command::new(BIN);
     c.args([
@@ -324,7 +291,7 @@ fn a_wrong_password_exits_77_naming_the_account_and_file() {
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     let (o, _) = finish(c, None);
-    assert_exit(&o, 77);
+    assert_code(&o, 77);
     assert_says(&o, "535");
     assert_says(&o, "check them");
     assert_says(&o, &format!("[account \"sim\" in {cfg}]"));
@@ -336,7 +303,7 @@ fn a_wrong_password_exits_77_naming_the_account_and_file() {
         &["--config", &cfg, "send", "--text", "x"],
         None,
     );
-    assert_exit(&o, 64);
+    assert_code(&o, 64);
     assert_says(&o, "no recipient");
     let err = text(&o.stderr);
     assert_eq!(err.matches("[account \"sim\" in").count(), 1, "{err}");
@@ -344,13 +311,13 @@ fn a_wrong_password_exits_77_naming_the_account_and_file() {
 
 #[test]
 fn an_unknown_issuer_names_ca_file() {
-    let s = with_alice();
+    let s = Setup::with_alice();
     let server = s.server();
     let mut args = vec!["send", "--server", &server];
     args.extend(MESSAGE);
     args.extend(["--text", "x"]);
     let (o, _) = postel(s.dir.path(), &args, None);
-    assert_exit(&o, 69);
+    assert_code(&o, 69);
     assert_says(&o, "unknown issuer");
     assert_says(&o, "--ca-file PEM");
     assert_says(&o, "trust store");
@@ -359,7 +326,7 @@ fn an_unknown_issuer_names_ca_file() {
 #[test]
 fn server_without_account_does_not_take_the_default_accounts_login() {
     // No AUTH offered: the default account's credentials cannot be used here.
-    let s = sim(Config::builder().without(Extension::Auth).build());
+    let s = Setup::start(Config::builder().without(Extension::Auth).build());
     let cfg = s.config();
     let server = s.server();
     let mut args = vec!["--config", &cfg, "send", "--server", &server];
@@ -367,7 +334,7 @@ fn server_without_account_does_not_take_the_default_accounts_login() {
     args.extend(MESSAGE);
     args.extend(["--text", "x"]);
     let (o, _) = postel(s.dir.path(), &args, None);
-    assert_exit(&o, 0);
+    assert_code(&o, 0);
     let m = s.sim.wait_for_messages(1, Duration::from_secs(5));
     assert_eq!(m[0].auth_user, None);
 
@@ -378,7 +345,7 @@ fn server_without_account_does_not_take_the_default_accounts_login() {
     args.extend(MESSAGE);
     args.extend(["--text", "x"]);
     let (o, _) = postel(s.dir.path(), &args, None);
-    assert_exit(&o, 78);
+    assert_code(&o, 78);
     assert_says(&o, "give --server without --account");
     assert_says(&o, &format!("[account \"sim\" in {cfg}]"));
     assert_eq!(s.sim.messages().len(), 1);
@@ -386,7 +353,7 @@ fn server_without_account_does_not_take_the_default_accounts_login() {
 
 #[test]
 fn on_a_terminal_stdin_is_not_read_and_the_empty_body_is_said() {
-    let s = with_alice();
+    let s = Setup::with_alice();
     let line = format!(
         "{BIN} send --server {} --ca-file {} --user alice --password-env PW \
          --from alice@client.test --to bob@mx.test --subject reminder",
@@ -401,7 +368,7 @@ fn on_a_terminal_stdin_is_not_read_and_the_empty_body_is_said() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let (o, _) = finish(c, None);
-    assert_exit(&o, 0);
+    assert_code(&o, 0);
     let shown = text(&o.stdout);
     assert!(shown.contains("no body given"), "{shown}");
     let m = s.sim.wait_for_messages(1, Duration::from_secs(5));
@@ -415,7 +382,7 @@ fn on_a_terminal_stdin_is_not_read_and_the_empty_body_is_said() {
 
 #[test]
 fn sendmail_says_a_refused_login_with_77_and_the_account() {
-    let s = with_alice();
+    let s = Setup::with_alice();
     let cfg = s.config();
     let mut c = Command::new(BIN);
     c.args(["--config", &cfg, "sendmail", "-t"])
@@ -426,7 +393,7 @@ fn sendmail_says_a_refused_login_with_77_and_the_account() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let (o, _) = finish(c, Some(b"To: bob@mx.test\nSubject: s\n\nbody\n"));
-    assert_exit(&o, 77);
+    assert_code(&o, 77);
     assert_says(&o, "check them");
     assert_says(&o, &format!("[account \"sim\" in {cfg}]"));
     assert!(s.sim.messages().is_empty());

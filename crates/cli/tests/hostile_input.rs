@@ -1,28 +1,15 @@
 //! The built `postel` binary, given hostile or odd input, against postel-sim: what reaches
 //! the wire is checked byte for byte (issue 13, "Client").
 
+mod common;
+
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use postel_sim::{BlockingSimulator, Config};
 
-const BIN: &str = env!("CARGO_BIN_EXE_postel");
-
-struct Setup {
-    sim: BlockingSimulator,
-    dir: tempfile::TempDir,
-    ca: PathBuf,
-}
-
-fn setup() -> Setup {
-    let sim = BlockingSimulator::start(Config::builder().build()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
-    Setup { sim, dir, ca }
-}
+use common::{assert_code, run, text, Setup, BIN};
 
 impl Setup {
     /// `postel send --server .. --ca-file .. --no-add-headers` plus `args`.
@@ -63,36 +50,6 @@ impl Setup {
     }
 }
 
-fn run(mut c: Command, stdin: Option<&[u8]>) -> Output {
-    c.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input).unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-#[track_caller]
-fn assert_code(o: &Output, want: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(want),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-}
-
 /// Nothing reached the server: no message, and no MAIL command in any session.
 #[track_caller]
 fn nothing_sent(s: &Setup) {
@@ -106,7 +63,7 @@ fn nothing_sent(s: &Setup) {
 
 #[test]
 fn a_bare_cr_in_a_raw_header_is_refused_not_sent_as_a_new_header() {
-    let s = setup();
+    let s = Setup::start(Config::builder().build());
     let f = s.file(
         "cr.eml",
         b"From: a@client.test\nTo: b@mx.test\nSubject: a\rBcc: evil@mx.test\n\nbody\n",
@@ -149,7 +106,7 @@ fn a_bare_cr_in_a_raw_header_is_refused_not_sent_as_a_new_header() {
 
 #[test]
 fn nul_bytes_are_refused_and_nothing_is_sent() {
-    let s = setup();
+    let s = Setup::start(Config::builder().build());
     let mut big = b"From: a@client.test\nTo: b@mx.test\nSubject: s\n\n".to_vec();
     big.extend(std::iter::repeat_n(b"0123456789\n".as_slice(), 10_000).flatten());
     big.extend_from_slice(b"x\0y\n");
@@ -166,7 +123,7 @@ fn nul_bytes_are_refused_and_nothing_is_sent() {
 
 #[test]
 fn sendmail_t_removes_resent_bcc_and_takes_the_resent_recipients() {
-    let s = setup();
+    let s = Setup::start(Config::builder().build());
     let o = s.sendmail(
         &["-t", "-i", "--no-add-headers"],
         b"From: a@client.test\nTo: orig@mx.test\nDate: Fri, 04 Dec 2026 20:00:00 +0000\n\
@@ -188,7 +145,7 @@ Subject: s\r\n\r\nbody\r\n"
 /// the fields the client adds, without the dots stuffing adds.
 #[test]
 fn size_counts_the_bytes_actually_sent() {
-    let s = setup();
+    let s = Setup::start(Config::builder().build());
     let raw = s.file(
         "lf.eml",
         b"From: a@client.test\nTo: b@mx.test\nSubject: s\n\nbare LF\nbare CR\rCRLF\r\n.dot\n\
@@ -251,7 +208,7 @@ no final line end",
 #[test]
 fn a_world_writable_config_file_or_directory_is_refused_before_password_command_runs() {
     use std::os::unix::fs::PermissionsExt;
-    let s = setup();
+    let s = Setup::start(Config::builder().build());
     let marker = s.dir.path().join("password_command_ran");
     let dir = s.dir.path().join("conf");
     std::fs::create_dir(&dir).unwrap();
@@ -449,7 +406,7 @@ fn server_text_is_inert_in_errors_transcripts_and_probe() {
 #[test]
 fn size_counts_the_bytes_actually_sent_from_the_queue_and_direct() {
     use std::net::{IpAddr, Ipv4Addr};
-    let s = setup();
+    let s = Setup::start(Config::builder().build());
     let cfg = s.dir.path().join("config.toml");
     std::fs::write(
         &cfg,

@@ -1,35 +1,23 @@
 //! `postel sendmail --queue`, `postel queue ...` and `postel send --direct`, end to end
 //! against the simulator on loopback.
 
-use std::io::Write;
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use postel_sim::{BlockingSimulator, Config};
 
+use common::{run, text, BIN};
+
 fn postel(args: &[&str], env: &[(&str, &Path)], stdin: &[u8]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_postel"));
-    cmd.args(args)
-        .env_remove("POSTEL_ACCOUNT")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("POSTEL_ACCOUNT");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("postel runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin)
-        .expect("stdin written");
-    child.wait_with_output().expect("postel finishes")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    run(cmd, Some(stdin))
 }
 
 fn free_port(ip: &str) -> u16 {

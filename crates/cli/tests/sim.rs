@@ -1,37 +1,16 @@
 //! End to end: the built `postel` binary against postel-sim on loopback.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use postel_sim::fault::Fault;
-use postel_sim::{BlockingSimulator, Config};
+use postel_sim::Config;
 
-const BIN: &str = env!("CARGO_BIN_EXE_postel");
-
-struct Setup {
-    sim: BlockingSimulator,
-    dir: tempfile::TempDir,
-    ca: PathBuf,
-}
-
-fn setup(config: Config) -> Setup {
-    let sim = BlockingSimulator::start(config).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
-    Setup { sim, dir, ca }
-}
-
-fn with_user() -> Setup {
-    setup(
-        Config::builder()
-            .user("alice", "s3cret-pw")
-            .require_auth(true)
-            .build(),
-    )
-}
+use common::{assert_code, run, text, Setup, BIN};
 
 impl Setup {
     fn server(&self) -> String {
@@ -74,25 +53,6 @@ impl Setup {
     }
 }
 
-fn run(mut c: Command, stdin: Option<&[u8]>) -> Output {
-    c.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input).unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// The message after the `Date:` and `Message-ID:` fields that `sendmail` and
 /// `send --raw` put first when the message lacks them (each checked here).
 #[track_caller]
@@ -112,20 +72,9 @@ fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
-#[track_caller]
-fn assert_code(o: &Output, want: i32) {
-    assert_eq!(
-        code(o),
-        want,
-        "stdout:\n{}\nstderr:\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-}
-
 #[test]
 fn send_composes_a_message_with_attachment_over_starttls_and_auth() {
-    let s = with_user();
+    let s = Setup::with_alice();
     let file = s.dir.path().join("notes.txt");
     std::fs::write(&file, "attached bytes\n").unwrap();
     let o = s.send(
@@ -195,7 +144,7 @@ fn send_composes_a_message_with_attachment_over_starttls_and_auth() {
 
 #[test]
 fn json_lists_accepted_and_refused_recipients_and_exit_is_67() {
-    let s = with_user();
+    let s = Setup::with_alice();
     s.sim.set_faults(vec![Fault::refuse_recipient(
         "nobody@mx.test",
         550,
@@ -227,7 +176,7 @@ fn json_lists_accepted_and_refused_recipients_and_exit_is_67() {
 
 #[test]
 fn a_temporary_refusal_of_every_recipient_exits_75_and_a_permanent_one_67() {
-    let s = with_user();
+    let s = Setup::with_alice();
     s.sim.set_faults(vec![
         Fault::refuse_recipient("busy@mx.test", 450, "4.2.1 Mailbox busy"),
         Fault::refuse_recipient("gone@mx.test", 550, "5.1.1 No such user"),
@@ -285,7 +234,7 @@ fn nothing_listening_is_a_temporary_failure() {
 
 #[test]
 fn an_untrusted_certificate_is_a_permanent_failure_and_nothing_is_sent() {
-    let s = with_user();
+    let s = Setup::with_alice();
     let o = run(
         {
             let mut c = Command::new(BIN);
@@ -307,7 +256,7 @@ fn an_untrusted_certificate_is_a_permanent_failure_and_nothing_is_sent() {
 
 #[test]
 fn transcript_redacts_credentials() {
-    let s = with_user();
+    let s = Setup::with_alice();
     let o = s.send(
         &[
             "--from",
@@ -332,7 +281,7 @@ fn transcript_redacts_credentials() {
 
 #[test]
 fn several_raw_messages_go_over_one_connection_with_envelopes_from_headers() {
-    let s = with_user();
+    let s = Setup::with_alice();
     let a = s.dir.path().join("a.eml");
     let b = s.dir.path().join("b.eml");
     std::fs::write(
@@ -377,7 +326,7 @@ fn several_raw_messages_go_over_one_connection_with_envelopes_from_headers() {
 
 #[test]
 fn raw_from_stdin_with_an_explicit_envelope() {
-    let s = with_user();
+    let s = Setup::with_alice();
     let o = s.send(
         &[
             "--raw",
@@ -398,7 +347,7 @@ fn raw_from_stdin_with_an_explicit_envelope() {
 
 #[test]
 fn the_account_from_the_config_file_is_used() {
-    let s = with_user();
+    let s = Setup::with_alice();
     let cfg = s.config("from = \"Me <me@client.test>\"\n");
     let mut c = Command::new(BIN);
     c.arg("--config")
@@ -423,7 +372,7 @@ fn the_account_from_the_config_file_is_used() {
 #[test]
 fn a_readable_config_file_with_a_literal_password_is_refused_with_78() {
     use std::os::unix::fs::PermissionsExt;
-    let s = with_user();
+    let s = Setup::with_alice();
     let path = s.dir.path().join("leaky.toml");
     std::fs::write(
         &path,
@@ -474,7 +423,7 @@ fn a_readable_config_file_with_a_literal_password_is_refused_with_78() {
 
 #[test]
 fn a_wrong_password_command_is_a_config_error() {
-    let s = with_user();
+    let s = Setup::with_alice();
     let mut c = Command::new(BIN);
     c.args([
         "send",
@@ -511,7 +460,7 @@ fn there_is_no_plain_password_flag() {
 /// cron: `printf 'To: a@x\nSubject: s\n\nbody\n' | sendmail -t`, bare LF, Bcc removed.
 #[test]
 fn sendmail_t_from_a_cron_style_pipe_delivers_crlf_without_bcc() {
-    let s = with_user();
+    let s = Setup::with_alice();
     let cfg = s.config("from = \"cron@client.test\"\n");
     let mut c = Command::new(BIN);
     c.args(["sendmail", "-t"])
@@ -537,7 +486,7 @@ fn sendmail_t_from_a_cron_style_pipe_delivers_crlf_without_bcc() {
 /// is the login name at this host, as Postfix's and msmtp's sendmail make it.
 #[test]
 fn sendmail_without_any_sender_uses_login_at_host() {
-    let s = with_user();
+    let s = Setup::with_alice();
     let cfg = s.config("");
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     let host = host.trim().trim_end_matches('.');
@@ -574,7 +523,7 @@ fn sendmail_without_any_sender_uses_login_at_host() {
 
 #[test]
 fn sendmail_through_a_link_named_sendmail_with_arguments_and_f() {
-    let s = with_user();
+    let s = Setup::with_alice();
     let cfg = s.config("");
     let link = s.dir.path().join("sendmail");
     std::os::unix::fs::symlink(BIN, &link).unwrap();
@@ -606,7 +555,7 @@ fn sendmail_through_a_link_named_sendmail_with_arguments_and_f() {
 
 #[test]
 fn sendmail_without_i_stops_at_a_lone_dot_and_refusals_exit_67() {
-    let s = with_user();
+    let s = Setup::with_alice();
     s.sim.set_faults(vec![Fault::refuse_recipient(
         "gone@mx.test",
         550,
@@ -634,7 +583,7 @@ fn sendmail_without_i_stops_at_a_lone_dot_and_refusals_exit_67() {
 
 #[test]
 fn sendmail_with_no_recipients_is_a_usage_error() {
-    let s = with_user();
+    let s = Setup::with_alice();
     let cfg = s.config("from = \"me@client.test\"\n");
     let mut c = Command::new(BIN);
     c.args(["sendmail"])
@@ -646,7 +595,7 @@ fn sendmail_with_no_recipients_is_a_usage_error() {
 
 #[test]
 fn probe_shows_tls_chain_and_auth_of_the_simulator() {
-    let s = setup(Config::builder().require_tls_for_auth(true).build());
+    let s = Setup::start(Config::builder().require_tls_for_auth(true).build());
     let mut c = Command::new(BIN);
     c.args(["probe", &s.server(), "--json", "--ca-file"])
         .arg(&s.ca);
@@ -737,7 +686,7 @@ fn completions_and_man_page_come_from_the_definitions() {
 
 #[test]
 fn sendmail_v_prints_the_redacted_session_on_stderr() {
-    let s = with_user();
+    let s = Setup::with_alice();
     let cfg = s.config("from = \"me@client.test\"\n");
     let mut c = Command::new(BIN);
     c.args(["sendmail", "-v", "-i", "x@mx.test"])
@@ -837,7 +786,7 @@ fn postel_sim_prints_messages_as_they_arrive_and_stops_on_ctrl_c() {
 /// its own headers (an unqualified `To: root`) and bare LF line ends.
 #[test]
 fn sendmail_as_debian_cron_calls_it() {
-    let s = with_user();
+    let s = Setup::with_alice();
     let cfg = s.config("from = \"cron@client.test\"\n");
     let mut c = Command::new(BIN);
     c.args([
@@ -863,7 +812,7 @@ fn sendmail_as_debian_cron_calls_it() {
 /// server as MAIL and RCPT parameters; REQUIRETLS fails before MAIL where it is not offered.
 #[test]
 fn dsn_requests_reach_the_server_from_send_and_sendmail() {
-    let s = with_user();
+    let s = Setup::with_alice();
     let o = s.send(
         &[
             "--from",
