@@ -5,12 +5,12 @@ use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use ouroboros::self_referencing;
-use postel_proto::{BodyType, Capabilities, Client as Core, Extension};
+use postel_proto::{Capabilities, Client as Core, Extension};
 
 use crate::builder::{nonce, ClientBuilder, Settings, TlsMode};
 use crate::deferred::Deferred;
 use crate::drive::{self, Collector, Stop, Wire};
-use crate::envelope::{is_eight_bit, normalized_len, Envelope};
+use crate::envelope::Envelope;
 use crate::error::Error;
 use crate::message::Sendable;
 use crate::report::SendReport;
@@ -344,13 +344,7 @@ impl Client {
     /// `SIZE=` and `BODY=8BITMIME` are set from the bytes. Recipients past the server's
     /// limit per transaction get it in further transactions, each recipient once.
     pub fn send_bytes(&mut self, envelope: &Envelope, message: &[u8]) -> Result<SendReport, Error> {
-        // A bare CR in a header would become a new header field on the wire; NUL is not text.
-        postel_mime::check_raw(message)?;
-        let mut envelope = envelope.clone();
-        envelope.size = Some(normalized_len(message));
-        if is_eight_bit(message) {
-            envelope.body = BodyType::EightBitMime;
-        }
+        let envelope = envelope.for_bytes(message)?;
         let mut body = message;
         let first = self.transact(&envelope, &mut body);
         self.send_deferred(&envelope, first, |c, next| {

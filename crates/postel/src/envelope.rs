@@ -2,6 +2,8 @@
 
 use postel_proto::{BodyType, Notify, Recipient, Ret};
 
+use crate::error::Error;
+
 /// Who the message is from and to, as `MAIL FROM` and `RCPT TO` say it (RFC 5321 §2.3.1);
 /// not the `From:`/`To:` headers. Owned, so it can outlive the call that made it.
 ///
@@ -158,9 +160,25 @@ impl Envelope {
     }
 }
 
+impl Envelope {
+    /// This envelope for the whole message `bytes`: `SIZE=` and `BODY=8BITMIME` set from
+    /// them. Refused first when the bytes break the raw-message rules
+    /// ([`postel_mime::check_raw`]: a bare CR in a header would become a new header field
+    /// on the wire; NUL is not text).
+    pub(crate) fn for_bytes(&self, bytes: &[u8]) -> Result<Envelope, Error> {
+        postel_mime::check_raw(bytes)?;
+        let mut envelope = self.clone();
+        envelope.size = Some(normalized_len(bytes));
+        if is_eight_bit(bytes) {
+            envelope.body = BodyType::EightBitMime;
+        }
+        Ok(envelope)
+    }
+}
+
 /// The size `bytes` will have on the wire after the core's CRLF normalization (bare CR
 /// or LF become CRLF, a final line end is added to a non-empty message): exact `SIZE=`.
-pub(crate) fn normalized_len(bytes: &[u8]) -> u64 {
+fn normalized_len(bytes: &[u8]) -> u64 {
     let mut n = 0u64;
     let mut i = 0;
     while i < bytes.len() {
@@ -183,6 +201,6 @@ pub(crate) fn normalized_len(bytes: &[u8]) -> u64 {
 }
 
 /// True when `bytes` hold an octet above 127 (then `BODY=8BITMIME` is needed).
-pub(crate) fn is_eight_bit(bytes: &[u8]) -> bool {
+fn is_eight_bit(bytes: &[u8]) -> bool {
     !bytes.is_ascii()
 }

@@ -3,13 +3,13 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use postel_proto::{BodyType, Capabilities};
+use postel_proto::Capabilities;
 use tokio::io::AsyncRead;
 use tokio::sync::{oneshot, Semaphore};
 
 use crate::builder::{ClientBuilder, Settings};
 use crate::deferred::Deferred;
-use crate::envelope::{is_eight_bit, normalized_len, Envelope};
+use crate::envelope::Envelope;
 use crate::error::Error;
 use crate::message::{describe, encode_options, Sendable};
 use crate::report::SendReport;
@@ -252,13 +252,7 @@ impl Pool {
         message: impl Into<Vec<u8>>,
     ) -> Result<SendReport, Error> {
         let data = message.into();
-        // A bare CR in a header would become a new header field on the wire; NUL is not text.
-        postel_mime::check_raw(&data)?;
-        let mut envelope = envelope.clone();
-        envelope.size = Some(normalized_len(&data));
-        if is_eight_bit(&data) {
-            envelope.body = BodyType::EightBitMime;
-        }
+        let envelope = envelope.for_bytes(&data)?;
         let body = AsyncBody::Bytes {
             data: data.clone(),
             pos: 0,
