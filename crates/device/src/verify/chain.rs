@@ -287,13 +287,12 @@ impl<'a, CipherSuite: TlsCipherSuite> ChainVerifier<'a, CipherSuite> {
                 if rustls_pki_types::alg_id::RSA_ENCRYPTION.as_ref() != key_alg {
                     return Err(VerifyFailure::UnsupportedAlgorithm);
                 }
-                return rsa::verify(true, hash, key, signed, verify.signature).map_err(
-                    |e| match e {
+                return rsa::verify(rsa::Padding::Pss, hash, key, signed, verify.signature)
+                    .map_err(|e| match e {
                         rsa::RsaError::KeySize => VerifyFailure::UnsupportedKeySize,
                         rsa::RsaError::BadKey => VerifyFailure::BadEncoding,
                         rsa::RsaError::BadSignature => VerifyFailure::BadSignature,
-                    },
-                );
+                    });
             }
         }
         Err(VerifyFailure::UnsupportedAlgorithm)

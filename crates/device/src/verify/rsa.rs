@@ -41,7 +41,7 @@ pub(crate) enum RsaError {
 
 /// The signature encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Padding {
+pub(crate) enum Padding {
     /// EMSA-PKCS1-v1_5.
     Pkcs1,
     /// EMSA-PSS with MGF1 of the same hash and a salt as long as the hash.
@@ -106,14 +106,8 @@ impl SignatureVerificationAlgorithm for Rsa {
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), InvalidSignature> {
-        verify(
-            self.padding == Padding::Pss,
-            self.hash,
-            public_key,
-            message,
-            signature,
-        )
-        .map_err(|_| InvalidSignature)
+        verify(self.padding, self.hash, public_key, message, signature)
+            .map_err(|_| InvalidSignature)
     }
 
     fn public_key_alg_id(&self) -> AlgorithmIdentifier {
@@ -165,10 +159,10 @@ fn modulus_bits(modulus: &[u8]) -> usize {
     }
 }
 
-/// Verifies `signature` over `message` with the `RSAPublicKey` `der_key`: PSS if `pss`, else
-/// PKCS#1 v1.5.
+/// Verifies `signature` over `message` with the `RSAPublicKey` `der_key`, encoded with
+/// `padding`.
 pub(crate) fn verify(
-    pss: bool,
+    padding: Padding,
     hash: Hash,
     der_key: &[u8],
     message: &[u8],
@@ -181,10 +175,9 @@ pub(crate) fn verify(
     public_operation(&key, signature, em)?;
     let mut digest = [0u8; MAX_DIGEST];
     let m_hash = hash.digest(&[message], &mut digest);
-    let ok = if pss {
-        pss_verify(hash, m_hash, em, modulus_bits(key.modulus) - 1)
-    } else {
-        pkcs1_verify(hash, m_hash, em)
+    let ok = match padding {
+        Padding::Pss => pss_verify(hash, m_hash, em, modulus_bits(key.modulus) - 1),
+        Padding::Pkcs1 => pkcs1_verify(hash, m_hash, em),
     };
     if ok {
         Ok(())
