@@ -4,11 +4,13 @@
 //! exact DATA bytes). Without aiosmtpd a test prints a loud SKIP, or panics when CI=true
 //! or POSTEL_REQUIRE_SERVERS=1 (scripts/test.sh).
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_postel");
+use common::{assert_code, run, BIN};
 
 /// A running aiosmtpd (killed on drop) and the folder it stores messages in.
 struct Aiosmtpd {
@@ -115,23 +117,10 @@ fn start(flags: &[&str]) -> Option<Aiosmtpd> {
 }
 
 fn send(s: &Aiosmtpd, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(["send", "--server", &s.server(), "--tls", "none"])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-#[track_caller]
-fn assert_code(o: &Output, want: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(want),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let mut c = Command::new(BIN);
+    c.args(["send", "--server", &s.server(), "--tls", "none"])
+        .args(args);
+    run(c, None)
 }
 
 #[test]

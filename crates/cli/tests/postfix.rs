@@ -2,12 +2,13 @@
 //! docs/testing-postfix.md). Reads only POSTEL_POSTFIX_* variables; without them it prints
 //! a loud SKIP, or panics when CI is set or POSTEL_REQUIRE_SERVERS=1.
 
-use std::io::Write;
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_postel");
+use common::{assert_code, run, BIN};
 
 fn env(name: &str) -> String {
     std::env::var(format!("POSTEL_POSTFIX_{name}"))
@@ -32,32 +33,6 @@ fn token(tag: &str) -> String {
         .unwrap()
         .as_nanos();
     format!("postel-cli-{tag}-{}-{nanos}", std::process::id())
-}
-
-fn run(mut c: Command, stdin: Option<&[u8]>) -> Output {
-    c.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    if let Some(i) = stdin {
-        child.stdin.take().unwrap().write_all(i).unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
-
-#[track_caller]
-fn assert_code(o: &Output, want: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(want),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 /// The delivered file holding `token`, waiting for Postfix's local delivery.
