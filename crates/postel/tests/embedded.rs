@@ -287,6 +287,25 @@ fn the_blocking_loop_cuts_off_a_tarpit_greeting_at_its_timeout() {
     assert!(sent < 39, "the whole greeting went out ({sent} bytes)");
 }
 
+/// The async loop over a tokio connection to `addr` gives up at the greeting timeout
+/// (400 ms), on tokio's timer.
+async fn greeting_times_out_on_tokios_timer(addr: std::net::SocketAddr) {
+    let deadline = Deadline::new(TokioClock::new());
+    let mut io = FromTokio::new(tokio::net::TcpStream::connect(addr).await.unwrap());
+    let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
+    let mut client = Client::new(short_greeting_config(), &mut rx, &mut tx).unwrap();
+    let started = tokio::time::Instant::now();
+    let mut nothing: &[u8] = &[];
+    let got = asynch::run(&mut client, &mut io, &mut nothing, &deadline, |_| {}).await;
+    let took = started.elapsed();
+    assert!(
+        matches!(got, Err(DriveError::Timeout(postel::Step::Greeting))),
+        "{got:?}"
+    );
+    assert!(took >= Duration::from_millis(400), "{took:?}");
+    assert!(took < Duration::from_millis(1_500), "{took:?}");
+}
+
 #[test]
 fn the_async_loop_cuts_off_a_tarpit_and_a_silent_server_on_tokios_timer() {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -294,42 +313,12 @@ fn the_async_loop_cuts_off_a_tarpit_and_a_silent_server_on_tokios_timer() {
         .build()
         .unwrap();
     let (addr, server) = tarpit(Duration::from_millis(50));
-    rt.block_on(async {
-        let deadline = Deadline::new(TokioClock::new());
-        let mut io = FromTokio::new(tokio::net::TcpStream::connect(addr).await.unwrap());
-        let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
-        let mut client = Client::new(short_greeting_config(), &mut rx, &mut tx).unwrap();
-        let started = tokio::time::Instant::now();
-        let mut nothing: &[u8] = &[];
-        let got = asynch::run(&mut client, &mut io, &mut nothing, &deadline, |_| {}).await;
-        let took = started.elapsed();
-        assert!(
-            matches!(got, Err(DriveError::Timeout(postel::Step::Greeting))),
-            "{got:?}"
-        );
-        assert!(took >= Duration::from_millis(400), "{took:?}");
-        assert!(took < Duration::from_millis(1_500), "{took:?}");
-    });
+    rt.block_on(greeting_times_out_on_tokios_timer(addr));
     server.join().unwrap();
 
     // A server that accepts and says nothing: the read itself is abandoned at the deadline.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    rt.block_on(async {
-        let deadline = Deadline::new(TokioClock::new());
-        let mut io = FromTokio::new(tokio::net::TcpStream::connect(addr).await.unwrap());
-        let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
-        let mut client = Client::new(short_greeting_config(), &mut rx, &mut tx).unwrap();
-        let started = tokio::time::Instant::now();
-        let mut nothing: &[u8] = &[];
-        let got = asynch::run(&mut client, &mut io, &mut nothing, &deadline, |_| {}).await;
-        let took = started.elapsed();
-        assert!(
-            matches!(got, Err(DriveError::Timeout(postel::Step::Greeting))),
-            "{got:?}"
-        );
-        assert!(took >= Duration::from_millis(400), "{took:?}");
-        assert!(took < Duration::from_millis(1_500), "{took:?}");
-    });
+    rt.block_on(greeting_times_out_on_tokios_timer(addr));
     drop(listener);
 }
