@@ -17,17 +17,10 @@ use common::{assert_code, run, text, Setup, BIN};
 impl Setup {
     /// A config file with one default account `sim` for the simulator, plus `extra` keys.
     fn config(&self, extra: &str) -> PathBuf {
-        let path = self.dir.path().join("config.toml");
-        std::fs::write(
-            &path,
-            format!(
-                "default = \"sim\"\n[accounts.sim]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"starttls\"\nca_file = {:?}\nuser = \"alice\"\npassword_env = \"PW\"\nhelo = \"client.test\"\nfrom = \"me@client.test\"\n{extra}",
-                self.sim.addr().port(),
-                self.ca.display().to_string()
-            ),
-        )
-        .unwrap();
-        path
+        self.account_config(&format!(
+            "user = \"alice\"\npassword_env = \"PW\"\nhelo = \"client.test\"\n\
+             from = \"me@client.test\"\n{extra}"
+        ))
     }
 
     /// `postel ARGS` with the config file `cfg` and the password in the environment.

@@ -72,18 +72,9 @@ impl Setup {
 
     /// A config file whose default account "sim" logs in to the simulator as alice.
     fn config(&self) -> String {
-        let path = self.dir.path().join("config.toml");
-        std::fs::write(
-            &path,
-            format!(
-                "default = \"sim\"\n[accounts.sim]\nhost = \"127.0.0.1\"\nport = {}\n\
-                 tls = \"starttls\"\nca_file = {:?}\nuser = \"alice\"\npassword_env = \"PW\"\n\
-                 from = \"alice@client.test\"\n",
-                self.sim.addr().port(),
-                self.ca()
-            ),
-        )
-        .unwrap();
+        let path = self.account_config(
+            "user = \"alice\"\npassword_env = \"PW\"\nfrom = \"alice@client.test\"\n",
+        );
         path.to_str().unwrap().to_owned()
     }
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -24,20 +25,14 @@ impl Setup {
         run(c, stdin)
     }
 
-    /// `postel sendmail` plus `args`, through a config file for the simulator.
+    /// A config file whose default account `sim` is the simulator, without a login.
+    fn config(&self) -> PathBuf {
+        self.account_config("helo = \"client.test\"\nfrom = \"me@client.test\"\n")
+    }
+
+    /// `postel sendmail` plus `args`, through [`Setup::config`].
     fn sendmail(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let cfg = self.dir.path().join("config.toml");
-        std::fs::write(
-            &cfg,
-            format!(
-                "default = \"sim\"\n[accounts.sim]\nhost = \"127.0.0.1\"\nport = {}\n\
-                 tls = \"starttls\"\nca_file = {:?}\nhelo = \"client.test\"\n\
-                 from = \"me@client.test\"\n",
-                self.sim.addr().port(),
-                self.ca.display().to_string()
-            ),
-        )
-        .unwrap();
+        let cfg = self.config();
         let mut c = Command::new(BIN);
         c.arg("sendmail").args(args).env("POSTEL_CONFIG", &cfg);
         run(c, Some(stdin))
@@ -407,18 +402,7 @@ fn server_text_is_inert_in_errors_transcripts_and_probe() {
 fn size_counts_the_bytes_actually_sent_from_the_queue_and_direct() {
     use std::net::{IpAddr, Ipv4Addr};
     let s = Setup::start(Config::builder().build());
-    let cfg = s.dir.path().join("config.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "default = \"sim\"\n[accounts.sim]\nhost = \"127.0.0.1\"\nport = {}\n\
-             tls = \"starttls\"\nca_file = {:?}\nhelo = \"client.test\"\n\
-             from = \"me@client.test\"\n",
-            s.sim.addr().port(),
-            s.ca.display().to_string()
-        ),
-    )
-    .unwrap();
+    let cfg = s.config();
     let q = s.dir.path().join("queue");
     let q = q.to_str().unwrap();
     let mut c = Command::new(BIN);

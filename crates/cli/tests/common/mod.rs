@@ -37,6 +37,23 @@ impl Setup {
                 .build(),
         )
     }
+
+    /// Writes `config.toml`: a default account `sim` for the simulator over STARTTLS with
+    /// its CA, then the lines `keys`. Returns its path.
+    pub fn account_config(&self, keys: &str) -> PathBuf {
+        let path = self.dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "default = \"sim\"\n[accounts.sim]\nhost = \"127.0.0.1\"\nport = {}\n\
+                 tls = \"starttls\"\nca_file = {:?}\n{keys}",
+                self.sim.addr().port(),
+                self.ca.display().to_string()
+            ),
+        )
+        .unwrap();
+        path
+    }
 }
 
 /// Runs `c` with `stdin` piped in (or /dev/null) and collects its output.
