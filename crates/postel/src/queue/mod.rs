@@ -391,19 +391,18 @@ impl Queue {
         };
         let wrong = if !meta.is_file() {
             Some("the message file is not a file".to_owned())
-        } else if meta.len() == 0 || rec.size.is_some_and(|n| n != meta.len()) {
-            Some(format!(
-                "the message file has {} bytes, {} were queued",
-                meta.len(),
-                rec.size.map_or("more".to_owned(), |n| n.to_string())
-            ))
         } else {
-            None
+            wrong_size(&rec, meta.len())
         };
         match wrong {
             Some(reason) => Err(QueueError::Corrupt { path, reason }),
             None => Ok(rec),
         }
+    }
+
+    /// Where the message file of `id` is.
+    pub(crate) fn eml(&self, id: &str) -> PathBuf {
+        self.layout.eml(id)
     }
 
     /// Moves a corrupt message's files to `corrupt/` under its claim; `None` when
@@ -617,6 +616,17 @@ impl Queue {
         writeln!(f, "{line}").map_err(io_err(&path))?;
         f.sync_all().map_err(io_err(&path))
     }
+}
+
+/// Why a message file of `len` bytes is not the one queued as `rec` (empty, or another
+/// length than recorded); `None` when it can be.
+fn wrong_size(rec: &Record, len: u64) -> Option<String> {
+    (len == 0 || rec.size.is_some_and(|n| n != len)).then(|| {
+        format!(
+            "the message file has {len} bytes, {} were queued",
+            rec.size.map_or("more".to_owned(), |n| n.to_string())
+        )
+    })
 }
 
 /// Ids are ours: `[0-9a-f-]`, so a user-given id can never name another path.

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use crate::{Client, Envelope, Error, SendReport};
 
-use super::{now_secs, Backoff, Claimed, CorruptRecord, Queue, QueueError, Record, Status};
+use super::{
+    now_secs, wrong_size, Backoff, Claimed, CorruptRecord, Queue, QueueError, Record, Status,
+};
 
 /// What became of one recipient in one attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -403,17 +405,15 @@ impl<D: Deliver> Worker<D> {
             return self.conclude(claimed, summary);
         }
         let message = match self.queue.message(&rec.id) {
-            Ok(m) if m.is_empty() || rec.size.is_some_and(|n| n != m.len() as u64) => {
-                return Err(QueueError::Corrupt {
-                    path: self.queue.dir().join("msg").join(format!("{}.eml", rec.id)),
-                    reason: format!(
-                        "the message file has {} bytes, {} were queued",
-                        m.len(),
-                        rec.size.map_or("more".to_owned(), |n| n.to_string())
-                    ),
-                });
-            }
-            Ok(m) => m,
+            Ok(m) => match wrong_size(rec, m.len() as u64) {
+                Some(reason) => {
+                    return Err(QueueError::Corrupt {
+                        path: self.queue.eml(&rec.id),
+                        reason,
+                    })
+                }
+                None => m,
+            },
             Err(QueueError::NotFound(_)) => {
                 // Only a damaged disk or a hand-made deletion gets here (the body is
                 // committed before the record): tell the sender instead of retrying forever.
@@ -430,7 +430,7 @@ impl<D: Deliver> Worker<D> {
             }
             Err(QueueError::Io { source, .. }) => {
                 return Err(QueueError::Corrupt {
-                    path: self.queue.dir().join("msg").join(format!("{}.eml", rec.id)),
+                    path: self.queue.eml(&rec.id),
                     reason: format!("the message file cannot be read: {source}"),
                 });
             }
