@@ -211,7 +211,7 @@ pub fn client(
         b = b.ca_file(ca.clone());
     }
     if let Some(t) = timeout {
-        b = b.connect_timeout(t).timeouts(every_wait(t));
+        b = b.connect_timeout(t).timeouts(Timeouts::all(t));
     }
     if let Some(h) = args.helo.clone().or(acc_helo) {
         b = b.ehlo_name(h);
@@ -273,20 +273,6 @@ pub fn client(
             set_headers: (acc_date, acc_msgid),
         },
     ))
-}
-
-/// RFC 5321's timeouts with every wait (and the TLS handshake) bounded by `t` instead.
-fn every_wait(t: Duration) -> Timeouts {
-    Timeouts {
-        greeting: t,
-        mail: t,
-        rcpt: t,
-        data_init: t,
-        data_block: t,
-        data_end: t,
-        command: t,
-        tls_handshake: t,
-    }
 }
 
 #[cfg(test)]

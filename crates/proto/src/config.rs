@@ -43,6 +43,21 @@ pub struct Timeouts {
 }
 
 impl Timeouts {
+    /// Every wait, and the TLS handshake, bounded by `t` (a short test bound, a command's
+    /// `--timeout`, a device's tarpit test).
+    pub const fn all(t: Duration) -> Timeouts {
+        Timeouts {
+            greeting: t,
+            mail: t,
+            rcpt: t,
+            data_init: t,
+            data_block: t,
+            data_end: t,
+            command: t,
+            tls_handshake: t,
+        }
+    }
+
     /// The RFC 5321 §4.5.3.2 values.
     pub const RFC5321: Timeouts = Timeouts {
         greeting: Duration::from_secs(300),

@@ -17,20 +17,6 @@ use futures_executor::block_on;
 use postel_proto::drive::{asynch, blocking, Deadline, DriveError, Stop, Timed, TimedError};
 use postel_proto::{Client, Config, Envelope, Recipient, Step, Timeouts, TlsMode};
 
-/// Every timeout `t`.
-fn timeouts(t: Duration) -> Timeouts {
-    Timeouts {
-        greeting: t,
-        mail: t,
-        rcpt: t,
-        data_init: t,
-        data_block: t,
-        data_end: t,
-        command: t,
-        tls_handshake: t,
-    }
-}
-
 fn config(t: Timeouts) -> Config<'static> {
     let mut c = Config::new("client.test");
     c.tls = TlsMode::Disabled;
@@ -133,8 +119,12 @@ fn a_greeting_dribbled_past_its_timeout_is_a_greeting_timeout() {
     let clock = FakeClock::new(0, 1);
     let deadline = Deadline::new(&clock);
     let (mut rx, mut tx) = ([0u8; 512], [0u8; 512]);
-    let mut client =
-        Client::new(config(timeouts(Duration::from_secs(1))), &mut rx, &mut tx).unwrap();
+    let mut client = Client::new(
+        config(Timeouts::all(Duration::from_secs(1))),
+        &mut rx,
+        &mut tx,
+    )
+    .unwrap();
     let mut io = Slow::new(&clock, 100);
     let mut nothing: &[u8] = &[];
     let got = blocking::run(&mut client, &mut io, &mut nothing, &deadline, |_| {});
@@ -152,8 +142,12 @@ fn the_async_loop_cuts_off_a_dribbled_greeting_too() {
     let clock = FakeClock::new(0, 1);
     let deadline = Deadline::new(&clock);
     let (mut rx, mut tx) = ([0u8; 512], [0u8; 512]);
-    let mut client =
-        Client::new(config(timeouts(Duration::from_secs(1))), &mut rx, &mut tx).unwrap();
+    let mut client = Client::new(
+        config(Timeouts::all(Duration::from_secs(1))),
+        &mut rx,
+        &mut tx,
+    )
+    .unwrap();
     let mut io = Slow::new(&clock, 100);
     let mut nothing: &[u8] = &[];
     let got = block_on(asynch::run(
@@ -206,7 +200,7 @@ fn each_step_has_its_own_wait_so_a_slow_session_within_every_timeout_passes() {
         let clock = FakeClock::new(5_000, 1);
         let deadline = Deadline::new(&clock);
         let mut io = Slow::new(&clock, 20);
-        let mut t = timeouts(Duration::from_secs(1));
+        let mut t = Timeouts::all(Duration::from_secs(1));
         t.command = Duration::from_secs(2); // the EHLO reply is longer
         session(t, &mut io, &deadline, asynchronous);
         let elapsed = clock.now() - 5_000;
@@ -226,7 +220,7 @@ fn pipelined_replies_each_get_their_own_wait() {
         let clock = FakeClock::new(0, 1);
         let deadline = Deadline::new(&clock);
         let mut io = Slow::new(&clock, 72);
-        let mut t = timeouts(Duration::from_secs(5));
+        let mut t = Timeouts::all(Duration::from_secs(5));
         t.mail = Duration::from_secs(1);
         t.rcpt = Duration::from_secs(1);
         session(t, &mut io, &deadline, asynchronous);
@@ -240,7 +234,12 @@ fn a_zero_timeout_is_no_limit() {
         let clock = FakeClock::new(5_000, 1);
         let deadline = Deadline::new(&clock);
         let mut io = Slow::new(&clock, 1_000);
-        session(timeouts(Duration::ZERO), &mut io, &deadline, asynchronous);
+        session(
+            Timeouts::all(Duration::ZERO),
+            &mut io,
+            &deadline,
+            asynchronous,
+        );
         assert_eq!(clock.now() - 5_000, io.reads as u64 * 1_000);
         assert!(io.reads > 100, "{} reads", io.reads);
         assert_eq!(clock.sleep_targets(), Vec::<u64>::new());
@@ -289,7 +288,7 @@ impl WriteReady for Stuck<'_> {
 fn a_write_that_never_becomes_ready_times_out_at_its_step() {
     let clock = FakeClock::new(100, 1);
     let deadline = Deadline::new(&clock);
-    let mut t = timeouts(Duration::from_secs(300));
+    let mut t = Timeouts::all(Duration::from_secs(300));
     t.command = Duration::from_secs(7);
     let (mut rx, mut tx) = ([0u8; 512], [0u8; 512]);
     let mut client = Client::new(config(t), &mut rx, &mut tx).unwrap();
@@ -338,7 +337,7 @@ impl embedded_io_async::Write for StuckAsync<'_> {
 fn the_async_loop_gives_up_on_a_write_that_never_completes() {
     let clock = FakeClock::new(100, 1);
     let deadline = Deadline::new(&clock);
-    let mut t = timeouts(Duration::from_secs(300));
+    let mut t = Timeouts::all(Duration::from_secs(300));
     t.command = Duration::from_secs(7);
     let (mut rx, mut tx) = ([0u8; 512], [0u8; 512]);
     let mut client = Client::new(config(t), &mut rx, &mut tx).unwrap();
@@ -385,7 +384,7 @@ impl embedded_io_async::Write for Silent {
 fn the_async_loop_gives_up_on_a_silent_server_at_the_greeting_timeout() {
     let clock = FakeClock::new(0, 1);
     let deadline = Deadline::new(&clock);
-    let mut t = timeouts(Duration::from_secs(300));
+    let mut t = Timeouts::all(Duration::from_secs(300));
     t.greeting = Duration::from_secs(30);
     let (mut rx, mut tx) = ([0u8; 512], [0u8; 512]);
     let mut client = Client::new(config(t), &mut rx, &mut tx).unwrap();
@@ -546,8 +545,12 @@ fn a_record_dribbled_under_a_layer_is_cut_off_inside_the_record() {
     let clock = FakeClock::new(0, 1);
     let deadline = Deadline::new(&clock);
     let (mut rx, mut tx) = ([0u8; 512], [0u8; 512]);
-    let mut client =
-        Client::new(config(timeouts(Duration::from_secs(1))), &mut rx, &mut tx).unwrap();
+    let mut client = Client::new(
+        config(Timeouts::all(Duration::from_secs(1))),
+        &mut rx,
+        &mut tx,
+    )
+    .unwrap();
     let mut io = Records {
         inner: Timed::new(
             Trickle {

@@ -92,7 +92,7 @@ impl<'a> Sessions<'a> {
         let mut config = Config::new(config::EHLO);
         config.tls = mode();
         if let Some(ms) = config::STEP_TIMEOUT_MS {
-            config.timeouts = same_timeouts(Duration::from_millis(ms));
+            config.timeouts = Timeouts::all(Duration::from_millis(ms));
         }
         let recipients = [Recipient::new(config::TO)];
         let mut envelope = Envelope::new(config::FROM, &recipients);
@@ -126,20 +126,6 @@ impl<'a> Sessions<'a> {
     #[cfg(feature = "tls")]
     pub fn verify_failure(&self) -> Option<postel_device::verify::VerifyFailure> {
         self.tls.last_failure()
-    }
-}
-
-/// Every step bounded by `d`.
-fn same_timeouts(d: Duration) -> Timeouts {
-    Timeouts {
-        greeting: d,
-        mail: d,
-        rcpt: d,
-        data_init: d,
-        data_block: d,
-        data_end: d,
-        command: d,
-        tls_handshake: d,
     }
 }
 
