@@ -202,23 +202,13 @@ fn utc_now() -> String {
 }
 
 fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Days since 1970-01-01 to a civil date (the proleptic Gregorian calendar).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
+    // Out of postel-mime's years 1900-9999 only with a broken clock: show the epoch then.
+    let at = i64::try_from(secs)
+        .ok()
+        .and_then(|s| postel_mime::DateTime::from_unix(s, 0).ok());
+    at.map_or_else(
+        || "1970-01-01T00:00:00Z".to_owned(),
+        |t| t.rfc3339_utc().to_string(),
     )
 }
 

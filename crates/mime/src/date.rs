@@ -70,6 +70,29 @@ impl DateTime {
     pub fn offset_minutes(&self) -> i16 {
         self.offset_minutes
     }
+
+    /// The instant in UTC as RFC 3339 `YYYY-MM-DDTHH:MM:SSZ` (for logs), whatever the offset.
+    pub fn rfc3339_utc(&self) -> Rfc3339Utc {
+        Rfc3339Utc(self.unix)
+    }
+}
+
+/// [`DateTime::rfc3339_utc`]'s display form.
+#[derive(Clone, Copy, Debug)]
+pub struct Rfc3339Utc(i64);
+
+impl fmt::Display for Rfc3339Utc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (y, m, d) = civil(self.0.div_euclid(86_400));
+        let secs = self.0.rem_euclid(86_400);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    }
 }
 
 /// Days since 1970-01-01 to (year, month 1-12, day 1-31): Hinnant's `civil_from_days`.

@@ -73,7 +73,7 @@ mod utf8;
 
 pub use address::{AddrSpec, Address, Mailbox};
 pub use content_type::ContentType;
-pub use date::DateTime;
+pub use date::{DateTime, Rfc3339Utc};
 pub use encoder::{EncodeOptions, Encoder, CHUNK};
 pub use encoding::TransferEncoding;
 pub use envelope::Envelope;
