@@ -405,6 +405,9 @@ impl<'a> Encoder<'a> {
             format_args!("{:?}{}{:?}", m.message_id, m.date, m.subject),
             &plain,
         );
+        #[cfg(feature = "dkim")]
+        let mut head = m.dkim.prefix.clone();
+        #[cfg(not(feature = "dkim"))]
         let mut head = Vec::new();
         write_message_headers(m, opts, &mut head)?;
         let mut planner = Planner {

@@ -101,6 +101,9 @@ pub enum Error {
     /// An I/O error from a reader or a file.
     #[cfg(feature = "std")]
     Io(std::io::Error),
+    /// DKIM signing failed (a key, a setting, or a message without `From`).
+    #[cfg(feature = "dkim")]
+    Dkim(crate::dkim::DkimError),
 }
 
 impl fmt::Display for Error {
@@ -159,6 +162,8 @@ impl fmt::Display for Error {
             Error::Source { message } => write!(f, "source failed: {message}"),
             #[cfg(feature = "std")]
             Error::Io(e) => write!(f, "I/O error: {e}"),
+            #[cfg(feature = "dkim")]
+            Error::Dkim(e) => write!(f, "{e}"),
         }
     }
 }
@@ -170,6 +175,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => Some(e),
+            #[cfg(feature = "dkim")]
+            Error::Dkim(e) => Some(e),
             _ => None,
         }
     }

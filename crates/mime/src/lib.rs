@@ -47,6 +47,7 @@
 //!   [`Encoder`], the system clock for `Date` and generated Message-IDs, and `mime_guess`.
 //!   Without it the crate is `no_std` + `alloc`: give a [`DateTime`], and stream bodies
 //!   through [`Source`].
+//! - `dkim` (default; needs `std`): DKIM signing that streams, [`dkim`].
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, clippy::std_instead_of_core)]
@@ -59,6 +60,8 @@ mod address;
 mod base64;
 mod content_type;
 mod date;
+#[cfg(feature = "dkim")]
+pub mod dkim;
 mod encoder;
 mod encoding;
 mod envelope;

@@ -119,6 +119,19 @@ pub struct Message {
     pub(crate) references: Vec<MessageId>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Part,
+    /// DKIM signatures attached by [`crate::dkim::Signer::sign`].
+    #[cfg(feature = "dkim")]
+    pub(crate) dkim: Signed,
+}
+
+/// What signing attached to a [`Message`]: the `DKIM-Signature` fields (folded, CRLF),
+/// the options the signed bytes were encoded with, and spooled one-shot bodies.
+#[cfg(feature = "dkim")]
+#[derive(Debug, Default)]
+pub(crate) struct Signed {
+    pub(crate) prefix: Vec<u8>,
+    pub(crate) opts: Option<EncodeOptions>,
+    pub(crate) spooled: Vec<tempfile::TempPath>,
 }
 
 impl Message {
@@ -167,8 +180,12 @@ impl Message {
 
     /// A pull encoder producing the message's bytes for a server with the capabilities
     /// in `opts`. Memory and file bodies can be encoded any number of times; a streamed
-    /// source only once ([`Error::SourceConsumed`]).
+    /// source only once ([`Error::SourceConsumed`]). A DKIM-signed message is encoded
+    /// with the options it was signed with (7-bit), whatever `opts` says, so the bytes
+    /// are the signed ones.
     pub fn encoder(&mut self, opts: &EncodeOptions) -> Result<Encoder<'_>, Error> {
+        #[cfg(feature = "dkim")]
+        let opts = &self.dkim.opts.unwrap_or(*opts);
         Encoder::for_message(self, opts)
     }
 
@@ -489,6 +506,8 @@ impl MessageBuilder {
             references: self.references,
             headers: self.headers,
             body,
+            #[cfg(feature = "dkim")]
+            dkim: Signed::default(),
         })
     }
 }

@@ -46,6 +46,9 @@ pub struct RawMessage {
     measured: Option<((u64, Option<bool>), bool)>,
     /// For a body measured ahead: the line of its first NUL, if any.
     measured_nul: Option<u64>,
+    /// The file a streamed body comes from ([`RawMessage::from_file`]), to read it again.
+    #[cfg(feature = "std")]
+    path: Option<std::path::PathBuf>,
 }
 
 enum RawBody {
@@ -197,6 +200,8 @@ impl RawMessage {
             keep_bcc: false,
             measured: None,
             measured_nul: None,
+            #[cfg(feature = "std")]
+            path: None,
         })
     }
 
@@ -296,7 +301,42 @@ impl RawMessage {
             }
         }
         m.measured = Some(((total, last), eight_bit));
+        m.path = Some(path.to_path_buf());
         Ok(m)
+    }
+
+    /// Take the body if it is a stream (signing reads it twice).
+    #[cfg(feature = "dkim")]
+    pub(crate) fn take_stream_body(&mut self) -> Option<Box<dyn Source>> {
+        match self.body.take() {
+            Some(RawBody::Stream(s)) => Some(s),
+            other => {
+                self.body = other;
+                None
+            }
+        }
+    }
+
+    /// Put a stream body (back).
+    #[cfg(feature = "dkim")]
+    pub(crate) fn set_stream_body(&mut self, s: Box<dyn Source>) {
+        self.body = Some(RawBody::Stream(s));
+    }
+
+    /// A fresh stream of the body, read again from the file it came from.
+    #[cfg(feature = "dkim")]
+    pub(crate) fn reopen_body(&self) -> Result<Option<Box<dyn Source>>, Error> {
+        let Some(path) = &self.path else {
+            return Ok(None);
+        };
+        let mut again = Self::from_reader(std::fs::File::open(path)?)?;
+        Ok(again.take_stream_body())
+    }
+
+    /// Put already folded lines (a `DKIM-Signature` field this crate made) first.
+    #[cfg(feature = "dkim")]
+    pub(crate) fn prepend_lines(&mut self, lines: Vec<Vec<u8>>) {
+        self.fields.insert(0, lines);
     }
 
     /// Whether the header section has a field named `name` (case-insensitive).
