@@ -37,6 +37,10 @@
 
 mod backoff;
 mod dsn;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod stats;
+mod storage;
 mod store;
 mod worker;
 
@@ -50,11 +54,16 @@ use serde::{Deserialize, Serialize};
 
 pub use backoff::Backoff;
 pub use dsn::{bounce_message, rfc5322_date};
+#[cfg(feature = "postgres")]
+pub use postgres::{PgQueue, MIGRATIONS};
+pub use stats::{QueueStats, RecipientCounts};
+pub use storage::{Pass, Storage};
 pub use worker::{
     Deliver, Outcome, OutcomeSink, Relay, RunSummary, Worker, CONFIG_PROBLEM, GARBLED_ACCEPTANCE,
 };
 
-use store::{Claim, Layout};
+use storage::Hold;
+use store::Layout;
 
 /// What can go wrong with the queue itself (not with sending: that is per recipient).
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +98,14 @@ pub enum QueueError {
     /// No directory for the queue: neither `XDG_STATE_HOME` nor `HOME` is set.
     #[error("no queue directory: set XDG_STATE_HOME or HOME, or configure one")]
     NoDirectory,
+    /// The queue's database failed or cannot be reached (the `postgres` store); retried
+    /// by a worker as a full disk is.
+    #[error("queue database: {0}")]
+    Database(String),
+    /// This worker's claim on the message ran out (its lease expired and another worker
+    /// may have taken it): nothing more is written for it here.
+    #[error("the claim on message {0} was lost (its lease expired)")]
+    LeaseLost(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> QueueError + '_ {
@@ -207,7 +224,7 @@ impl Record {
     /// What [`Queue::add`] guarantees, checked again on a record read back (it may have
     /// been edited by hand): its own id, recipients, addresses without control
     /// characters. Sending a hand-made envelope could inject commands.
-    fn validate(&self, id: &str) -> Result<(), String> {
+    pub(crate) fn validate(&self, id: &str) -> Result<(), String> {
         if self.id != id {
             return Err(format!("its id {:?} is not its file name's", self.id));
         }
@@ -222,7 +239,7 @@ impl Record {
 }
 
 /// No CR, LF or NUL in any address, no empty recipient.
-fn check_addresses<'a>(
+pub(crate) fn check_addresses<'a>(
     from: &'a str,
     to: impl Iterator<Item = &'a str> + Clone,
 ) -> Result<(), String> {
@@ -256,7 +273,8 @@ pub struct Queue {
 pub struct Claimed {
     /// Its record as read under the claim.
     pub record: Record,
-    _claim: Claim,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) hold: Hold,
 }
 
 impl Queue {
@@ -554,7 +572,7 @@ impl Queue {
         match self.show(id) {
             Ok(record) => Ok(Some(Claimed {
                 record,
-                _claim: claim,
+                hold: Hold::File(claim),
             })),
             Err(QueueError::NotFound(_)) => {
                 // Finished by another worker between our listing and our claim.
@@ -596,12 +614,6 @@ impl Queue {
         Ok(())
     }
 
-    /// Appends a line to `failed.log` in the queue directory (fsync'd), besides keeping
-    /// the message held, when no bounce can be sent (the sender was `<>`).
-    pub(crate) fn log_failure(&self, line: &str) -> Result<(), QueueError> {
-        self.log_line("failed.log", line)
-    }
-
     /// Appends `line` to the log file `name` in the queue directory (fsync'd).
     pub(crate) fn log_line(&self, name: &str, line: &str) -> Result<(), QueueError> {
         use std::io::Write;
@@ -620,7 +632,7 @@ impl Queue {
 
 /// Why a message file of `len` bytes is not the one queued as `rec` (empty, or another
 /// length than recorded); `None` when it can be.
-fn wrong_size(rec: &Record, len: u64) -> Option<String> {
+pub(crate) fn wrong_size(rec: &Record, len: u64) -> Option<String> {
     (len == 0 || rec.size.is_some_and(|n| n != len)).then(|| {
         format!(
             "the message file has {len} bytes, {} were queued",
@@ -630,7 +642,7 @@ fn wrong_size(rec: &Record, len: u64) -> Option<String> {
 }
 
 /// Ids are ours: `[0-9a-f-]`, so a user-given id can never name another path.
-fn check_id(id: &str) -> Result<(), QueueError> {
+pub(crate) fn check_id(id: &str) -> Result<(), QueueError> {
     if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
         return Err(QueueError::Invalid(format!("{id:?} is not a queue id")));
     }
@@ -638,7 +650,7 @@ fn check_id(id: &str) -> Result<(), QueueError> {
 }
 
 /// Time-ordered and unique across processes: seconds, nanoseconds, 32 random bits.
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     let t = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

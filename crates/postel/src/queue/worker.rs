@@ -7,7 +7,8 @@ use std::time::Duration;
 use crate::{Client, Envelope, Error, SendReport};
 
 use super::{
-    now_secs, wrong_size, Backoff, Claimed, CorruptRecord, Queue, QueueError, Record, Status,
+    now_secs, wrong_size, Backoff, Claimed, CorruptRecord, Pass, Queue, QueueError, Record, Status,
+    Storage,
 };
 
 /// What became of one recipient in one attempt.
@@ -263,18 +264,19 @@ impl RunSummary {
 
 /// Sends a queue's due messages through a [`Deliver`]. Any number of workers, in any
 /// number of processes, may run on one queue: a message is claimed before it is sent.
+/// The queue is any [`Storage`]: the file [`Queue`] (the default), or the database one.
 #[derive(Debug)]
-pub struct Worker<D> {
-    queue: Queue,
+pub struct Worker<D, S = Queue> {
+    queue: S,
     deliver: D,
     backoff: Backoff,
     poll: Duration,
     save_retry: Duration,
 }
 
-impl<D: Deliver> Worker<D> {
+impl<D: Deliver, S: Storage> Worker<D, S> {
     /// A worker on `queue` with the default [`Backoff`].
-    pub fn new(queue: Queue, deliver: D) -> Worker<D> {
+    pub fn new(queue: S, deliver: D) -> Worker<D, S> {
         Worker {
             queue,
             deliver,
@@ -288,75 +290,81 @@ impl<D: Deliver> Worker<D> {
     /// kept in memory and written again, the message claimed meanwhile, before the run
     /// gives up with the error (default 10 minutes). Given up, the record on disk still
     /// says in flight, and the next run sends those recipients again.
-    pub fn save_retry(mut self, within: Duration) -> Worker<D> {
+    pub fn save_retry(mut self, within: Duration) -> Worker<D, S> {
         self.save_retry = within;
         self
     }
 
     /// Sets the retry policy and lifetime.
-    pub fn backoff(mut self, backoff: Backoff) -> Worker<D> {
+    pub fn backoff(mut self, backoff: Backoff) -> Worker<D, S> {
         self.backoff = backoff;
         self
     }
 
     /// The queue this worker serves.
-    pub fn queue(&self) -> &Queue {
+    pub fn queue(&self) -> &S {
         &self.queue
     }
 
     /// Tries every due message once (those other workers hold are skipped).
     pub fn run_once(&self) -> Result<RunSummary, QueueError> {
         let mut total = RunSummary::default();
-        let now = now_secs();
-        let (records, corrupt) = self.queue.check()?;
-        total.add(&RunSummary {
-            corrupt,
-            ..RunSummary::default()
-        });
-        for record in records {
-            if record.next_try > now || record.held.is_some() {
-                continue;
-            }
-            let claimed = match self.queue.claim(&record.id) {
-                Ok(Some(c)) => c,
-                Ok(None) | Err(QueueError::NotFound(_)) => continue,
-                // Spoilt since the listing: the next pass moves it aside.
-                Err(QueueError::Corrupt { .. }) => continue,
-                Err(e) => return Err(e),
+        let mut pass = Pass::new();
+        loop {
+            let next = self.queue.claim_next(&mut pass);
+            total.add(&RunSummary {
+                corrupt: pass.take_corrupt(),
+                ..RunSummary::default()
+            });
+            let Some(claimed) = next? else {
+                return Ok(total);
             };
-            if claimed.record.next_try > now_secs() || claimed.record.held.is_some() {
-                continue; // another worker deferred or held it meanwhile
-            }
+            let id = claimed.record.id.clone();
             match self.process(claimed) {
                 Ok(s) => total.add(&s),
                 // One unreadable record must not stop the others from being sent.
                 Err(QueueError::Corrupt { reason, .. }) => {
-                    let moved_to = self.queue.quarantine(&record.id, &reason);
+                    let moved_to = self.queue.quarantine(&id, &reason);
                     total.corrupt.push(CorruptRecord {
-                        id: record.id.clone(),
+                        id,
                         reason,
                         moved_to,
                     });
                 }
+                // Our lease ran out (the database was unreachable for longer than it):
+                // another worker has the message now; nothing more is written here.
+                Err(e @ QueueError::LeaseLost(_)) => tracing::warn!("{e}"),
                 Err(e) => return Err(e),
             }
         }
-        Ok(total)
     }
 
     /// Runs until the queue is empty or holds only messages not yet due (those another
     /// worker is sending are waited for).
     pub fn run(&self) -> Result<RunSummary, QueueError> {
         let mut total = RunSummary::default();
+        let mut down_since: Option<std::time::Instant> = None;
         loop {
-            let s = self.run_once()?;
+            // An unreachable database (restarted, failed over) is waited for, as a full
+            // disk is, up to `save_retry`; the file queue never reports this error.
+            let s = match self.run_once().and_then(|s| Ok((s, self.queue.any_due()?))) {
+                Ok(v) => {
+                    down_since = None;
+                    v
+                }
+                Err(e @ QueueError::Database(_)) => {
+                    let since = *down_since.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() >= self.save_retry {
+                        return Err(e);
+                    }
+                    tracing::warn!("{e}; retrying");
+                    thread::sleep(self.poll.max(Duration::from_millis(500)));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let (s, due) = s;
             total.add(&s);
-            let now = now_secs();
-            let due = self
-                .queue
-                .list()?
-                .iter()
-                .any(|r| r.next_try <= now && r.held.is_none());
             if !due {
                 return Ok(total);
             }
@@ -408,7 +416,7 @@ impl<D: Deliver> Worker<D> {
             Ok(m) => match wrong_size(rec, m.len() as u64) {
                 Some(reason) => {
                     return Err(QueueError::Corrupt {
-                        path: self.queue.eml(&rec.id),
+                        path: self.queue.content_name(&rec.id),
                         reason,
                     })
                 }
@@ -430,7 +438,7 @@ impl<D: Deliver> Worker<D> {
             }
             Err(QueueError::Io { source, .. }) => {
                 return Err(QueueError::Corrupt {
-                    path: self.queue.eml(&rec.id),
+                    path: self.queue.content_name(&rec.id),
                     reason: format!("the message file cannot be read: {source}"),
                 });
             }
@@ -445,10 +453,11 @@ impl<D: Deliver> Worker<D> {
         let mut unsaved = false;
         while !batch.is_empty() {
             if unsaved {
-                self.save(rec)?;
+                self.save(&claimed)?;
             }
             let index = std::mem::take(&mut batch);
-            unsaved = self.transaction(rec, &index, &message)?;
+            unsaved = self.transaction(&mut claimed, &index, &message)?;
+            let rec = &claimed.record;
             let delivered = index
                 .iter()
                 .any(|&i| rec.recipients[i].status == Status::Delivered);
@@ -472,12 +481,13 @@ impl<D: Deliver> Worker<D> {
                 }
             }
         }
-        if rec.is_finished() {
+        if claimed.record.is_finished() {
             // Removing the files needs no free space: an unsaved outcome needs no write.
             return self.conclude(claimed, summary);
         }
+        let rec = &mut claimed.record;
         rec.next_try = now_secs().saturating_add(self.backoff.delay(rec.attempts).as_secs());
-        self.save(rec)?;
+        self.save(&claimed)?;
         Ok(summary)
     }
 
@@ -489,10 +499,11 @@ impl<D: Deliver> Worker<D> {
     /// so the message is not sent again for want of a disk write.
     fn transaction(
         &self,
-        rec: &mut Record,
+        claimed: &mut Claimed,
         index: &[usize],
         message: &[u8],
     ) -> Result<bool, QueueError> {
+        let rec = &mut claimed.record;
         let to: Vec<String> = index
             .iter()
             .map(|&i| rec.recipients[i].address.clone())
@@ -502,7 +513,8 @@ impl<D: Deliver> Worker<D> {
             rec.recipients[i].attempts += 1;
         }
         // Before anything is sent: when this fails, nothing was.
-        if let Err(e) = self.queue.write_record(rec) {
+        if let Err(e) = self.queue.write(claimed) {
+            let rec = &mut claimed.record;
             for &i in index {
                 rec.recipients[i].status = Status::Pending;
                 rec.recipients[i].attempts -= 1;
@@ -510,8 +522,9 @@ impl<D: Deliver> Worker<D> {
             return Err(e);
         }
         let mut unsaved = false;
-        let from = rec.from.clone();
+        let from = claimed.record.from.clone();
         self.deliver.deliver(&from, &to, message, &mut |outcomes| {
+            let rec = &mut claimed.record;
             for (k, outcome) in outcomes {
                 let Some(&i) = index.get(*k) else { continue };
                 let r = &mut rec.recipients[i];
@@ -547,13 +560,16 @@ impl<D: Deliver> Worker<D> {
                     }
                 }
             }
-            if let Err(e) = self.queue.write_record(rec) {
-                tracing::warn!("recording the outcome of {}: {e}; kept in memory", rec.id);
+            if let Err(e) = self.queue.write(claimed) {
+                tracing::warn!(
+                    "recording the outcome of {}: {e}; kept in memory",
+                    claimed.record.id
+                );
                 unsaved = true;
             }
         });
         for &i in index {
-            let r = &mut rec.recipients[i];
+            let r = &mut claimed.record.recipients[i];
             if r.status == Status::InFlight {
                 r.status = Status::Pending;
                 r.last = Some("no outcome reported".to_owned());
@@ -562,9 +578,10 @@ impl<D: Deliver> Worker<D> {
         Ok(unsaved)
     }
 
-    /// Writes `rec`, retrying (the claim is held meanwhile) while the disk refuses.
-    fn save(&self, rec: &Record) -> Result<(), QueueError> {
-        self.retrying(|| self.queue.write_record(rec))
+    /// Writes the record, retrying (the claim is held meanwhile) while the disk (or the
+    /// database) refuses.
+    fn save(&self, claimed: &Claimed) -> Result<(), QueueError> {
+        self.retrying(|| self.queue.write(claimed))
     }
 
     /// Runs a queue write until it succeeds or [`Worker::save_retry`] has passed.
@@ -574,7 +591,9 @@ impl<D: Deliver> Worker<D> {
         loop {
             match op() {
                 Ok(v) => return Ok(v),
-                Err(e @ QueueError::Io { .. }) if started.elapsed() < self.save_retry => {
+                Err(e @ (QueueError::Io { .. } | QueueError::Database(_)))
+                    if started.elapsed() < self.save_retry =>
+                {
                     tracing::warn!("{e}; retrying in {pause:?}");
                     thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_secs(5));
@@ -590,12 +609,12 @@ impl<D: Deliver> Worker<D> {
         claimed: Claimed,
         mut summary: RunSummary,
     ) -> Result<RunSummary, QueueError> {
+        let mut claimed = claimed;
         let rec: &Record = &claimed.record;
         if rec.recipients.iter().any(|r| r.status == Status::Failed) {
             if rec.from.is_empty() {
                 // A bounce that cannot be delivered: never bounce a bounce (RFC 5321 §6.1),
                 // and never drop it either: it is kept, held, for a person to see.
-                let mut claimed = claimed;
                 let rec = &mut claimed.record;
                 let why: Vec<String> = rec
                     .recipients
@@ -606,17 +625,18 @@ impl<D: Deliver> Worker<D> {
                 let held = format!("undeliverable bounce, held: {}", why.join("; "));
                 let line = format!("{} message {} from <> {held}", now_secs(), rec.id);
                 tracing::warn!("{line}");
-                let _ = self.queue.log_failure(&line);
+                let _ = self.queue.log_line("failed.log", &line);
                 rec.held = Some(held);
-                self.save(rec)?;
+                self.save(&claimed)?;
                 return Ok(summary);
             } else {
                 let original = self.queue.message(&rec.id).unwrap_or_default();
                 let dsn = super::dsn::bounce_message(rec, &original, &hostname());
-                self.retrying(|| self.queue.add("", &[rec.from.as_str()], &dsn))?;
+                let to = [rec.from.clone()];
+                self.retrying(|| self.queue.add_message("", &to, &dsn))?;
             }
         }
-        self.retrying(|| self.queue.finish_files(&claimed.record.id))?;
+        self.retrying(|| self.queue.finish(&claimed))?;
         drop(claimed);
         summary.finished += 1;
         Ok(summary)
