@@ -140,8 +140,19 @@ pub struct User {
 pub struct Config {
     /// The name in the greeting, the EHLO reply and Postfix-style error texts.
     pub hostname: String,
-    /// Where to listen: loopback only (127.0.0.1 or ::1); anything else is refused at start.
+    /// Where to listen: loopback only (127.0.0.1 or ::1) unless [`Config::allow_remote`];
+    /// anything else is refused at start.
     pub bind: IpAddr,
+    /// Allow a non-loopback [`Config::bind`] (the CLI warns when it is used).
+    pub allow_remote: bool,
+    /// The greeting text after the hostname; `None` is `ESMTP postel-sim`.
+    pub greeting: Option<String>,
+    /// Refuse bare LF / bare CR (Postfix `smtpd_forbid_bare_newline = reject`); `None`
+    /// follows [`Config::strictness`].
+    pub forbid_bare_newline: Option<bool>,
+    /// Police pipelining (Postfix `smtpd_forbid_unauth_pipelining`, Exim
+    /// `smtp_enforce_sync`); `None` follows [`Config::strictness`].
+    pub enforce_pipelining: Option<bool>,
     /// The port; 0 picks an ephemeral one.
     pub port: u16,
     /// Extensions advertised and honoured.
@@ -206,6 +217,16 @@ impl Config {
     pub fn is_strict(&self) -> bool {
         self.strictness == Strictness::Strict
     }
+
+    /// Whether a bare LF or CR is refused (and LF alone does not end a line).
+    pub fn refuses_bare_newline(&self) -> bool {
+        self.forbid_bare_newline.unwrap_or(self.is_strict())
+    }
+
+    /// Whether commands sent ahead of their reply end the session.
+    pub fn polices_pipelining(&self) -> bool {
+        self.enforce_pipelining.unwrap_or(self.is_strict())
+    }
 }
 
 impl Default for Config {
@@ -213,6 +234,10 @@ impl Default for Config {
         Config {
             hostname: "mx.sim.test".to_owned(),
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            allow_remote: false,
+            greeting: None,
+            forbid_bare_newline: None,
+            enforce_pipelining: None,
             port: 0,
             extensions: Extension::ALL.to_vec(),
             auth_mechanisms: vec![
@@ -260,6 +285,30 @@ impl ConfigBuilder {
     /// The loopback address to bind (127.0.0.1 or ::1).
     pub fn bind(mut self, ip: IpAddr) -> Self {
         self.config.bind = ip;
+        self
+    }
+
+    /// Allow binding a non-loopback address.
+    pub fn allow_remote(mut self, on: bool) -> Self {
+        self.config.allow_remote = on;
+        self
+    }
+
+    /// The greeting text after the hostname (`ESMTP Postfix`, ...).
+    pub fn greeting(mut self, text: impl Into<String>) -> Self {
+        self.config.greeting = Some(text.into());
+        self
+    }
+
+    /// Refuse (or accept) bare LF and CR whatever the strictness.
+    pub fn forbid_bare_newline(mut self, on: bool) -> Self {
+        self.config.forbid_bare_newline = Some(on);
+        self
+    }
+
+    /// Police (or ignore) pipelining whatever the strictness.
+    pub fn enforce_pipelining(mut self, on: bool) -> Self {
+        self.config.enforce_pipelining = Some(on);
         self
     }
 

@@ -104,11 +104,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod annotate;
 mod auth;
 mod blocking;
 mod config;
 mod envelope;
 pub mod fault;
+pub mod profile;
 mod run;
 mod server;
 mod session;
@@ -116,9 +118,14 @@ mod store;
 mod stream;
 mod tls;
 pub mod transcript;
+#[cfg(feature = "web")]
+pub mod web;
 
+pub use annotate::{Annotation, Deviation};
 pub use blocking::BlockingSimulator;
 pub use config::{Config, ConfigBuilder, Extension, Mechanism, Strictness, TlsIdentity, User};
+#[cfg(feature = "web")]
+pub use run::run_web;
 pub use run::{print_message, run, RunOptions};
 pub use server::{Event, Simulator};
 pub use store::{escape, Line, Param, ReceivedMessage, Recipient, Side, Transcript, Transfer};

@@ -35,6 +35,50 @@ where
         writeln!(out, "CA certificate written to {}", path.display())?;
     }
     out.flush()?;
+    print_events(&sim, options, &mut out, until).await?;
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// Like [`run`], and serves the web bench (page and REST API) as well; prints its
+/// address after the simulator's.
+#[cfg(feature = "web")]
+pub async fn run_web<W, F>(
+    config: Config,
+    options: RunOptions,
+    web: crate::web::WebOptions,
+    mut out: W,
+    until: F,
+) -> Result<(), SimError>
+where
+    W: Write,
+    F: Future<Output = ()>,
+{
+    let ca_path = config.write_ca_to.clone();
+    let sim = Simulator::start(config).await?;
+    let server = crate::web::WebServer::start(&sim, web).await?;
+    writeln!(out, "postel-sim listening on {}", sim.addr())?;
+    writeln!(out, "web bench on http://{}/", server.addr())?;
+    if let (Some(path), Some(_)) = (ca_path, sim.ca_pem()) {
+        writeln!(out, "CA certificate written to {}", path.display())?;
+    }
+    out.flush()?;
+    print_events(&sim, options, &mut out, until).await?;
+    server.shutdown().await;
+    sim.shutdown().await;
+    Ok(())
+}
+
+async fn print_events<W, F>(
+    sim: &Simulator,
+    options: RunOptions,
+    mut out: W,
+    until: F,
+) -> Result<(), SimError>
+where
+    W: Write,
+    F: Future<Output = ()>,
+{
     let mut events = sim.subscribe();
     tokio::pin!(until);
     loop {
@@ -52,7 +96,6 @@ where
         }
         out.flush()?;
     }
-    sim.shutdown().await;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch, Notify};
 use tokio::task::JoinSet;
 
+use crate::annotate::{Annotation, Deviation};
 use crate::config::{Config, Extension};
 use crate::fault::Fault;
 use crate::session::Session;
@@ -37,6 +38,7 @@ pub(crate) struct Shared {
     ca_pem: Option<String>,
     messages: Mutex<Vec<ReceivedMessage>>,
     transcripts: Mutex<Vec<Transcript>>,
+    annotations: Mutex<std::collections::HashMap<u64, Vec<Annotation>>>,
     faults: Mutex<Vec<Fault>>,
     events: broadcast::Sender<Event>,
     changed: Notify,
@@ -54,6 +56,55 @@ impl Shared {
         if let Some(tr) = t.iter_mut().find(|t| t.connection == conn) {
             tr.lines.push(Line { side, text });
         }
+    }
+
+    /// Pins a deviation to the last line of connection `conn`'s transcript.
+    pub(crate) fn annotate(&self, conn: u64, deviation: Deviation, detail: String) {
+        let line = {
+            let t = lock(&self.transcripts);
+            t.iter()
+                .find(|t| t.connection == conn)
+                .map(|tr| tr.lines.len().saturating_sub(1))
+                .unwrap_or(0)
+        };
+        lock(&self.annotations)
+            .entry(conn)
+            .or_default()
+            .push(Annotation {
+                line,
+                deviation,
+                detail,
+            });
+    }
+
+    pub(crate) fn annotations(&self, conn: u64) -> Vec<Annotation> {
+        lock(&self.annotations)
+            .get(&conn)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
+    pub(crate) fn transcript(&self, conn: u64) -> Option<Transcript> {
+        lock(&self.transcripts)
+            .iter()
+            .find(|t| t.connection == conn)
+            .cloned()
+    }
+
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
+    pub(crate) fn set_faults(&self, faults: Vec<Fault>) {
+        *lock(&self.faults) = faults;
+    }
+
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
+    pub(crate) fn connection_count(&self) -> u64 {
+        lock(&self.transcripts).len() as u64
+    }
+
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
     }
 
     pub(crate) fn close_transcript(&self, conn: u64) {
@@ -119,10 +170,10 @@ pub struct Simulator {
 }
 
 impl Simulator {
-    /// Binds (loopback only), prepares TLS (generating a CA unless a certificate was
+    /// Binds (loopback only unless [`Config::allow_remote`]), prepares TLS (generating a CA unless a certificate was
     /// given, and writing it out if asked), and starts accepting connections.
     pub async fn start(config: Config) -> Result<Simulator, SimError> {
-        if !is_loopback(config.bind) {
+        if !is_loopback(config.bind) && !config.allow_remote {
             return Err(SimError::Config(format!(
                 "refusing to listen on {}: the simulator binds loopback addresses only",
                 config.bind
@@ -148,6 +199,7 @@ impl Simulator {
             ca_pem,
             messages: Mutex::new(Vec::new()),
             transcripts: Mutex::new(Vec::new()),
+            annotations: Mutex::new(std::collections::HashMap::new()),
             events,
             changed: Notify::new(),
             queue_ids: AtomicU64::new(0),
@@ -215,6 +267,17 @@ impl Simulator {
             .iter()
             .find(|t| t.connection == n)
             .cloned()
+    }
+
+    /// The protocol deviations seen on connection `n` (from 1), each at its transcript
+    /// line; see [`crate::annotate`].
+    pub fn annotations(&self, n: u64) -> Vec<Annotation> {
+        self.shared.annotations(n)
+    }
+
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
     }
 
     /// How many sessions ended in a panic: a simulator bug, whatever the client sent.

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
+use crate::annotate::{check_header, Deviation};
 use crate::auth::{Exchange, Next};
 use crate::config::{Config, Extension, Mechanism};
 use crate::envelope::{parse_params, parse_path, valid_address};
@@ -45,11 +46,13 @@ pub(crate) enum Flow {
 }
 
 enum Framed {
-    /// The line without its line ending, and its length with it.
-    Line(Vec<u8>, usize),
+    /// The line without its line ending, its length with it, and the bare line
+    /// ending it had if bare ones are forgiven.
+    Line(Vec<u8>, usize, Option<Deviation>),
     TooLong,
-    BareLf,
-    BareCr,
+    /// A refused bare LF or CR, with the raw line.
+    BareLf(Vec<u8>),
+    BareCr(Vec<u8>),
     Eof,
 }
 
@@ -103,6 +106,9 @@ pub(crate) struct Session {
     txn: Option<Txn>,
     greeting_refused: bool,
     shaping: Shaping,
+    /// Deviations seen before their line was noted (pregreet input), pinned to the next
+    /// client line.
+    deferred: Vec<(Deviation, String)>,
 }
 
 impl Session {
@@ -119,6 +125,7 @@ impl Session {
             txn: None,
             greeting_refused: false,
             shaping: Shaping::default(),
+            deferred: Vec::new(),
         }
     }
 
@@ -172,16 +179,21 @@ impl Session {
             let framed = self.read_line(limit).await?;
             let flow = match framed {
                 Framed::Eof => {
+                    self.unterminated_at_eof();
                     self.note(None, "client closed the connection".to_owned());
                     return Ok(());
                 }
                 Framed::TooLong => {
                     self.note(Some(Side::Client), "<line too long>".to_owned());
+                    self.annotate(
+                        Deviation::CommandLineTooLong,
+                        format!("a command line over {limit} octets (discarded)"),
+                    );
                     self.reply(500, "5.5.0 Error: line too long").await?
                 }
-                Framed::BareLf => return self.bare_line_end("LF").await,
-                Framed::BareCr => return self.bare_line_end("CR").await,
-                Framed::Line(line, len) => self.command(line, len).await?,
+                Framed::BareLf(raw) => return self.bare_line_end("LF", &escape(&raw)).await,
+                Framed::BareCr(raw) => return self.bare_line_end("CR", &escape(&raw)).await,
+                Framed::Line(line, len, bare) => self.command(line, len, bare).await?,
             };
             if flow == Flow::Close {
                 return Ok(());
@@ -199,7 +211,12 @@ impl Session {
             ..Shaping::default()
         };
         let mut code = 220;
-        let mut text = format!("{} ESMTP postel-sim", self.host());
+        let banner = self
+            .config()
+            .greeting
+            .clone()
+            .unwrap_or_else(|| "ESMTP postel-sim".to_owned());
+        let mut text = format!("{} {banner}", self.host());
         match plan.terminal {
             Some(Action::Close | Action::CloseAfterAccept | Action::TlsHandshakeFail) => {
                 self.note(None, "fault: closed before the greeting".to_owned());
@@ -219,10 +236,21 @@ impl Session {
             _ => {}
         }
         // Postfix postscreen's pregreet test: a client that talks first is not SMTP.
-        if self.strict() && self.pending_input().await {
-            self.reply(554, "5.5.0 Error: SMTP protocol synchronization")
-                .await?;
-            return Ok(Flow::Close);
+        if self.pending_input().await {
+            let detail = format!(
+                "the client sent {} octets before the greeting",
+                self.inbuf.len()
+            );
+            if self.config().polices_pipelining() {
+                let first = self.inbuf.split(|b| *b == b'\n').next().unwrap_or(&[]);
+                let first = escape(first).trim_end_matches("\\r").to_owned();
+                self.note(Some(Side::Client), first);
+                self.annotate(Deviation::Pipelining, detail);
+                self.reply(554, "5.5.0 Error: SMTP protocol synchronization")
+                    .await?;
+                return Ok(Flow::Close);
+            }
+            self.deferred.push((Deviation::Pipelining, detail));
         }
         self.write_reply(code, &[text]).await?;
         if code == 421 {
@@ -290,13 +318,18 @@ impl Session {
 
     fn judge_line(&self, mut raw: Vec<u8>) -> Framed {
         let len = raw.len();
-        if self.strict() {
-            if len < 2 || raw[len - 2] != b'\r' {
-                return Framed::BareLf;
-            }
-            raw.truncate(len - 2);
-            if raw.contains(&b'\r') {
-                return Framed::BareCr;
+        let bare = if len < 2 || raw[len - 2] != b'\r' {
+            Some(Deviation::BareLf)
+        } else if raw[..len - 2].contains(&b'\r') {
+            Some(Deviation::BareCr)
+        } else {
+            None
+        };
+        if self.config().refuses_bare_newline() {
+            match bare {
+                Some(Deviation::BareLf) => return Framed::BareLf(raw),
+                Some(_) => return Framed::BareCr(raw),
+                None => raw.truncate(len - 2),
             }
         } else {
             raw.pop();
@@ -304,15 +337,43 @@ impl Session {
                 raw.pop();
             }
         }
-        Framed::Line(raw, len)
+        Framed::Line(raw, len, bare)
     }
 
     /// Postfix 3.9 `smtpd_forbid_bare_newline = reject`: reply and disconnect.
-    async fn bare_line_end(&mut self, what: &str) -> io::Result<()> {
+    /// `line` is the offending line, escaped (or `<redacted>` in AUTH).
+    async fn bare_line_end(&mut self, what: &str, line: &str) -> io::Result<()> {
         self.note(Some(Side::Client), format!("<bare {what}>"));
+        let kind = if what == "LF" {
+            Deviation::BareLf
+        } else {
+            Deviation::BareCr
+        };
+        self.annotate(kind, format!("refused line: {line}"));
         let text = format!("5.5.2 {} Error: bare <{what}> received", self.host());
         self.reply(550, &text).await?;
         Ok(())
+    }
+
+    /// Pins a deviation to the line noted last.
+    fn annotate(&self, deviation: Deviation, detail: String) {
+        self.shared.annotate(self.conn, deviation, detail);
+    }
+
+    /// The client closed with bytes of an unterminated line: note them and say so.
+    fn unterminated_at_eof(&mut self) {
+        if self.inbuf.is_empty() {
+            return;
+        }
+        let rest = std::mem::take(&mut self.inbuf);
+        self.note(Some(Side::Client), escape(&rest));
+        self.annotate(
+            Deviation::MissingCrlf,
+            format!(
+                "the connection ended after {} octets without a line ending",
+                rest.len()
+            ),
+        );
     }
 
     // ---------------------------------------------------------------- replies
@@ -448,7 +509,12 @@ impl Session {
 
     // ---------------------------------------------------------------- commands
 
-    async fn command(&mut self, line: Vec<u8>, len: usize) -> io::Result<Flow> {
+    async fn command(
+        &mut self,
+        line: Vec<u8>,
+        len: usize,
+        bare: Option<Deviation>,
+    ) -> io::Result<Flow> {
         let text = match String::from_utf8(line) {
             Ok(t) => t,
             Err(e) => {
@@ -468,6 +534,26 @@ impl Session {
         } else {
             self.note(Some(Side::Client), escape(text.as_bytes()));
         }
+        if let Some(kind) = bare {
+            let what = if kind == Deviation::BareLf {
+                "ends in LF without CR"
+            } else {
+                "holds a CR that is not followed by LF"
+            };
+            self.annotate(kind, format!("the {verb} command line {what}"));
+        }
+        for (kind, detail) in std::mem::take(&mut self.deferred) {
+            self.annotate(kind, detail);
+        }
+        let rfc_limit = self.line_limit_from(512, &verb);
+        if len > rfc_limit {
+            self.annotate(
+                Deviation::CommandLineTooLong,
+                format!(
+                    "{len} octets with the line ending; RFC 5321 allows {rfc_limit} for {verb}"
+                ),
+            );
+        }
 
         // Per-command line limits: RFC 5321 §4.5.3.1.4 plus each extension's allowance.
         if len > self.line_limit(&verb) {
@@ -482,17 +568,31 @@ impl Session {
 
         // RFC 2920 §3.1 and Postfix `smtpd_forbid_unauth_pipelining`.
         // BDAT's chunk follows its command at once (RFC 3030 §2), so bdat() checks after it.
-        if self.strict() && verb != "QUIT" && verb != "BDAT" && self.pending_input().await {
+        if verb != "QUIT" && verb != "BDAT" && self.pending_input().await {
             let pipelining = self.esmtp && self.config().has(Extension::Pipelining);
             let last_in_group = matches!(
                 verb.as_str(),
                 "EHLO" | "HELO" | "DATA" | "NOOP" | "STARTTLS" | "AUTH" | "VRFY" | "EXPN" | "HELP"
             );
             if !pipelining || last_in_group {
-                self.note(None, format!("unexpected input pipelined after {verb}"));
-                self.reply(554, "5.5.0 Error: SMTP protocol synchronization")
-                    .await?;
-                return Ok(Flow::Close);
+                let why = if !pipelining {
+                    "PIPELINING is not in effect (not offered, or HELO instead of EHLO)".to_owned()
+                } else {
+                    format!("{verb} must be the last command of a group")
+                };
+                self.annotate(
+                    Deviation::Pipelining,
+                    format!(
+                        "{} more octets arrived before the reply to {verb}: {why}",
+                        self.inbuf.len()
+                    ),
+                );
+                if self.config().polices_pipelining() {
+                    self.note(None, format!("unexpected input pipelined after {verb}"));
+                    self.reply(554, "5.5.0 Error: SMTP protocol synchronization")
+                        .await?;
+                    return Ok(Flow::Close);
+                }
             }
         }
 
@@ -535,8 +635,12 @@ impl Session {
     }
 
     fn line_limit(&self, verb: &str) -> usize {
+        self.line_limit_from(self.config().max_command_line, verb)
+    }
+
+    /// The limit for `verb` from a base limit for plain commands.
+    fn line_limit_from(&self, base: usize, verb: &str) -> usize {
         let c = self.config();
-        let base = c.max_command_line;
         let ext = |e: Extension, n: usize| if c.has(e) { n } else { 0 };
         match verb {
             "AUTH" => AUTH_LINE.max(base),
@@ -749,19 +853,19 @@ impl Session {
                         return Ok(Flow::Close);
                     }
                     let line = match self.read_line(AUTH_LINE).await? {
-                        Framed::Line(l, _) => l,
+                        Framed::Line(l, _, _) => l,
                         Framed::Eof => return Ok(Flow::Close),
                         Framed::TooLong => {
                             return self
                                 .reply(500, "5.5.6 Authentication exchange line is too long")
                                 .await
                         }
-                        Framed::BareLf => {
-                            self.bare_line_end("LF").await?;
+                        Framed::BareLf(_) => {
+                            self.bare_line_end("LF", "<redacted>").await?;
                             return Ok(Flow::Close);
                         }
-                        Framed::BareCr => {
-                            self.bare_line_end("CR").await?;
+                        Framed::BareCr(_) => {
+                            self.bare_line_end("CR", "<redacted>").await?;
                             return Ok(Flow::Close);
                         }
                     };
@@ -820,6 +924,10 @@ impl Session {
         };
         let smtputf8 = params.iter().any(|p| p.keyword == "SMTPUTF8");
         if !from.is_ascii() && !smtputf8 {
+            self.annotate(
+                Deviation::SmtpUtf8,
+                "a UTF-8 sender address without the SMTPUTF8 parameter".to_owned(),
+            );
             return self
                 .reply(553, "5.6.7 Must declare SMTPUTF8 to send unicode address")
                 .await;
@@ -872,6 +980,10 @@ impl Session {
             return self.reply(501, "5.1.3 Bad recipient address syntax").await;
         }
         if !to.is_ascii() && !smtputf8 {
+            self.annotate(
+                Deviation::SmtpUtf8,
+                "a UTF-8 recipient address, and MAIL had no SMTPUTF8 parameter".to_owned(),
+            );
             return self
                 .reply(553, "5.6.7 Must declare SMTPUTF8 to send unicode address")
                 .await;
@@ -928,6 +1040,7 @@ impl Session {
     /// `Err(flow)` when the session must end (bare line ending in strict mode, EOF).
     async fn read_body(&mut self) -> io::Result<Result<Body, Flow>> {
         let strict = self.strict();
+        let forbid_bare = self.config().refuses_bare_newline();
         let max_line = if strict {
             self.config().max_text_line
         } else {
@@ -938,31 +1051,73 @@ impl Session {
         let mut continuing = false;
         let mut line_len = 0usize;
         let mut lines_noted = 0usize;
+        let mut line_no = 0usize;
+        let mut noted_deviations = 0usize;
         loop {
             if let Some(pos) = self.inbuf.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = self.inbuf.drain(..=pos).collect();
                 let len = line.len();
-                if strict {
-                    let bare = if len < 2 || line[len - 2] != b'\r' {
-                        Some("LF")
-                    } else if line[..len - 2].contains(&b'\r') {
-                        Some("CR")
-                    } else {
-                        None
-                    };
+                line_no += 1;
+                let bare = if len < 2 || line[len - 2] != b'\r' {
+                    Some("LF")
+                } else if line[..len - 2].contains(&b'\r') {
+                    Some("CR")
+                } else {
+                    None
+                };
+                if forbid_bare {
                     if let Some(kind) = bare {
                         self.note(Some(Side::Client), escape(&line));
-                        self.bare_line_end(kind).await?;
+                        let detail = format!("message line {line_no}");
+                        self.bare_line_end(kind, &detail).await?;
                         return Ok(Err(Flow::Close));
                     }
                 }
-                let end = !continuing && (line == b".\r\n" || (!strict && line == b".\n"));
+                let end = !continuing && (line == b".\r\n" || (!forbid_bare && line == b".\n"));
                 if lines_noted < 1000 || end {
                     self.note(
                         Some(Side::Client),
                         escape(&line[..len - 1]).trim_end_matches("\\r").to_owned(),
                     );
                     lines_noted += 1;
+                }
+                // At most 20 notes per message, so a whole bare-LF body stays readable.
+                let mut found = Vec::new();
+                match bare {
+                    Some("LF") => found.push((
+                        Deviation::BareLf,
+                        format!("message line {line_no} ends in LF without CR"),
+                    )),
+                    Some(_) => found.push((
+                        Deviation::BareCr,
+                        format!("message line {line_no} holds a CR not followed by LF"),
+                    )),
+                    None => {}
+                }
+                if !continuing && !end && line.first() == Some(&b'.') && line.get(1) != Some(&b'.')
+                {
+                    found.push((
+                        Deviation::DotStuffing,
+                        format!(
+                            "message line {line_no} starts with a single '.': the server removes \
+                             it (a client that dot-stuffs sends '..')"
+                        ),
+                    ));
+                }
+                if line_len + len > 1000 {
+                    found.push((
+                        Deviation::TextLineTooLong,
+                        format!(
+                            "message line {line_no} is {} octets with its line ending",
+                            line_len + len
+                        ),
+                    ));
+                }
+                for (kind, detail) in found {
+                    if noted_deviations < 20 {
+                        self.annotate(kind, detail);
+                    }
+                    noted_deviations += 1;
                 }
                 if end {
                     return Ok(Ok(body));
@@ -985,8 +1140,9 @@ impl Session {
                     take -= 1;
                 }
                 let chunk: Vec<u8> = self.inbuf.drain(..take).collect();
-                if strict && chunk.contains(&b'\r') {
-                    self.bare_line_end("CR").await?;
+                if forbid_bare && chunk.contains(&b'\r') {
+                    let detail = format!("message line {}", line_no + 1);
+                    self.bare_line_end("CR", &detail).await?;
                     return Ok(Err(Flow::Close));
                 }
                 line_len += chunk.len();
@@ -1001,6 +1157,7 @@ impl Session {
                 append(&mut body, content, limit);
                 continuing = true;
             } else if self.read_more().await? == 0 {
+                self.unterminated_at_eof();
                 self.note(None, "client closed the connection during DATA".to_owned());
                 return Ok(Err(Flow::Close));
             }
@@ -1051,10 +1208,16 @@ impl Session {
         self.note(Some(Side::Client), format!("<{size} octets>"));
 
         let pipelining = self.esmtp && self.config().has(Extension::Pipelining);
-        if self.strict() && !pipelining && self.pending_input().await {
-            self.reply(554, "5.5.0 Error: SMTP protocol synchronization")
-                .await?;
-            return Ok(Flow::Close);
+        if !pipelining && self.pending_input().await {
+            self.annotate(
+                Deviation::Pipelining,
+                "more input arrived before the reply to BDAT, without PIPELINING".to_owned(),
+            );
+            if self.config().polices_pipelining() {
+                self.reply(554, "5.5.0 Error: SMTP protocol synchronization")
+                    .await?;
+                return Ok(Flow::Close);
+            }
         }
         let Some(txn) = self.txn.as_mut() else {
             return self.reply(503, "5.5.1 Error: need MAIL command").await;
@@ -1094,15 +1257,47 @@ impl Session {
             too_big: state.too_big,
             ..Body::default()
         };
-        if self.strict() {
-            if let Some(kind) = bare_line_ending(&state.data) {
-                self.bare_line_end(kind).await?;
+        if let Some(kind) = bare_line_ending(&state.data) {
+            if self.config().refuses_bare_newline() {
+                self.bare_line_end(kind, "in the BDAT data").await?;
                 return Ok(Flow::Close);
             }
+            let deviation = if kind == "LF" {
+                Deviation::BareLf
+            } else {
+                Deviation::BareCr
+            };
+            self.annotate(deviation, format!("a bare {kind} in the BDAT data"));
+        }
+        if self.strict() {
             let max = self.config().max_text_line;
             if max > 0 && state.data.split(|b| *b == b'\n').any(|l| l.len() + 1 > max) {
                 body.too_long = true;
             }
+        }
+        if let Some(n) = state
+            .data
+            .split(|b| *b == b'\n')
+            .position(|l| l.len() + 1 > 1000)
+        {
+            self.annotate(
+                Deviation::TextLineTooLong,
+                format!("line {} of the BDAT data is over 1000 octets", n + 1),
+            );
+        }
+        if !state.data.is_empty() && !state.data.ends_with(b"\r\n") {
+            self.annotate(
+                Deviation::MissingCrlf,
+                "the BDAT data does not end in CRLF".to_owned(),
+            );
+        }
+        if state.data.starts_with(b"..") || contains(&state.data, b"\n..") {
+            self.annotate(
+                Deviation::DotStuffing,
+                "the BDAT data has lines starting '..': BDAT data is not dot-stuffed, so the \
+                 recipient sees both dots"
+                    .to_owned(),
+            );
         }
         body.eight_bit = state.data.iter().any(|b| *b >= 0x80);
         body.data = state.data;
@@ -1138,15 +1333,39 @@ impl Session {
 
     async fn finish_message(&mut self, body: Body, transfer: Transfer) -> io::Result<Flow> {
         let pipelining = self.esmtp && self.config().has(Extension::Pipelining);
-        if self.strict() && transfer == Transfer::Data && !pipelining && self.pending_input().await
-        {
-            self.note(
-                None,
-                "unexpected input pipelined after the final dot".to_owned(),
+        if transfer == Transfer::Data && !pipelining && self.pending_input().await {
+            self.annotate(
+                Deviation::Pipelining,
+                "more input arrived before the reply to the final dot, without PIPELINING"
+                    .to_owned(),
             );
-            self.reply(554, "5.5.0 Error: SMTP protocol synchronization")
-                .await?;
-            return Ok(Flow::Close);
+            if self.config().polices_pipelining() {
+                self.note(
+                    None,
+                    "unexpected input pipelined after the final dot".to_owned(),
+                );
+                self.reply(554, "5.5.0 Error: SMTP protocol synchronization")
+                    .await?;
+                return Ok(Flow::Close);
+            }
+        }
+        if let Some(txn) = self.txn.as_ref() {
+            let mut found = Vec::new();
+            if body.eight_bit && !txn.eight_bit_declared {
+                let offered = if self.config().has(Extension::EightBitMime) {
+                    ""
+                } else {
+                    " (and 8BITMIME was not offered)"
+                };
+                found.push((
+                    Deviation::EightBitWithout8BitMime,
+                    format!("8-bit octets in the message, MAIL had no BODY=8BITMIME{offered}"),
+                ));
+            }
+            found.extend(check_header(&body.data, txn.smtputf8));
+            for (kind, detail) in found {
+                self.annotate(kind, detail);
+            }
         }
         if let Pre::Done(f) = self.pre(At::DataEnd).await? {
             self.txn = None;
@@ -1206,6 +1425,10 @@ fn append(body: &mut Body, content: &[u8], limit: u64) {
         return;
     }
     body.data.extend_from_slice(content);
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The first bare line ending in `data`, if any.
