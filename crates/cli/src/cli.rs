@@ -37,6 +37,8 @@ pub enum Command {
     Sendmail(SendmailArgs),
     /// The outgoing queue: add, list, show, flush, remove, and run (send what is due).
     Queue(Box<crate::queue_cmd::QueueArgs>),
+    /// DKIM keys: `postel dkim keygen` prints a private key and the DNS TXT record.
+    Dkim(crate::dkim::DkimCommandArgs),
     /// Show what a server offers: greeting, EHLO extensions, TLS and certificates, AUTH.
     Probe(ProbeArgs),
     /// Run the SMTP server simulator on loopback, printing each message as it arrives.
@@ -122,6 +124,9 @@ pub struct SendArgs {
     /// Or straight to each recipient domain's MX hosts.
     #[command(flatten)]
     pub direct: crate::queue_cmd::DirectArgs,
+    /// DKIM-sign the message (docs/dkim.md).
+    #[command(flatten)]
+    pub dkim: crate::dkim::DkimArgs,
 
     /// The sender (From: and envelope) [default: the account's `from`].
     #[arg(long, value_name = "ADDR")]
@@ -241,24 +246,9 @@ pub struct ProbeArgs {
 /// `postel sim`.
 #[derive(Debug, Args)]
 pub struct SimArgs {
-    /// Where to listen for SMTP (any address; a warning when it is not loopback).
+    /// Where to listen (loopback only).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:2525")]
     pub listen: std::net::SocketAddr,
-    /// Serve the web bench (page and REST API, docs/sim.md) on this address.
-    #[arg(long, value_name = "ADDR")]
-    pub web: Option<std::net::SocketAddr>,
-    /// HTTP basic auth for the page and the API.
-    #[arg(long, value_name = "USER:PASS", requires = "web")]
-    pub web_auth: Option<String>,
-    /// Keep messages and sessions in this directory across restarts (with --web).
-    #[arg(long, value_name = "DIR", requires = "web")]
-    pub store: Option<PathBuf>,
-    /// The size limit in octets (SIZE in EHLO); 0 is unlimited.
-    #[arg(long, value_name = "OCTETS")]
-    pub max_size: Option<u64>,
-    /// A server personality: postfix, exim, gmail, strict or lenient (docs/sim.md).
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
     /// Also deliver each message into this Maildir.
     #[arg(long, value_name = "DIR")]
     pub maildir: Option<PathBuf>,

@@ -73,6 +73,14 @@ pub struct Account {
     pub set_date_header: Option<bool>,
     /// Add `Message-ID:` to ready messages that lack it (default: true).
     pub set_msgid_header: Option<bool>,
+    /// DKIM-sign with this private key file (PEM; docs/dkim.md).
+    pub dkim_key: Option<PathBuf>,
+    /// The DKIM selector (`s=`).
+    pub dkim_selector: Option<String>,
+    /// The DKIM signing domain (`d=`).
+    pub dkim_domain: Option<String>,
+    /// Oversign From, To, Subject and Date.
+    pub dkim_oversign: Option<bool>,
 }
 
 impl fmt::Debug for Account {

@@ -18,6 +18,7 @@ mod cli;
 mod config;
 mod deliver;
 mod demo;
+mod dkim;
 mod dsn;
 mod exit;
 mod maillog;
@@ -97,6 +98,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let file = config::load(cli.config.as_deref())?;
             queue_cmd::run(&args, &file)
         }
+        Command::Dkim(args) => dkim::run(&args),
         Command::Probe(args) => probe::run(&args),
         Command::Sim(args) => sim::run(&args),
         Command::Demo => demo::run(),

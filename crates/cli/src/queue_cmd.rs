@@ -75,6 +75,9 @@ pub enum QueueCommand {
         /// The message file [default: stdin].
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
+        /// DKIM-sign the message as it is queued (docs/dkim.md).
+        #[command(flatten)]
+        dkim: crate::dkim::DkimArgs,
     },
     /// Each message: id, sender, attempts, next try, and each recipient's state.
     List {
@@ -192,9 +195,16 @@ pub fn run(args: &QueueArgs, file: &ConfigFile) -> Result<u8, Failure> {
     let mut out = crate::output::stdout();
     let io = |e: std::io::Error| Failure::new(exit::IOERR, format!("writing the output: {e}"));
     match &args.command {
-        QueueCommand::Add { from, to, file } => {
+        QueueCommand::Add {
+            from,
+            to,
+            file: path,
+            dkim,
+        } => {
+            // Signed when queued: every retry sends the same signed bytes.
+            let signer = crate::dkim::signer(dkim, file.account(None)?.map(|(_, a)| a).as_ref())?;
             let mut bytes = Vec::new();
-            match file {
+            match path {
                 Some(p) => {
                     bytes = std::fs::read(p).map_err(|e| {
                         Failure::new(exit::NOINPUT, format!("cannot read {}: {e}", p.display()))
@@ -225,6 +235,7 @@ pub fn run(args: &QueueArgs, file: &ConfigFile) -> Result<u8, Failure> {
             postel_mime::RawMessage::from_bytes(bytes.clone())?
                 .keep_bcc(true)
                 .encoder(&opts)?;
+            let bytes = crate::dkim::sign_bytes(signer.as_ref(), bytes)?;
             let id = queue.add(&from, &rcpts, &bytes).map_err(queue_failure)?;
             writeln!(out, "{id}").map_err(io)?;
         }
@@ -481,6 +492,11 @@ pub fn send_command(args: &crate::cli::SendArgs, file: &ConfigFile) -> Result<u8
     } else {
         crate::send::raw_envelope(args, from.as_deref())?
     };
+    let account = crate::dkim::account_for(&args.server, file)?;
+    let signer = crate::dkim::signer(&args.dkim, account.as_ref())?;
+    for job in &mut jobs {
+        crate::dkim::sign(signer.as_ref(), job)?;
+    }
     let opts = postel_mime::EncodeOptions {
         allow_8bit: false,
         smtputf8: false,

@@ -20,9 +20,12 @@ pub fn run(args: &SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
     if args.direct.direct {
         return crate::queue_cmd::send_command(args, file);
     }
+    // A bad DKIM key or setting fails here, before anything is read or sent.
+    let account = crate::dkim::account_for(&args.server, file)?;
+    let signer = crate::dkim::signer(&args.dkim, account.as_ref())?;
     let (client, server) = crate::server::client(&args.server, file, args.transcript)?;
     // Every failure from here on names the account and its file.
-    send(args, client, &server).map_err(|f| server.name_in(f))
+    send(args, client, &server, signer.as_ref()).map_err(|f| server.name_in(f))
 }
 
 /// `postel send` once the server and account are settled.
@@ -30,6 +33,7 @@ fn send(
     args: &SendArgs,
     client: postel::Client,
     server: &crate::server::Server,
+    signer: Option<&postel_mime::dkim::Signer>,
 ) -> Result<u8, Failure> {
     let from = args.from.clone().or(server.from.clone());
 
@@ -51,6 +55,11 @@ fn send(
             crate::added_headers::add_missing(&mut raw, add, from.as_deref())?;
             jobs.push((p.display().to_string(), Outgoing::Raw(raw)));
         }
+    }
+
+    // DKIM: signed before connecting (reading each message once more; docs/dkim.md).
+    for (_, msg) in &mut jobs {
+        crate::dkim::sign(signer, msg)?;
     }
 
     // With --raw, --from/--to give the envelope; otherwise the headers do.

@@ -222,6 +222,9 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
         )),
         other => other.map_err(Failure::from),
     };
+    // DKIM from the account (dkim_key, dkim_selector, dkim_domain): a bad key fails here.
+    let account = crate::dkim::account_for(&server, &file)?;
+    let signer = crate::dkim::signer(&crate::dkim::DkimArgs::default(), account.as_ref())?;
     let (client, srv) = crate::server::client(&server, &file, inv.verbose)?;
     let mut raw = open()?;
 
@@ -263,11 +266,14 @@ pub fn run(args: Vec<String>, config: Option<PathBuf>) -> Result<u8, Failure> {
     let more = crate::added_headers::missing(&raw, add, from_addr.as_deref())?;
     crate::added_headers::prepend(&mut raw, &more)?;
     added.extend(more);
-    // What is queued is what would have been sent: the same added fields.
+    crate::dkim::sign_raw(signer.as_ref(), &mut raw)?;
+    // What is queued is what would have been sent: the same added fields, the same
+    // signature (both algorithms are deterministic, and t= is the signer's).
     let queue_copy = match inv.queue {
         true => {
             let mut copy = open()?;
             crate::added_headers::prepend(&mut copy, &added)?;
+            crate::dkim::sign_raw(signer.as_ref(), &mut copy)?;
             Some(copy.to_vec(&postel_mime::EncodeOptions {
                 allow_8bit: true,
                 smtputf8: true,

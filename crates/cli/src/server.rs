@@ -186,6 +186,11 @@ pub fn client(
         logfile: acc_logfile,
         set_date_header: acc_date,
         set_msgid_header: acc_msgid,
+        // Read by crate::dkim before the connection is made.
+        dkim_key: _,
+        dkim_selector: _,
+        dkim_domain: _,
+        dkim_oversign: _,
     } = account;
 
     let (host, port) =
