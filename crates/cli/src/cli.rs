@@ -246,9 +246,24 @@ pub struct ProbeArgs {
 /// `postel sim`.
 #[derive(Debug, Args)]
 pub struct SimArgs {
-    /// Where to listen (loopback only).
+    /// Where to listen for SMTP (any address; a warning when it is not loopback).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:2525")]
     pub listen: std::net::SocketAddr,
+    /// Serve the web bench (page and REST API, docs/sim.md) on this address.
+    #[arg(long, value_name = "ADDR")]
+    pub web: Option<std::net::SocketAddr>,
+    /// HTTP basic auth for the page and the API.
+    #[arg(long, value_name = "USER:PASS", requires = "web")]
+    pub web_auth: Option<String>,
+    /// Keep messages and sessions in this directory across restarts (with --web).
+    #[arg(long, value_name = "DIR", requires = "web")]
+    pub store: Option<PathBuf>,
+    /// The size limit in octets (SIZE in EHLO); 0 is unlimited.
+    #[arg(long, value_name = "OCTETS")]
+    pub max_size: Option<u64>,
+    /// A server personality: postfix, exim, gmail, strict or lenient (docs/sim.md).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Also deliver each message into this Maildir.
     #[arg(long, value_name = "DIR")]
     pub maildir: Option<PathBuf>,
