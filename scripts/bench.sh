@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Postel's benchmarks against lettre, mail-send, Python's smtplib and Postfix's smtp-source
-# (crates/bench). Prints the tables and writes BENCHMARKS.md (full mode) or
+# Postel's benchmarks against lettre, mail-send, Python's smtplib, Postfix's smtp-source, msmtp
+# and swaks (crates/bench). Prints the tables and writes BENCHMARKS.md (full mode) or
 # $CARGO_TARGET_DIR/BENCHMARKS.partial.md (--quick, --only).
 #
 #   scripts/bench.sh            # full: ~10-15 min on 2 cores, starts a private Postfix
 #   scripts/bench.sh --quick    # seconds-long runs and 1 MB attachments: proves it still works
 #   scripts/bench.sh --only rtt --no-postfix   # sections: rtt loopback concurrent large cpu syscalls
+#                                              #   cold tls reconnect
 #
 # Needs: /usr/sbin/smtp-sink and smtp-source (Debian's postfix package: scripts/install-deps.sh)
-# and python3. Optional: valgrind and strace (else the cpu and syscalls sections say they were
-# not measured), and root for the private Postfix (else its figures are skipped).
+# and python3. Optional: msmtp and swaks (else the cold section leaves them out), valgrind and
+# strace (else the cpu, reconnect and syscalls sections say they were not measured), and root for the private Postfix (else its figures are skipped).
 # Exits non-zero if any run failed.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -3,10 +3,12 @@
 
 Same options and the same RESULT line as `postel-bench client NAME`: compose each message
 with email.message.EmailMessage (the standard library's composer), send it with
-SMTP.send_message over connections kept open, one thread per connection.
+SMTP.send_message over connections kept open, one thread per connection; with --ca, each
+connection says STARTTLS first.
 """
 import argparse
 import smtplib
+import ssl
 import threading
 import time
 from email.message import EmailMessage
@@ -65,6 +67,7 @@ def main():
     p.add_argument("--max", type=int, default=2**63)
     p.add_argument("--conns", type=int, default=1)
     p.add_argument("--attach", type=int, default=0)
+    p.add_argument("--ca", default=None, help="STARTTLS, trusting only this CA file")
     a = p.parse_args()
     host, port = a.addr.rsplit(":", 1)
     rcpts = [f"rcpt{i}@example.test" for i in range(1, a.rcpts + 1)]
@@ -92,6 +95,8 @@ def main():
             if a.attach:
                 attachment = __import__("random").Random(1).randbytes(a.attach)
             s = smtplib.SMTP(host, int(port), local_hostname=EHLO_NAME)
+            if a.ca:
+                s.starttls(context=ssl.create_default_context(cafile=a.ca))
             s.send_message(compose(rcpts, text, None))
             ready.wait()
             while take():

@@ -15,14 +15,16 @@ use crate::servers::{Postfix, Sim, Sink};
 
 /// Figures the sections record for the targets table: `(key, value)`.
 #[derive(Debug, Default)]
-struct Facts(Vec<(String, f64)>);
+pub struct Facts(Vec<(String, f64)>);
 
 impl Facts {
-    fn set(&mut self, key: String, value: f64) {
+    /// Records a figure (a later one of the same key wins).
+    pub fn set(&mut self, key: String, value: f64) {
         self.0.push((key, value));
     }
 
-    fn get(&self, key: &str) -> Option<f64> {
+    /// The latest figure of `key`.
+    pub fn get(&self, key: &str) -> Option<f64> {
         self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
     }
 }
@@ -105,6 +107,9 @@ impl Plan {
             conns: 1,
             attach: 0,
             pin: None,
+            ca: None,
+            fresh: false,
+            resume: true,
         }
     }
 }
@@ -113,12 +118,13 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn progress(msg: &str) {
+/// A progress line on stderr.
+pub fn progress(msg: &str) {
     eprintln!("postel-bench: {msg}");
 }
 
 /// Runs one contender, saying so on stderr; a failure becomes `None` and a note.
-fn attempt(
+pub fn attempt(
     who: Contender,
     spec: &Spec,
     what: &str,
@@ -144,7 +150,7 @@ fn attempt(
     }
 }
 
-/// `postel-bench [--quick] [--only rtt|loopback|concurrent|large|cpu|syscalls]...
+/// `postel-bench [--quick] [--only rtt|loopback|concurrent|large|cpu|syscalls|cold|tls|reconnect]...
 /// [--no-postfix] [--seconds S]`.
 pub fn main(args: &[String]) -> Result<(), BoxError> {
     let plan = Plan::parse(args)?;
@@ -219,6 +225,54 @@ pub fn main(args: &[String]) -> Result<(), BoxError> {
     section("syscalls", &mut || {
         Ok(syscalls(&plan, &sink, &sim, &mut failures))
     })?;
+    let certs = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo.join("target"))
+        .join("postel-bench-tls");
+    let tls_plan = crate::tls::Plan {
+        conns: plan.conns,
+        repeat: plan.repeat,
+        seconds: plan.burst_seconds,
+        callgrind_connections: if plan.quick { 5 } else { 50 },
+    };
+    let base = plan.spec(sink.addr());
+    if plan.runs("tls") || plan.runs("reconnect") {
+        let tls_sink = crate::tls::TlsSink::start(&certs)?;
+        section("tls", &mut || {
+            Ok(crate::tls::throughput(
+                tls_plan,
+                &tls_sink,
+                &mut facts,
+                &mut failures,
+                &base,
+            ))
+        })?;
+        section("reconnect", &mut || {
+            Ok(crate::tls::reconnect(
+                tls_plan,
+                &tls_sink,
+                &mut facts,
+                &mut failures,
+                &base,
+            ))
+        })?;
+    }
+    if plan.runs("cold") {
+        progress("cold submissions (postel-sim with STARTTLS and AUTH, through the proxy)");
+        let before = loadavg_1();
+        let (rtts, repeat): (&[u64], usize) = if plan.quick {
+            (&[10], 1)
+        } else {
+            (&[10, 100], 3)
+        };
+        for mut t in crate::cold::section(rtts, repeat, &certs, &mut facts, &mut failures)? {
+            t.note.push_str(&format!(
+                " Load average (1 min) {before} before this section, {} after.",
+                loadavg_1()
+            ));
+            tables.push(t);
+        }
+    }
     if let Some(p) = &postfix {
         p.stop(&repo);
     }
@@ -933,6 +987,11 @@ fn strace_socket_calls(cmd: Command, server: SocketAddr) -> io::Result<(u64, u64
         return Err(io::Error::other(format!("strace exited with {status}")));
     }
     Ok((writes, reads))
+}
+
+/// The instructions of one callgrind run of `cmd`, whole process.
+pub fn callgrind_total(cmd: Command) -> io::Result<u64> {
+    callgrind(cmd).map(|c| c.total)
 }
 
 /// Instruction counts of one callgrind run.

@@ -1,13 +1,16 @@
 //! postel-bench: Postel against what users would pick instead (lettre blocking and tokio,
-//! mail-send, Python's smtplib, Postfix's smtp-source), in the same run on the same machine,
-//! reported as ratios.
+//! mail-send, Python's smtplib, Postfix's smtp-source, msmtp, swaks), in the same run on the
+//! same machine, reported as ratios: plaintext throughput and round trips, and where users
+//! live, the cold submission (STARTTLS + AUTH + one message over a slow link), TLS
+//! throughput and TLS reconnects.
 //!
 //! ```text
 //! cargo run --release -p postel-bench              # full (~10 min): stdout + BENCHMARKS.md + README
 //! cargo run --release -p postel-bench -- --quick   # ~1 min, to target/BENCHMARKS.partial.md
-//!     [--only rtt|loopback|concurrent|large|cpu|syscalls]... [--no-postfix] [--seconds S]
+//!     [--only rtt|loopback|concurrent|large|cpu|syscalls|cold|tls|reconnect]... [--no-postfix] [--seconds S]
 //! postel-bench client NAME --addr A [--rcpts N] [--body N] [--seconds S] [--max N]
-//!     [--conns N] [--attach N]                     # one contender (the harness spawns these)
+//!     [--conns N] [--attach N] [--ca FILE]         # one contender (the harness spawns these)
+//! postel-bench cold NAME --addr A --ca FILE --user U --password P   # one cold submission
 //! postel-bench proxy UPSTREAM ONE_WAY_MS           # the delaying proxy, standalone
 //! ```
 //!
@@ -17,6 +20,7 @@
 #![warn(missing_docs)]
 
 mod client;
+mod cold;
 mod contender;
 mod harness;
 mod measure;
@@ -24,6 +28,7 @@ mod message;
 mod proxy;
 mod report;
 mod servers;
+mod tls;
 
 use std::process::ExitCode;
 
@@ -31,6 +36,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("client") => client::main(&args[1..]),
+        Some("cold") => client::cold::main(&args[1..]),
         Some("proxy") => proxy_main(&args[1..]),
         _ => harness::main(&args),
     };

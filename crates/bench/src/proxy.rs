@@ -10,7 +10,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -18,42 +18,101 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct Proxy {
     addr: SocketAddr,
+    log: Arc<Mutex<Vec<Connection>>>,
 }
 
+/// One chunk as the proxy read it.
+#[derive(Debug, Clone, Copy)]
+pub struct Chunk {
+    /// When the proxy read it (it is delivered `one_way` later).
+    pub at: Instant,
+    /// Read from the server (else from the client).
+    pub from_server: bool,
+}
+
+/// What the proxy saw of one connection.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// When the client's connection was accepted.
+    pub accepted: Instant,
+    /// Every chunk of both directions, in the order read.
+    pub chunks: Vec<Chunk>,
+}
+
+type Log = Arc<Mutex<Vec<Connection>>>;
+
 impl Proxy {
-    /// Listens on an ephemeral loopback port and forwards every connection to `upstream`.
+    /// Listens on an ephemeral loopback port and forwards every connection to `upstream`,
+    /// noting each chunk of each connection (see [`Proxy::connections`]).
     pub fn start(upstream: SocketAddr, one_way: Duration) -> io::Result<Proxy> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
+        let log: Log = Arc::default();
+        let shared = log.clone();
         thread::Builder::new()
             .name("proxy-accept".into())
             .spawn(move || {
                 for conn in listener.incoming().flatten() {
-                    if let Err(e) = splice(conn, upstream, one_way) {
+                    if let Err(e) = splice(conn, upstream, one_way, &shared) {
                         eprintln!("proxy: {e}");
                     }
                 }
             })?;
-        Ok(Proxy { addr })
+        Ok(Proxy { addr, log })
     }
 
     /// Where clients connect.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+
+    /// Takes what was seen of the connections so far, oldest first.
+    pub fn take_connections(&self) -> Vec<Connection> {
+        std::mem::take(&mut *self.log.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
-fn splice(client: TcpStream, upstream: SocketAddr, one_way: Duration) -> io::Result<()> {
+fn splice(client: TcpStream, upstream: SocketAddr, one_way: Duration, log: &Log) -> io::Result<()> {
+    let accepted = Instant::now();
     let server = TcpStream::connect(upstream)?;
     client.set_nodelay(true)?;
     server.set_nodelay(true)?;
-    pump(client.try_clone()?, server.try_clone()?, one_way)?;
-    pump(server, client, one_way)?;
+    let index = {
+        let mut l = log.lock().unwrap_or_else(|e| e.into_inner());
+        l.push(Connection {
+            accepted,
+            chunks: Vec::new(),
+        });
+        l.len() - 1
+    };
+    let note = |from_server: bool| {
+        let log = log.clone();
+        move || {
+            let at = Instant::now();
+            let mut l = log.lock().unwrap_or_else(|e| e.into_inner());
+            // A taken log no longer has this connection: stop noting it.
+            if let Some(c) = l.get_mut(index).filter(|c| c.accepted == accepted) {
+                c.chunks.push(Chunk { at, from_server });
+            }
+        }
+    };
+    pump(
+        client.try_clone()?,
+        server.try_clone()?,
+        one_way,
+        note(false),
+    )?;
+    pump(server, client, one_way, note(true))?;
     Ok(())
 }
 
 /// Reader thread timestamps each chunk; writer thread sleeps until its time and writes it.
-fn pump(mut from: TcpStream, mut to: TcpStream, one_way: Duration) -> io::Result<()> {
+fn pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    one_way: Duration,
+    note: impl Fn() + Send + 'static,
+) -> io::Result<()> {
     let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
     thread::Builder::new()
         .name("proxy-read".into())
@@ -63,6 +122,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, one_way: Duration) -> io::Result
                 match from.read(&mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
+                        note();
                         if tx
                             .send((Instant::now() + one_way, buf[..n].to_vec()))
                             .is_err()

@@ -228,6 +228,7 @@ pub struct ClientBuilder {
     roots: Roots,
     client_cert: Option<ClientCert>,
     tls_name: Option<String>,
+    tls_resumption: bool,
     ehlo_name: Option<String>,
     login: Option<Login>,
     mechanism: Option<Mechanism>,
@@ -252,6 +253,7 @@ impl ClientBuilder {
             roots: Roots::Platform,
             client_cert: None,
             tls_name: None,
+            tls_resumption: true,
             ehlo_name: None,
             login: None,
             mechanism: None,
@@ -312,6 +314,16 @@ impl ClientBuilder {
     /// the host connected to.
     pub fn tls_name(mut self, name: impl Into<String>) -> Self {
         self.tls_name = Some(name.into());
+        self
+    }
+
+    /// Resume TLS sessions (on by default): every connection of a client, async client or
+    /// pool shares one rustls configuration whose in-memory cache keeps the session
+    /// tickets servers send, so a reconnect to the same server skips the certificate
+    /// chain and its signature checks (TLS 1.3 resumption, RFC 8446 §2.2). Off: a full
+    /// handshake for every connection.
+    pub fn tls_session_resumption(mut self, on: bool) -> Self {
+        self.tls_resumption = on;
         self
     }
 
@@ -399,7 +411,11 @@ impl ClientBuilder {
         let (tls_config, server_name) = match self.tls {
             TlsMode::Disabled => (None, None),
             _ => (
-                Some(tls::client_config(&self.roots, self.client_cert.as_ref())?),
+                Some(tls::client_config(
+                    &self.roots,
+                    self.client_cert.as_ref(),
+                    self.tls_resumption,
+                )?),
                 Some(tls::server_name(
                     self.tls_name.as_deref().unwrap_or(&self.host),
                 )?),

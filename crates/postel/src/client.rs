@@ -176,10 +176,24 @@ impl Conn {
 fn note_tls(wire: &Wire, result: &Result<(), Error>) {
     match result {
         Ok(()) => wire.recorder.note(format!(
-            "TLS established: {}",
-            wire.stream.tls_info().unwrap_or_default()
+            "TLS established: {}, {}",
+            wire.stream.tls_info().unwrap_or_default(),
+            handshake_kind(&wire.stream)
         )),
         Err(e) => wire.recorder.note(format!("TLS failed: {e}")),
+    }
+}
+
+/// "resumed session" when the handshake resumed one from the client configuration's
+/// session cache (shared by every connection of a client or pool), else "full handshake".
+fn handshake_kind(stream: &crate::transport::Stream) -> &'static str {
+    match stream {
+        crate::transport::Stream::Tls(s)
+            if s.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed) =>
+        {
+            "resumed session"
+        }
+        _ => "full handshake",
     }
 }
 

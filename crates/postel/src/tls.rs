@@ -131,10 +131,13 @@ fn setup(what: &str, e: impl fmt::Display) -> Error {
     Error::Tls(TlsError::Setup(format!("{what}: {e}")))
 }
 
-/// The rustls client configuration for `roots` and an optional client certificate.
+/// The rustls client configuration for `roots` and an optional client certificate. With
+/// `resume`, rustls's default in-memory session cache (256 servers): built once per
+/// builder, it is shared by every connection of the client or pool made from it.
 pub(crate) fn client_config(
     roots: &Roots,
     client_cert: Option<&ClientCert>,
+    resume: bool,
 ) -> Result<Arc<ClientConfig>, Error> {
     let mut store = RootCertStore::empty();
     match roots {
@@ -167,7 +170,7 @@ pub(crate) fn client_config(
         .with_safe_default_protocol_versions()
         .map_err(|e| setup("protocol versions", e))?
         .with_root_certificates(store);
-    let config = match client_cert {
+    let mut config = match client_cert {
         None => builder.with_no_client_auth(),
         Some(cc) => {
             let chain = CertificateDer::pem_file_iter(&cc.chain)
@@ -180,6 +183,9 @@ pub(crate) fn client_config(
                 .map_err(|e| setup("client certificate", e))?
         }
     };
+    if !resume {
+        config.resumption = rustls::client::Resumption::disabled();
+    }
     Ok(Arc::new(config))
 }
 

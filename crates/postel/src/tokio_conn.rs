@@ -72,6 +72,19 @@ pub(crate) async fn open(
     }
 }
 
+/// "resumed session" when the handshake resumed one from the client configuration's
+/// session cache (shared by every connection of a client or pool), else "full handshake".
+fn handshake_kind(stream: &AsyncStream) -> &'static str {
+    match stream {
+        AsyncStream::Tls(s)
+            if s.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed) =>
+        {
+            "resumed session"
+        }
+        _ => "full handshake",
+    }
+}
+
 /// The socket side of a connection, apart from the core.
 struct Wire {
     stream: AsyncStream,
@@ -87,8 +100,9 @@ impl Wire {
             .await;
         match &result {
             Ok(()) => self.recorder.note(format!(
-                "TLS established: {}",
-                self.stream.tls_info().unwrap_or_default()
+                "TLS established: {}, {}",
+                self.stream.tls_info().unwrap_or_default(),
+                handshake_kind(&self.stream)
             )),
             Err(e) => self.recorder.note(format!("TLS failed: {e}")),
         }

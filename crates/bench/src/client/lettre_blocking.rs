@@ -1,8 +1,9 @@
-//! lettre's blocking `SmtpTransport`, plain SMTP (`builder_dangerous`), with its connection
+//! lettre's blocking `SmtpTransport`, plain SMTP (`builder_dangerous`) or STARTTLS (`--ca`), with its connection
 //! pool so the connection stays open between messages.
 
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::client::Tls;
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::PoolConfig;
 use lettre::{Message, SmtpTransport, Transport};
@@ -42,8 +43,12 @@ pub(super) fn run(spec: &Spec) -> Result<Report, BoxError> {
     let transport = SmtpTransport::builder_dangerous(spec.addr.ip().to_string())
         .port(spec.addr.port())
         .hello_name(ClientId::Domain(message::EHLO_NAME.into()))
-        .pool_config(PoolConfig::new().max_size(spec.conns as u32))
-        .build();
+        .pool_config(PoolConfig::new().max_size(spec.conns as u32));
+    let transport = match &spec.ca {
+        Some(ca) => transport.tls(Tls::Required(super::cold::lettre_tls(ca)?)),
+        None => transport,
+    }
+    .build();
     run_blocking(
         spec,
         || Ok((transport.clone(), prepared(spec))),

@@ -1,7 +1,8 @@
-//! lettre's `AsyncSmtpTransport<Tokio1Executor>`, plain SMTP, pooled.
+//! lettre's `AsyncSmtpTransport<Tokio1Executor>`, plain SMTP or STARTTLS (`--ca`), pooled.
 
 use std::sync::atomic::Ordering;
 
+use lettre::transport::smtp::client::Tls;
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -13,12 +14,17 @@ use crate::message;
 
 pub(super) fn run(spec: &Spec) -> Result<Report, BoxError> {
     runtime()?.block_on(async {
-        let transport: AsyncSmtpTransport<Tokio1Executor> =
+        let transport =
             AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(spec.addr.ip().to_string())
                 .port(spec.addr.port())
                 .hello_name(ClientId::Domain(message::EHLO_NAME.into()))
-                .pool_config(PoolConfig::new().max_size(spec.conns as u32))
-                .build();
+                .pool_config(PoolConfig::new().max_size(spec.conns as u32));
+        let transport = match &spec.ca {
+            Some(ca) => transport.tls(Tls::Required(super::cold::lettre_tls(ca)?)),
+            None => transport,
+        }
+        .build();
+        let transport: AsyncSmtpTransport<Tokio1Executor> = transport;
         let run = AsyncRun::new(spec);
         let tasks = (0..spec.conns)
             .map(|_| {

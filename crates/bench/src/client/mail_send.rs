@@ -11,7 +11,11 @@ use super::{join_all, runtime, AsyncRun, BoxError, Spec};
 use crate::measure::Report;
 use crate::message;
 
-fn compose<'x>(spec: &Spec, text: &'x str, attachment: Option<Vec<u8>>) -> MessageBuilder<'x> {
+pub(super) fn compose<'x>(
+    spec: &Spec,
+    text: &'x str,
+    attachment: Option<Vec<u8>>,
+) -> MessageBuilder<'x> {
     let to: Vec<String> = message::recipients(spec.rcpts);
     let b = MessageBuilder::new()
         .from(message::FROM)

@@ -7,6 +7,7 @@
 //! EHLO), then messages are sent until `--seconds` have passed or `--max` were accepted.
 //! With `--attach N`, the timed phase is one message with an N-octet attachment.
 
+pub mod cold;
 mod lettre_blocking;
 mod lettre_tokio;
 mod mail_send;
@@ -43,6 +44,13 @@ pub struct Spec {
     pub attach: u64,
     /// Run the contender's process on this CPU only (the harness's concern: not passed on).
     pub pin: Option<usize>,
+    /// STARTTLS, trusting only the CA certificate in this PEM file (else plain SMTP).
+    pub ca: Option<String>,
+    /// A new connection for every message (Postel's blocking client only: it QUITs after
+    /// each one), to measure connection setup.
+    pub fresh: bool,
+    /// Let TLS resume sessions across connections (Postel only; on by default).
+    pub resume: bool,
 }
 
 impl Spec {
@@ -56,6 +64,9 @@ impl Spec {
             conns: 1,
             attach: 0,
             pin: None,
+            ca: None,
+            fresh: false,
+            resume: true,
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -68,6 +79,9 @@ impl Spec {
                 "--max" => spec.max = value.parse()?,
                 "--conns" => spec.conns = value.parse()?,
                 "--attach" => spec.attach = value.parse()?,
+                "--ca" => spec.ca = Some(value.clone()),
+                "--fresh" => spec.fresh = value == "1",
+                "--resume" => spec.resume = value == "1",
                 other => return Err(format!("unknown option {other}").into()),
             }
         }
@@ -76,7 +90,7 @@ impl Spec {
 
     /// The options [`Spec::parse`] reads, for spawning a contender.
     pub fn to_args(&self) -> Vec<String> {
-        vec![
+        let mut args = vec![
             "--addr".into(),
             self.addr.to_string(),
             "--rcpts".into(),
@@ -91,7 +105,17 @@ impl Spec {
             self.conns.to_string(),
             "--attach".into(),
             self.attach.to_string(),
-        ]
+        ];
+        if let Some(ca) = &self.ca {
+            args.extend(["--ca".into(), ca.clone()]);
+        }
+        if self.fresh {
+            args.extend(["--fresh".into(), "1".into()]);
+        }
+        if !self.resume {
+            args.extend(["--resume".into(), "0".into()]);
+        }
+        args
     }
 
     /// Messages per connection in the timed phase, at most.

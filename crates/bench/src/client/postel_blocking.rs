@@ -1,4 +1,4 @@
-//! Postel's blocking `Client`, plain SMTP (`TlsMode::Disabled`), each message composed with
+//! Postel's blocking `Client`, plain SMTP (`TlsMode::Disabled`) or STARTTLS (`--ca`), each message composed with
 //! postel-mime; the attachment is a reader, encoded while it is sent.
 
 use postel::mime::{Attachment, Message};
@@ -26,22 +26,37 @@ pub(super) fn compose(spec: &Spec, text: &str, attach: u64) -> Result<Message, B
     Ok(b.build()?)
 }
 
+/// Postel's builder for `spec`: plain SMTP, or STARTTLS trusting only `spec.ca`.
+pub(super) fn builder(spec: &Spec) -> postel::ClientBuilder {
+    let b = Client::builder(spec.addr.ip().to_string())
+        .port(spec.addr.port())
+        .ehlo_name(message::EHLO_NAME);
+    match &spec.ca {
+        None => b.tls(TlsMode::Disabled),
+        Some(ca) => b
+            .tls(TlsMode::StartTls)
+            .tls_name(super::cold::TLS_NAME)
+            .ca_file(ca)
+            .tls_session_resumption(spec.resume),
+    }
+}
+
 pub(super) fn run(spec: &Spec) -> Result<Report, BoxError> {
     let text = message::body_text(spec.body);
     run_blocking(
         spec,
         || {
-            let mut c = Client::builder(spec.addr.ip().to_string())
-                .port(spec.addr.port())
-                .tls(TlsMode::Disabled)
-                .ehlo_name(message::EHLO_NAME)
-                .build()?;
+            let mut c = builder(spec).build()?;
             c.connect()?;
             Ok(c)
         },
         |c, spec, timed| {
             let mut m = compose(spec, &text, if timed { spec.attach } else { 0 })?;
             c.send(&mut m)?;
+            if spec.fresh {
+                // The next send connects anew (and with TLS, resumes if allowed).
+                c.quit()?;
+            }
             Ok(())
         },
         |mut c| {

@@ -1,9 +1,7 @@
 //! Postel on tokio: an `AsyncClient` for one connection, a `Pool` of `--conns` connections
-//! otherwise; plain SMTP, each message composed with postel-mime.
+//! otherwise; plain SMTP or STARTTLS (`--ca`), each message composed with postel-mime.
 
 use std::sync::atomic::Ordering;
-
-use postel::{Client, TlsMode};
 
 use super::postel_blocking::compose;
 use super::{join_all, runtime, AsyncRun, BoxError, Spec};
@@ -12,10 +10,7 @@ use crate::message;
 
 pub(super) fn run(spec: &Spec) -> Result<Report, BoxError> {
     runtime()?.block_on(async {
-        let builder = Client::builder(spec.addr.ip().to_string())
-            .port(spec.addr.port())
-            .tls(TlsMode::Disabled)
-            .ehlo_name(message::EHLO_NAME);
+        let builder = super::postel_blocking::builder(spec);
         let pool = if spec.conns == 1 {
             // AsyncClient is a pool of one; keep the Pool API for both cases.
             Sender::One(builder.build_async()?)
