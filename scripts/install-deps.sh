@@ -19,6 +19,8 @@ PKGS+=(python3-aiosmtpd)
 PKGS+=(rustc-web cargo-web rust-web-src qemu-system-arm binutils-arm-none-eabi)
 # The chaos test (scripts/chaos.sh): network namespaces, tc qdiscs, `ss -K` resets.
 PKGS+=(iproute2)
+# The benchmark's cold-submission section runs msmtp beside swaks (crates/bench, scripts/bench.sh).
+PKGS+=(msmtp)
 # The queue on PostgreSQL (docs/queue-postgres.md): a private PostgreSQL 15 cluster of
 # scripts/postgres-up.sh for crates/*/tests/queue_pg*.rs and scripts/queue-pg-chaos.sh.
 PKGS+=(postgresql-15)
