@@ -30,6 +30,9 @@ pub struct ConfigFile {
     /// Accounts by name.
     #[serde(default)]
     pub accounts: BTreeMap<String, Account>,
+    /// The queue `postel queue` uses when no `--store`/`--queue-dir` is given: a
+    /// `postgres://` URL (docs/queue-postgres.md), or a directory.
+    pub queue_url: Option<String>,
     /// Where the file was read from (none when there was no file); errors name it.
     #[serde(skip)]
     pub path: Option<PathBuf>,

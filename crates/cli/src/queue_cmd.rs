@@ -18,7 +18,10 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use postel::mx::{Direct, Resolver};
-use postel::queue::{now_secs, rfc5322_date, Backoff, Outcome, Queue, QueueError, Relay, Worker};
+use postel::queue::{
+    now_secs, rfc5322_date, Backoff, Outcome, PgQueue, Queue, QueueError, QueueStats, Record,
+    Relay, Storage, Worker,
+};
 use postel::Client;
 
 use crate::cli::ServerArgs;
@@ -56,6 +59,12 @@ pub struct QueueArgs {
     /// $XDG_STATE_HOME/postel/queue].
     #[arg(long, global = true, value_name = "DIR")]
     pub queue_dir: Option<PathBuf>,
+    /// Where the queue is: `postgres://USER@HOST:PORT/DB` for the queue in a PostgreSQL
+    /// database shared by workers on many machines (docs/queue-postgres.md), or a
+    /// directory [default: --queue-dir, $POSTEL_QUEUE_DIR, `queue_url` of the config
+    /// file, $XDG_STATE_HOME/postel/queue].
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "queue_dir")]
+    pub store: Option<String>,
     /// What to do with it.
     #[command(subcommand)]
     pub command: QueueCommand,
@@ -107,6 +116,12 @@ pub enum QueueCommand {
     /// Send what is due, retrying with backoff; exits when the queue is empty or holds
     /// only messages not yet due.
     Run(Box<RunArgs>),
+    /// Counts by state, the oldest message's age, attempts.
+    Stats {
+        /// As JSON (one object).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `postel queue run`.
@@ -130,6 +145,10 @@ pub struct RunArgs {
     /// Worker threads sharing the queue [default: 1].
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub workers: usize,
+    /// The database queue: how long a claim lasts unless renewed (a dead worker's
+    /// messages wait this long) [default: 60s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub lease: Option<Duration>,
 }
 
 /// `90s`, `30m`, `4h`, `5d`, or plain seconds.
@@ -154,6 +173,7 @@ fn queue_failure(e: QueueError) -> Failure {
         QueueError::NotFound(_) | QueueError::Invalid(_) => exit::USAGE,
         QueueError::Busy(_) => exit::TEMPFAIL,
         QueueError::NoDirectory => exit::CONFIG,
+        QueueError::Database(_) | QueueError::LeaseLost(_) => exit::TEMPFAIL,
         _ => exit::IOERR,
     };
     Failure::new(code, e.to_string())
@@ -169,6 +189,71 @@ pub fn open_queue(dir: Option<&std::path::Path>) -> Result<Queue, Failure> {
         },
     };
     Queue::open(dir).map_err(queue_failure)
+}
+
+/// The queue `postel queue` works on: the files, or a PostgreSQL database.
+pub enum Store {
+    /// A queue directory.
+    Files(Queue),
+    /// A queue in a database.
+    Postgres(PgQueue),
+}
+
+impl Store {
+    /// `--store`, else `--queue-dir`, else `$POSTEL_QUEUE_DIR`, else the config file's
+    /// `queue_url`, else the default directory.
+    pub fn open(args: &QueueArgs, file: &ConfigFile) -> Result<Store, Failure> {
+        let given = args.store.clone().or_else(|| {
+            let env = std::env::var_os("POSTEL_QUEUE_DIR").filter(|v| !v.is_empty());
+            (args.queue_dir.is_none() && env.is_none())
+                .then(|| file.queue_url.clone())
+                .flatten()
+        });
+        match given {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                PgQueue::open(&url)
+                    .map(Store::Postgres)
+                    .map_err(queue_failure)
+            }
+            Some(dir) => open_queue(Some(std::path::Path::new(&dir))).map(Store::Files),
+            None => open_queue(args.queue_dir.as_deref()).map(Store::Files),
+        }
+    }
+
+    fn storage(&self) -> &dyn Storage {
+        match self {
+            Store::Files(q) => q,
+            Store::Postgres(q) => q,
+        }
+    }
+
+    fn add(&self, from: &str, to: &[String], message: &[u8]) -> Result<String, QueueError> {
+        self.storage().add_message(from, to, message)
+    }
+
+    fn check(&self) -> Result<(Vec<Record>, Vec<postel::queue::CorruptRecord>), QueueError> {
+        self.storage().check()
+    }
+
+    fn message(&self, id: &str) -> Result<Vec<u8>, QueueError> {
+        self.storage().message(id)
+    }
+
+    fn show(&self, id: &str) -> Result<Record, QueueError> {
+        self.storage().show(id)
+    }
+
+    fn flush(&self, id: Option<&str>) -> Result<usize, QueueError> {
+        self.storage().flush(id)
+    }
+
+    fn remove(&self, id: &str) -> Result<(), QueueError> {
+        self.storage().remove(id)
+    }
+
+    fn stats(&self) -> Result<QueueStats, QueueError> {
+        self.storage().stats()
+    }
 }
 
 /// Queues the message `bytes` (as given to sendmail; Bcc is removed here) to
@@ -191,7 +276,7 @@ pub fn enqueue_message(envelope: &postel::Envelope, bytes: Vec<u8>) -> Result<St
 
 /// Runs `postel queue ...`; returns the exit code.
 pub fn run(args: &QueueArgs, file: &ConfigFile) -> Result<u8, Failure> {
-    let queue = open_queue(args.queue_dir.as_deref())?;
+    let queue = Store::open(args, file)?;
     let mut out = crate::output::stdout();
     let io = |e: std::io::Error| Failure::new(exit::IOERR, format!("writing the output: {e}"));
     match &args.command {
@@ -304,7 +389,27 @@ pub fn run(args: &QueueArgs, file: &ConfigFile) -> Result<u8, Failure> {
                 writeln!(out, "removed {id}").map_err(io)?;
             }
         }
-        QueueCommand::Run(r) => return run_workers(queue, r, file),
+        QueueCommand::Run(r) => {
+            return match queue {
+                Store::Files(q) => run_workers(q, r, file),
+                Store::Postgres(q) => {
+                    let q = match r.lease {
+                        Some(l) => q.lease(l).map_err(queue_failure)?,
+                        None => q,
+                    };
+                    run_workers(q, r, file)
+                }
+            }
+        }
+        QueueCommand::Stats { json } => {
+            let s = queue.stats().map_err(queue_failure)?;
+            if *json {
+                let v = serde_json::to_string(&s).unwrap_or_default();
+                writeln!(out, "{v}").map_err(io)?;
+            } else {
+                write_stats(&mut out, &s).map_err(io)?;
+            }
+        }
     }
     Ok(exit::OK)
 }
@@ -325,7 +430,31 @@ fn next_try(at: u64, now: u64) -> String {
     }
 }
 
-fn run_workers(queue: Queue, args: &RunArgs, file: &ConfigFile) -> Result<u8, Failure> {
+/// `queue stats` as text: one line per figure.
+fn write_stats(out: &mut impl Write, s: &QueueStats) -> std::io::Result<()> {
+    let r = &s.recipients;
+    writeln!(
+        out,
+        "messages {}  due {}  deferred {}  held {}  being sent {}",
+        s.messages, s.due, s.deferred, s.held, s.claimed
+    )?;
+    writeln!(
+        out,
+        "recipients: pending {}  in-flight {}  delivered {}  failed {}",
+        r.pending, r.in_flight, r.delivered, r.failed
+    )?;
+    writeln!(
+        out,
+        "oldest {}s  attempts {} (at most {} for one message)  uncertain {}",
+        s.oldest_age_secs, s.attempts, s.max_attempts, s.uncertain
+    )
+}
+
+fn run_workers<S: Storage + Clone>(
+    queue: S,
+    args: &RunArgs,
+    file: &ConfigFile,
+) -> Result<u8, Failure> {
     let mut backoff = Backoff::default();
     if let Some(d) = args.retry {
         backoff.initial = d;
