@@ -19,6 +19,9 @@ PKGS+=(python3-aiosmtpd)
 PKGS+=(rustc-web cargo-web rust-web-src qemu-system-arm binutils-arm-none-eabi)
 # The chaos test (scripts/chaos.sh): network namespaces, tc qdiscs, `ss -K` resets.
 PKGS+=(iproute2)
+# The sim web bench's page in a real browser (crates/cli/tests/sim_web_browser.rs):
+# headless Chromium driven over WebDriver.
+PKGS+=(chromium chromium-driver)
 # The benchmark's cold-submission section runs msmtp beside swaks (crates/bench, scripts/bench.sh).
 PKGS+=(msmtp)
 # The queue on PostgreSQL (docs/queue-postgres.md): a private PostgreSQL 15 cluster of
