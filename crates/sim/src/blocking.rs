@@ -89,6 +89,11 @@ impl BlockingSimulator {
         self.sim().transcript(n)
     }
 
+    /// Connection `n`'s protocol deviations (see [`Simulator::annotations`]).
+    pub fn annotations(&self, n: u64) -> Vec<crate::annotate::Annotation> {
+        self.sim().annotations(n)
+    }
+
     /// How many sessions ended in a panic (see [`Simulator::session_panics`]).
     pub fn session_panics(&self) -> u64 {
         self.sim().session_panics()
