@@ -9,7 +9,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use postel_mime::dkim::{Signer, SigningKey};
+use postel_mime::dkim::{Canonicalization, Signer, SigningKey};
 
 use crate::config::{Account, ConfigFile};
 use crate::deliver::Outgoing;
@@ -30,6 +30,20 @@ pub struct DkimArgs {
     /// Oversign From, To, Subject and Date (a copy added later breaks the signature).
     #[arg(long)]
     pub dkim_oversign: bool,
+    /// Canonicalisation, header/body: relaxed/relaxed (default), simple/simple,
+    /// relaxed/simple or simple/relaxed. Relaxed survives relays that refold headers.
+    #[arg(long, value_name = "H/B", value_parser = parse_canon)]
+    pub dkim_canon: Option<(Canonicalization, Canonicalization)>,
+}
+
+fn parse_canon(s: &str) -> Result<(Canonicalization, Canonicalization), String> {
+    let one = |w: &str| match w {
+        "relaxed" => Ok(Canonicalization::Relaxed),
+        "simple" => Ok(Canonicalization::Simple),
+        _ => Err(format!("{w:?}: expected relaxed or simple")),
+    };
+    let (h, b) = s.split_once('/').unwrap_or((s, "simple"));
+    Ok((one(h)?, one(b)?))
 }
 
 /// `postel dkim ...`.
@@ -60,6 +74,16 @@ pub enum DkimCommand {
         /// Write the private key here (mode 0600) instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+    /// Sign a message (FILE, or stdin) and write it to stdout with its DKIM-Signature
+    /// first, CRLF line ends; nothing is sent. Bcc is kept.
+    Sign {
+        /// The key, selector and domain (required here).
+        #[command(flatten)]
+        dkim: DkimArgs,
+        /// The message [default: stdin].
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
     },
 }
 
@@ -119,10 +143,15 @@ pub fn signer(args: &DkimArgs, account: Option<&Account>) -> Result<Option<Signe
     let key = SigningKey::from_pem_file(expand_home(&key))
         .map_err(|e| Failure::new(exit::CONFIG, e.to_string()))?;
     let oversign = args.dkim_oversign || account.and_then(|a| a.dkim_oversign).unwrap_or(false);
+    let (h, b) = args
+        .dkim_canon
+        .unwrap_or((Canonicalization::Relaxed, Canonicalization::Relaxed));
     let signer = Signer::new(key, &domain, &selector)
         .map_err(|e| Failure::new(exit::CONFIG, e.to_string()))?
         .timestamp_now()
-        .oversign(oversign);
+        .oversign(oversign)
+        .header_canonicalization(h)
+        .body_canonicalization(b);
     Ok(Some(signer))
 }
 
@@ -169,16 +198,50 @@ pub fn sign_bytes(signer: Option<&Signer>, bytes: Vec<u8>) -> Result<Vec<u8>, Fa
 
 /// Runs `postel dkim ...`.
 pub fn run(args: &DkimCommandArgs) -> Result<u8, Failure> {
-    let DkimCommand::Keygen {
-        algorithm,
-        bits,
-        selector,
-        domain,
-        out,
-    } = &args.command;
+    match &args.command {
+        DkimCommand::Keygen {
+            algorithm,
+            bits,
+            selector,
+            domain,
+            out,
+        } => keygen(*algorithm, *bits, selector, domain, out.as_deref()),
+        DkimCommand::Sign { dkim, file } => sign_command(dkim, file.as_deref()),
+    }
+}
+
+fn sign_command(args: &DkimArgs, file: Option<&std::path::Path>) -> Result<u8, Failure> {
+    let signer = signer(args, None)?
+        .ok_or_else(|| Failure::usage("postel dkim sign needs --dkim-key FILE"))?;
+    let raw = match file {
+        Some(p) => postel_mime::RawMessage::from_file(p).map_err(|e| match e {
+            postel_mime::Error::Io(e) => {
+                Failure::new(exit::NOINPUT, format!("cannot read {}: {e}", p.display()))
+            }
+            e => Failure::data(format!("{}: {e}", p.display())),
+        })?,
+        // Spooled to a temporary file by the signer, never held in memory.
+        None => postel_mime::RawMessage::from_reader(std::io::stdin())?,
+    };
+    let mut raw = raw.keep_bcc(true);
+    sign_raw(Some(&signer), &mut raw)?;
+    let mut enc = raw.encoder(&postel_mime::EncodeOptions::default())?;
+    let mut stdout = crate::output::stdout();
+    std::io::copy(&mut enc, &mut stdout)
+        .map_err(|e| Failure::new(exit::IOERR, format!("writing the message: {e}")))?;
+    Ok(exit::OK)
+}
+
+fn keygen(
+    algorithm: KeyAlgorithm,
+    bits: u64,
+    selector: &str,
+    domain: &str,
+    out: Option<&std::path::Path>,
+) -> Result<u8, Failure> {
     let key = match algorithm {
         KeyAlgorithm::Ed25519 => SigningKey::generate_ed25519(),
-        KeyAlgorithm::Rsa => SigningKey::generate_rsa(*bits as usize)
+        KeyAlgorithm::Rsa => SigningKey::generate_rsa(bits as usize)
             .map_err(|e| Failure::new(exit::SOFTWARE, e.to_string()))?,
     };
     // The names are checked as a signer would check them.

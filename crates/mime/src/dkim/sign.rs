@@ -121,21 +121,26 @@ impl Signable for RawMessage {
             }
             Some(stream) => {
                 // A file is read again from its path; anything else is spooled.
-                let (first, second): (Box<dyn Source>, Box<dyn Source>) =
-                    match self.reopen_body()? {
-                        Some(again) => (again, stream),
-                        None => {
-                            let file = spool(stream, None)?;
-                            let other = file.try_clone()?;
-                            (
-                                Box::new(ReadSource(file)),
-                                Box::new(Rewound {
-                                    file: ReadSource(other),
-                                    started: false,
-                                }),
-                            )
-                        }
-                    };
+                // A file whose name is gone (an unlinked spool) is spooled again.
+                let again = match self.reopen_body() {
+                    Ok(again) => again,
+                    Err(Error::Io(_)) => None,
+                    Err(e) => return Err(e),
+                };
+                let (first, second): (Box<dyn Source>, Box<dyn Source>) = match again {
+                    Some(again) => (again, stream),
+                    None => {
+                        let file = spool(stream, None)?;
+                        let other = file.try_clone()?;
+                        (
+                            Box::new(ReadSource(file)),
+                            Box::new(Rewound {
+                                file: ReadSource(other),
+                                started: false,
+                            }),
+                        )
+                    }
+                };
                 self.set_stream_body(first);
                 let mut enc = self.encoder(&opts)?;
                 run(&mut enc, &mut h)?;
