@@ -19,6 +19,10 @@ PKGS+=(python3-aiosmtpd)
 PKGS+=(rustc-web cargo-web rust-web-src qemu-system-arm binutils-arm-none-eabi)
 # The chaos test (scripts/chaos.sh): network namespaces, tc qdiscs, `ss -K` resets.
 PKGS+=(iproute2)
+# DKIM (crates/cli/tests/dkim.rs): dkimpy verifies signatures (python3-dnspython comes with
+# it, for scripts/dkim-dns.py); Exim's verifier is the unpacked exim4-daemon-light of
+# scripts/exim-up.sh, run by scripts/dkim-exim.sh.
+PKGS+=(python3-dkim)
 # The sim web bench's page in a real browser (crates/cli/tests/sim_web_browser.rs):
 # headless Chromium driven over WebDriver.
 PKGS+=(chromium chromium-driver)
