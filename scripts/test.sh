@@ -18,7 +18,7 @@ bash scripts/node-deps.sh
 
 step "starting the loopback Postfix"
 bash scripts/postfix-up.sh
-trap 'bash scripts/postfix-down.sh >/dev/null 2>&1 || true; bash scripts/exim-down.sh >/dev/null 2>&1 || true' EXIT
+trap 'bash scripts/postfix-down.sh >/dev/null 2>&1 || true; bash scripts/exim-down.sh >/dev/null 2>&1 || true; bash scripts/postgres-down.sh >/dev/null 2>&1 || true' EXIT
 # shellcheck disable=SC1091
 source target/postfix/env
 bash scripts/postfix-selftest.sh
@@ -28,6 +28,13 @@ step "starting the loopback Exim"
 bash scripts/exim-up.sh
 # shellcheck disable=SC1091
 source target/exim/env
+
+# PostgreSQL 15 for the queue's database tests (crates/*/tests/queue_pg.rs): a private
+# cluster under target/postgres on 127.0.0.1:12432 (docs/queue-postgres.md).
+step "starting the private PostgreSQL"
+bash scripts/postgres-up.sh
+# shellcheck disable=SC1091
+source target/postgres/env
 
 # Tests that need a real server fail (never skip) when this is set.
 export POSTEL_REQUIRE_SERVERS=1
@@ -69,6 +76,12 @@ bash scripts/firmware-test.sh
 step "the chaos test: the queue under relay faults, resets and SIGKILL"
 bash scripts/chaos.sh
 
+# 10,000 messages in PostgreSQL drained by 6 `queue run --store postgres://` processes on three
+# "machines" (network namespaces over veth pairs) while workers are SIGKILLed, PostgreSQL crashes
+# and recovers, and the relay restarts and loses replies (its own cluster, started and stopped).
+step "the database queue's chaos test: workers on several machines, SIGKILL, PostgreSQL and relay restarts"
+bash scripts/queue-pg-chaos.sh
+
 # Reached only when every step above passed: `set -e` stops at the first failure.
 steps=$(grep -c '^step "' "${BASH_SOURCE[0]}")
-printf '\n==> test.sh: all %d steps passed: no_std and Cortex-M builds, the workspace tests (simulator, Postfix, Exim), the firmware under QEMU, the chaos test\n' "$steps"
+printf '\n==> test.sh: all %d steps passed: no_std and Cortex-M builds, the workspace tests (simulator, Postfix, Exim), the firmware under QEMU, the chaos tests\n' "$steps"

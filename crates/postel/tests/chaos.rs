@@ -13,18 +13,16 @@
 //! bounce; the queue directory empty (no fault is left in the drain phase, so nothing stays
 //! deferred). The counts are printed.
 
+mod chaos_relay;
 mod common;
 
-use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chaos_relay::{chaos_message, faults_for, reset_connections, start_relay, stop_relay, tally};
 use common::Rng;
-use postel_sim::fault::{Action, Fault, Step};
-use postel_sim::{Config, Event, ReceivedMessage, Simulator};
 
 fn knob(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -38,97 +36,6 @@ fn postel_bin() -> PathBuf {
         Some(p) => PathBuf::from(p),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/postel"),
     }
-}
-
-/// What the relay's faults do to each of its first `connections` connections, and the
-/// connections whose fault loses the reply to a stored message.
-fn faults_for(rng: &mut Rng, connections: u64) -> (Vec<Fault>, Vec<u64>) {
-    let mut faults = Vec::new();
-    let mut lost = Vec::new();
-    for n in 1..=connections {
-        let f = match rng.below(40) {
-            0 => {
-                lost.push(n);
-                Fault::new(Step::DataEnd, Action::CloseAfterAccept)
-            }
-            1 => Fault::new(Step::Mail, Action::Reply421),
-            2 => Fault::new(Step::Data, Action::Close),
-            3 => Fault::new(Step::Greeting, Action::Delay(Duration::from_millis(700))),
-            4 => Fault::new(Step::DataEnd, Action::Reply(451, "4.3.0 try later".into())),
-            _ => continue,
-        };
-        faults.push(f.on_connection(n));
-    }
-    (faults, lost)
-}
-
-/// One simulator and the task that records every message it stores (the record survives
-/// the simulator's shutdown: the events are read until the channel closes).
-struct Relay {
-    sim: Simulator,
-    lost_reply: Vec<u64>,
-    collector: tokio::task::JoinHandle<bool>,
-}
-
-fn start_relay(
-    rt: &tokio::runtime::Runtime,
-    port: u16,
-    (faults, lost_reply): (Vec<Fault>, Vec<u64>),
-    store: Arc<Mutex<Vec<ReceivedMessage>>>,
-) -> Relay {
-    let config = Config::builder()
-        .bind(IpAddr::V4(Ipv4Addr::LOCALHOST))
-        .port(port)
-        .build();
-    let sim = rt.block_on(async {
-        let mut tries = 0;
-        loop {
-            match Simulator::start(config.clone()).await {
-                Ok(s) => break s,
-                // The old listener's port can take a moment to be free again.
-                Err(_) if tries < 50 => {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => panic!("the relay does not start on port {port}: {e}"),
-            }
-        }
-    });
-    sim.set_faults(faults);
-    let mut events = sim.subscribe();
-    let collector = rt.spawn(async move {
-        loop {
-            match events.recv().await {
-                Ok(Event::Message(m)) => store.lock().unwrap().push(m),
-                Ok(_) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return false,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return true,
-            }
-        }
-    });
-    Relay {
-        sim,
-        lost_reply,
-        collector,
-    }
-}
-
-/// Stops the relay; its connections, and how many of them had a fault that lost a reply.
-fn stop_relay(rt: &tokio::runtime::Runtime, relay: Relay) -> (u64, u64) {
-    let connections = relay.sim.connections();
-    let lost = relay
-        .lost_reply
-        .iter()
-        .filter(|&&n| n <= connections)
-        .count() as u64;
-    rt.block_on(relay.sim.shutdown());
-    let complete =
-        rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), relay.collector).await });
-    assert!(
-        matches!(complete, Ok(Ok(true))),
-        "the harness missed relay events (lagged or did not close): cannot check the counts"
-    );
-    (connections, lost)
 }
 
 fn postel(queue: &Path) -> Command {
@@ -190,31 +97,6 @@ fn left_in_queue(queue: &Path) -> usize {
         .unwrap_or(0)
 }
 
-/// Resets every established connection to the relay's port with `ss -K` (inside the test's
-/// own network namespace only); the number of sockets it reports killed.
-fn reset_connections(port: u16) -> u64 {
-    let out = Command::new("ss")
-        .args(["-K", "-t", "-n", "state", "established"])
-        .arg(format!("( sport = :{port} )"))
-        .output();
-    match out {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .skip(1)
-            .filter(|l| !l.trim().is_empty())
-            .count() as u64,
-        _ => 0,
-    }
-}
-
-fn message_id(data: &[u8]) -> Option<u64> {
-    let text = String::from_utf8_lossy(data);
-    let at = text.find("Message-ID: <chaos-")? + "Message-ID: <chaos-".len();
-    let rest = &text[at..];
-    let end = rest.find('@')?;
-    rest[..end].parse().ok()
-}
-
 #[test]
 fn chaos_queue_run_under_faults() {
     if std::env::var("POSTEL_CHAOS").as_deref() != Ok("1") {
@@ -258,12 +140,7 @@ fn chaos_queue_run_under_faults() {
             .stdout(Stdio::null())
             .spawn()
             .expect("postel queue add");
-        let body = format!(
-            // Up to 50 lines of 72 octets: sizes vary, lines stay within RFC 5321's limit.
-            "From: sender@chaos.postel.test\r\nTo: r0@chaos.postel.test\r\n\
-             Subject: chaos {i}\r\nMessage-ID: <chaos-{i}@postel.test>\r\n\r\nmessage {i}\r\n{}\r\n",
-            format!("{}\r\n", "x".repeat(72)).repeat((i % 50) as usize)
-        );
+        let body = chaos_message(i);
         use std::io::Write;
         child
             .stdin
@@ -362,39 +239,8 @@ fn chaos_queue_run_under_faults() {
 
     // Count what every recipient got.
     let got = store.lock().unwrap();
-    let mut copies: HashMap<(u64, String), u64> = HashMap::new();
-    let mut bounces = 0;
-    let mut foreign = 0;
-    for m in got.iter() {
-        if m.mail_from.is_empty() {
-            if bounces == 0 {
-                let text = String::from_utf8_lossy(&m.data);
-                eprintln!(
-                    "chaos: the first bounce:\n{}",
-                    &text[..text.len().min(2500)]
-                );
-            }
-            bounces += 1;
-            continue;
-        }
-        let Some(id) = message_id(&m.data) else {
-            foreign += 1;
-            continue;
-        };
-        for r in &m.rcpt_to {
-            *copies.entry((id, r.address.clone())).or_default() += 1;
-        }
-    }
-    let mut missing = Vec::new();
-    let mut duplicates = 0u64;
-    for i in 0..messages {
-        for r in &recipients {
-            match copies.get(&(i, r.clone())) {
-                None | Some(0) => missing.push(format!("message {i} to {r}")),
-                Some(n) => duplicates += n - 1,
-            }
-        }
-    }
+    let t = tally(&got, messages, &recipients);
+    let (missing, duplicates, bounces, foreign) = (t.missing, t.duplicates, t.bounces, t.foreign);
     // A copy is sent twice only when the reply after its final dot was lost: a fault that
     // closes after accepting, or a kill, restart or reset while that reply was on its way
     // (at most one message per worker each: a worker has one transaction in flight), each
