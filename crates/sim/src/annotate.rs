@@ -79,7 +79,7 @@ pub struct Verdict {
 
 const POSTFIX: &str = "Postfix 3.9 (defaults)";
 const POSTFIX_STRICT: &str = "Postfix (strict settings)";
-const EXIM: &str = "Exim 4.9x (defaults)";
+const EXIM: &str = "Exim 4.96 (defaults)";
 const GMAIL: &str = "Gmail (MX)";
 
 macro_rules! v {
@@ -164,7 +164,7 @@ impl Deviation {
             Deviation::BareLf => &[
                 v!(POSTFIX, Accepts, "smtpd_forbid_bare_newline = normalize (the 3.9 default): LF alone ends a line, only <CR><LF>.<CR><LF> ends DATA; before 3.9 (and in the backports' default `no`) it is taken as is"),
                 v!(POSTFIX_STRICT, Refuses, "smtpd_forbid_bare_newline = reject: 550 5.5.2 Error: bare <LF> received, then disconnect"),
-                v!(EXIM, Accepts, "spec \"Line endings\": an LF not preceded by CR is treated as a line ending"),
+                v!(EXIM, Accepts, "spec \"Line endings\": an LF not preceded by CR is treated as a line ending (in commands and in DATA)"),
                 v!(GMAIL, Unknown, "not documented; a message that is not RFC 5322 compliant may be refused with 550 5.7.1"),
             ],
             Deviation::BareCr => &[
@@ -182,7 +182,7 @@ impl Deviation {
             Deviation::Pipelining => &[
                 v!(POSTFIX, Refuses, "smtpd_forbid_unauth_pipelining = yes (the 3.9 default): disconnects (improper command pipelining); postscreen's pregreet test catches a client that talks before the greeting"),
                 v!(POSTFIX_STRICT, Refuses, "smtpd_forbid_unauth_pipelining = yes: disconnect"),
-                v!(EXIM, Refuses, "smtp_enforce_sync = true (default): 554 SMTP synchronization error, then disconnect"),
+                v!(EXIM, Accepts, "smtp_enforce_sync refuses input sent ahead only where PIPELINING is not advertised, but pipelining_advertise_hosts = * (the default) advertises it to every host, and PIPECONNECT lets EHLO come before the greeting: EHLO+MAIL, HELO+MAIL+RCPT and DATA+message sent at once are all taken"),
                 v!(GMAIL, Unknown, "not documented"),
             ],
             Deviation::CommandLineTooLong => &[
@@ -210,9 +210,9 @@ impl Deviation {
                 v!(GMAIL, Unknown, "not documented"),
             ],
             Deviation::SmtpUtf8 => &[
-                v!(POSTFIX, Refuses, "smtputf8_enable = yes: 553 5.6.7 Must declare SMTPUTF8 to send unicode address (UTF-8 in headers passes unless strict_7bit_headers)"),
-                v!(POSTFIX_STRICT, Refuses, "as with the defaults; strict_7bit_headers = yes also refuses 8-bit headers"),
-                v!(EXIM, Refuses, "a UTF-8 address without SMTPUTF8 is a syntax error"),
+                v!(POSTFIX, Accepts, "smtputf8_enable = yes: a UTF-8 sender without SMTPUTF8 is taken at MAIL, and UTF-8 in headers passes (strict_7bit_headers = no)"),
+                v!(POSTFIX_STRICT, Refuses, "strict_7bit_headers = yes (part of strict_8bitmime) refuses 8-bit headers; the envelope address is not checked"),
+                v!(EXIM, Accepts, "a UTF-8 sender without SMTPUTF8 is taken at MAIL"),
                 v!(GMAIL, Unknown, "not documented"),
             ],
             Deviation::NoFrom => &[
