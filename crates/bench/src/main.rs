@@ -26,6 +26,7 @@ mod harness;
 mod measure;
 mod message;
 mod proxy;
+mod queue;
 mod report;
 mod servers;
 mod tls;
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
         Some("client") => client::main(&args[1..]),
         Some("cold") => client::cold::main(&args[1..]),
         Some("proxy") => proxy_main(&args[1..]),
+        Some("queue") => queue::main(&args[1..]),
         _ => harness::main(&args),
     };
     match result {
