@@ -196,7 +196,7 @@ pub enum Store {
     /// A queue directory.
     Files(Queue),
     /// A queue in a database.
-    Postgres(PgQueue),
+    Postgres(Box<PgQueue>),
 }
 
 impl Store {
@@ -212,7 +212,7 @@ impl Store {
         match given {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 PgQueue::open(&url)
-                    .map(Store::Postgres)
+                    .map(|q| Store::Postgres(Box::new(q)))
                     .map_err(queue_failure)
             }
             Some(dir) => open_queue(Some(std::path::Path::new(&dir))).map(Store::Files),
@@ -223,7 +223,7 @@ impl Store {
     fn storage(&self) -> &dyn Storage {
         match self {
             Store::Files(q) => q,
-            Store::Postgres(q) => q,
+            Store::Postgres(q) => q.as_ref(),
         }
     }
 
@@ -395,7 +395,7 @@ pub fn run(args: &QueueArgs, file: &ConfigFile) -> Result<u8, Failure> {
                 Store::Postgres(q) => {
                     let q = match r.lease {
                         Some(l) => q.lease(l).map_err(queue_failure)?,
-                        None => q,
+                        None => *q,
                     };
                     run_workers(q, r, file)
                 }

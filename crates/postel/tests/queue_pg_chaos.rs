@@ -262,7 +262,10 @@ fn workers_on_several_machines_drain_the_database_queue_under_faults() {
     let bind = IpAddr::V4(Ipv4Addr::LOCALHOST);
     for m in machines.iter().filter(|m| m.netns.is_some()) {
         let addr: IpAddr = m.host.parse().expect("an IP address");
-        rt.block_on(forward((addr, RELAY_PORT).into(), (bind, RELAY_PORT).into()));
+        rt.block_on(forward(
+            (addr, RELAY_PORT).into(),
+            (bind, RELAY_PORT).into(),
+        ));
     }
     let store = Arc::new(Mutex::new(Vec::new()));
     let mut relay = start_relay_on(
