@@ -216,7 +216,7 @@ fn the_page_shows_mail_live_its_session_annotations_and_takes_faults() {
         assert!(note_text.contains("bare LF"), "{note_text}");
         assert!(note_text.contains("EHLO device.test\\n"), "{note_text}");
         assert!(note_text.contains("Postfix (strict settings)"), "{note_text}");
-        wait_for(&c, "//div[@class='annotation' and @data-code='bare-lf']/table//td[@class='refuses']").await;
+        wait_for(&c, "//div[@class='annotation' and @data-code='bare-lf']/details[@open]/table//td[@class='refuses']").await;
         // Highlighted at its line: the annotated line right before the note.
         wait_for(
             &c,

@@ -51,7 +51,7 @@ async function loadMessages() {
     return row;
   }));
   document.getElementById("count").textContent =
-    q ? `${data.count} of ${data.total} messages match` : `${data.total} messages`;
+    q ? `${data.count} of ${data.total} messages match` : `${data.total} message${data.total === 1 ? "" : "s"}`;
 }
 
 async function loadSessions() {
@@ -81,6 +81,7 @@ function subtabs(names, show) {
 
 async function openMessage(id) {
   current = { kind: "message", id };
+  history.replaceState(null, "", "#message=" + encodeURIComponent(id));
   for (const r of document.querySelectorAll("tr.msg-row")) r.classList.toggle("selected", r.dataset.id === id);
   const m = await getJson(api + "/messages/" + encodeURIComponent(id));
   const content = el("div", { id: "message-content" });
@@ -122,16 +123,22 @@ async function showMessagePart(m, which, content) {
 
 function renderSession(s) {
   const list = el("ol", { class: "transcript", id: "transcript" });
+  const seen = new Set();
   for (const line of s.lines) {
     const cls = "line " + (line.side || "note") + (line.annotations.length ? " annotated" : "");
     list.append(el("li", { class: cls, "data-index": line.index }, line.text));
     for (const k of line.annotations) {
       const a = s.annotations[k];
+      // The servers' verdicts open at a deviation's first occurrence, folded after.
+      const verdicts = el("details", seen.has(a.code) ? {} : { open: "" },
+        el("summary", {}, "what real servers do"),
+        el("table", { class: "verdicts" }, ...a.verdicts.map((v) =>
+          el("tr", {}, el("td", {}, v.server), el("td", { class: v.outcome }, v.outcome), el("td", {}, v.how)))));
+      seen.add(a.code);
       list.append(el("div", { class: "annotation", "data-code": a.code, "data-line": a.line },
         el("div", { class: "title" }, a.title || a.code),
         el("div", { class: "detail" }, a.detail),
-        el("table", { class: "verdicts" }, ...a.verdicts.map((v) =>
-          el("tr", {}, el("td", {}, v.server), el("td", { class: v.outcome }, v.outcome), el("td", {}, v.how))))));
+        verdicts));
     }
   }
   return el("div", { class: "session", "data-id": s.id },
@@ -141,6 +148,7 @@ function renderSession(s) {
 
 async function openSession(id) {
   current = { kind: "session", id };
+  history.replaceState(null, "", "#session=" + encodeURIComponent(id));
   const s = await getJson(api + "/sessions/" + encodeURIComponent(id));
   const detail = document.getElementById("detail");
   detail.className = "";
@@ -206,4 +214,11 @@ document.addEventListener("DOMContentLoaded", () => {
   showTab("messages");
   loadMessages();
   live();
+  // Deep links: #message=ID, #session=ID.
+  const link = /^#(message|session)=(.+)$/.exec(location.hash);
+  if (link) {
+    const id = decodeURIComponent(link[2]);
+    if (link[1] === "message") openMessage(id);
+    else { showTab("sessions"); openSession(id); }
+  }
 });

@@ -378,8 +378,12 @@ async fn sessions(State(s): S) -> Json<Value> {
     let list: Vec<Value> = all
         .iter()
         .map(|r| {
-            let mut codes: Vec<&str> = r.annotations.iter().map(|a| a.code.as_str()).collect();
-            codes.dedup();
+            let mut codes: Vec<&str> = Vec::new();
+            for a in &r.annotations {
+                if !codes.contains(&a.code.as_str()) {
+                    codes.push(&a.code);
+                }
+            }
             json!({
                 "id": r.id,
                 "connection": r.connection,
