@@ -585,6 +585,21 @@ fn findings() -> Vec<String> {
          §4 lets it do either; the client must answer a 334).",
         "Message: with PIPELINING and CHUNKING, MAIL, RCPT and BDAT LAST with the content \
          go in one flight (RFC 2920 §3.1, RFC 3030 §4.2): one turn.",
+        "The one turn the RFCs would still let Postel save: under RFC 4954 §4's exception \
+         (quoted above), MAIL, RCPT and BDAT may follow AUTH PLAIN with its initial response \
+         in the same flight (6 turns instead of 7). Postel does not do it. Postfix 3.7.11 \
+         accepts it, even with smtpd_forbid_unauth_pipelining = yes (which does answer \
+         NOOP + MAIL in one flight with 554 5.5.0 SMTP protocol synchronization). But \
+         postel-sim's strict mode refuses it (it takes AUTH as the last command of a group, \
+         whatever the mechanism, and disconnects). If the AUTH failed, the content would \
+         already be on its way: a server that takes mail for local users without AUTH would \
+         deliver it unauthenticated while the client reports an AUTH failure. And \
+         `Client::connect` would no longer prove the credentials.",
+        "A TLS turn of 2 at 10 ms RTT: the clients that leave Nagle's algorithm on (none \
+         of lettre, mail-send, smtplib and swaks sets TCP_NODELAY) are likely holding their \
+         EHLO back behind their unacknowledged Finished, so the server's session tickets come \
+         back in a turn of their own; at 100 ms RTT the ACK comes back before the tickets and \
+         the count is 1. Postel sets TCP_NODELAY: its EHLO goes out with its Finished.",
     ]
     .iter()
     .map(|s| s.to_string())
