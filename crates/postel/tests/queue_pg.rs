@@ -321,7 +321,7 @@ fn a_claim_excludes_other_workers_until_released_or_its_lease_expires() {
         .unwrap();
     let a = PgQueue::open(&url)
         .unwrap()
-        .lease(Duration::from_secs(4))
+        .lease(Duration::from_secs(8))
         .unwrap();
     let b = q.clone();
     let claimed = a

@@ -34,6 +34,10 @@
 //! greeting and EHLO refusals, lost connections, timeouts and garbled replies are retried
 //! until the lifetime ends. Undeliverable bounces are kept, [held](Record::held); corrupt
 //! records are moved to `corrupt/` and reported ([`Queue::check`]).
+//!
+//! The same queue can live in a PostgreSQL database shared by workers on many machines
+//! (`PgQueue`, feature `postgres`; docs/queue-postgres.md): both stores implement
+//! [`Storage`], and a [`Worker`] runs on either with the same guarantees.
 
 mod backoff;
 mod dsn;

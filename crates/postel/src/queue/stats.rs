@@ -74,3 +74,64 @@ impl QueueStats {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::RecipientState;
+    use super::*;
+
+    fn rcpt(status: Status, uncertain: u32) -> RecipientState {
+        RecipientState {
+            address: "b@x.test".to_owned(),
+            status,
+            attempts: 1,
+            uncertain,
+            last: None,
+        }
+    }
+
+    fn record(queued_at: u64, next_try: u64, attempts: u32, held: bool) -> Record {
+        Record {
+            id: "00-01".to_owned(),
+            from: "a@x.test".to_owned(),
+            recipients: vec![rcpt(Status::Pending, 0), rcpt(Status::Delivered, 1)],
+            queued_at,
+            attempts,
+            next_try,
+            last_error: None,
+            held: held.then(|| "undeliverable bounce".to_owned()),
+            size: None,
+        }
+    }
+
+    #[test]
+    fn counts_states_ages_and_attempts() {
+        let now = 10_000;
+        let mut bounce = record(4_000, 0, 7, true);
+        bounce.recipients = vec![rcpt(Status::Failed, 0), rcpt(Status::InFlight, 2)];
+        let s = QueueStats::of(
+            &[
+                record(9_000, now, 1, false),
+                record(8_000, now + 60, 3, false),
+                bounce,
+            ],
+            now,
+        );
+        assert_eq!(
+            (s.messages, s.due, s.deferred, s.held, s.claimed),
+            (3, 1, 1, 1, 0)
+        );
+        assert_eq!(
+            s.recipients,
+            RecipientCounts {
+                pending: 2,
+                in_flight: 1,
+                delivered: 2,
+                failed: 1
+            }
+        );
+        assert_eq!(s.oldest_age_secs, 6_000);
+        assert_eq!((s.attempts, s.max_attempts, s.uncertain), (11, 7, 4));
+        assert_eq!(QueueStats::of(&[], now), QueueStats::default());
+    }
+}
