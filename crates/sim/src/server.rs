@@ -93,6 +93,16 @@ impl Shared {
     }
 
     #[cfg_attr(not(feature = "web"), allow(dead_code))]
+    pub(crate) fn messages_snapshot(&self) -> Vec<ReceivedMessage> {
+        lock(&self.messages).clone()
+    }
+
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
+    pub(crate) fn transcripts_snapshot(&self) -> Vec<Transcript> {
+        lock(&self.transcripts).clone()
+    }
+
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
     pub(crate) fn set_faults(&self, faults: Vec<Fault>) {
         *lock(&self.faults) = faults;
     }

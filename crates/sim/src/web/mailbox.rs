@@ -10,7 +10,7 @@
 //! `<run>` is the simulator's start time in milliseconds, 11 hex digits; so ids sort in
 //! arrival order across restarts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -127,6 +127,10 @@ impl SessionRecord {
 struct Inner {
     messages: BTreeMap<String, Stored>,
     sessions: BTreeMap<String, SessionRecord>,
+    /// Queue ids and connections of this run already taken in (deleted ones too), so a
+    /// resync after lost events adds only what is missing.
+    seen_messages: HashSet<String>,
+    seen_sessions: HashSet<u64>,
 }
 
 /// Messages and closed sessions, with a change feed for the page.
@@ -178,9 +182,22 @@ impl Mailbox {
         format!("{}-c{conn}", self.run)
     }
 
+    /// Whether this run's message `queue_id` was taken in already.
+    pub(crate) fn has_seen_message(&self, queue_id: &str) -> bool {
+        lock(&self.inner).seen_messages.contains(queue_id)
+    }
+
+    /// Whether this run's connection `conn` was stored already.
+    pub(crate) fn has_seen_session(&self, conn: u64) -> bool {
+        lock(&self.inner).seen_sessions.contains(&conn)
+    }
+
     /// Stores a message the simulator accepted.
     pub(crate) fn add_message(&self, m: &ReceivedMessage) -> std::io::Result<String> {
         let id = format!("{}-{}", self.run, m.queue_id);
+        if !lock(&self.inner).seen_messages.insert(m.queue_id.clone()) {
+            return Ok(id);
+        }
         let head = super::mime::summary(&m.data);
         let meta = Meta {
             id: id.clone(),
@@ -229,8 +246,11 @@ impl Mailbox {
         Ok(id)
     }
 
-    /// Stores a closed session.
+    /// Stores a closed session of this run.
     pub(crate) fn add_session(&self, record: SessionRecord) -> std::io::Result<()> {
+        if !lock(&self.inner).seen_sessions.insert(record.connection) {
+            return Ok(());
+        }
         if let Some(d) = &self.dir {
             write_atomic(
                 &d.join("sessions").join(format!("{}.json", record.id)),

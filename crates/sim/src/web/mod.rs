@@ -147,6 +147,30 @@ impl Drop for WebServer {
     }
 }
 
+fn resync(state: &AppState) {
+    for m in state.shared.messages_snapshot() {
+        if !state.mailbox.has_seen_message(&m.queue_id) {
+            if let Err(e) = state.mailbox.add_message(&m) {
+                eprintln!("postel-sim web: cannot store message {}: {e}", m.queue_id);
+            }
+        }
+    }
+    for t in state.shared.transcripts_snapshot() {
+        if t.closed && !state.mailbox.has_seen_session(t.connection) {
+            store_session(state, &t);
+        }
+    }
+}
+
+fn store_session(state: &AppState, t: &crate::store::Transcript) {
+    let notes = state.shared.annotations(t.connection);
+    let id = state.mailbox.session_id(t.connection);
+    let record = mailbox::SessionRecord::from_transcript(id, t, &notes);
+    if let Err(e) = state.mailbox.add_session(record) {
+        eprintln!("postel-sim web: cannot store session {}: {e}", t.connection);
+    }
+}
+
 /// Moves what the simulator reports into the mailbox.
 async fn ingest(
     state: Arc<AppState>,
@@ -165,21 +189,16 @@ async fn ingest(
                     eprintln!("postel-sim web: cannot store message {}: {e}", m.queue_id);
                 }
             }
-            Ok(Event::Closed(t)) => {
-                let notes = state.shared.annotations(t.connection);
-                let id = state.mailbox.session_id(t.connection);
-                let record = mailbox::SessionRecord::from_transcript(id, &t, &notes);
-                if let Err(e) = state.mailbox.add_session(record) {
-                    eprintln!("postel-sim web: cannot store session {}: {e}", t.connection);
-                }
-            }
+            Ok(Event::Closed(t)) => store_session(&state, &t),
             Ok(Event::Connected(_)) => {
                 let _ = state
                     .mailbox
                     .events
                     .send(r#"{"type":"connected","id":null}"#.to_owned());
             }
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            // Events were lost (the store fell behind): take what is missing from the
+            // simulator's own lists.
+            Err(broadcast::error::RecvError::Lagged(_)) => resync(&state),
             Err(broadcast::error::RecvError::Closed) => return,
         }
     }
