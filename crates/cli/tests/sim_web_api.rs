@@ -427,3 +427,68 @@ fn the_html_part_is_served_under_a_csp_that_blocks_scripts_and_remote_loads() {
     );
     assert!(r.into_string().unwrap().contains("<p>hi</p>"));
 }
+
+#[test]
+fn starttls_and_auth_steps_are_in_the_session_with_the_secrets_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let password = "s3cret-bench-pw";
+    let b = Bench::start(&[
+        "--user",
+        &format!("alice:{password}"),
+        "--write-ca",
+        ca.to_str().unwrap(),
+    ]);
+    for mechanism in [postel::Mechanism::Plain, postel::Mechanism::Login] {
+        let mut c = postel::Client::builder("127.0.0.1")
+            .port(b.smtp.port())
+            .tls(postel::TlsMode::StartTls)
+            .ca_pem(std::fs::read(&ca).unwrap())
+            .ehlo_name("device.test")
+            .credentials("alice", password)
+            .mechanism(mechanism)
+            .build()
+            .unwrap();
+        let report = c
+            .send_bytes(
+                &Envelope::new("alice@client.test", ["bob@mx.test"]),
+                b"From: alice@client.test\r\nSubject: tls\r\n\r\nx\r\n",
+            )
+            .unwrap();
+        assert!(report.encrypted);
+        c.quit().unwrap();
+    }
+    let list = b.wait_for_messages(2);
+    for m in list["messages"].as_array().unwrap() {
+        let s = b.wait_for_session(m["session"].as_str().unwrap());
+        let text: Vec<&str> = s["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["text"].as_str().unwrap())
+            .collect();
+        assert!(text.contains(&"STARTTLS"), "{text:?}");
+        assert!(text.contains(&"TLS handshake complete"), "{text:?}");
+        assert!(
+            text.contains(&"AUTH PLAIN <redacted>")
+                || (text.contains(&"AUTH LOGIN") && text.contains(&"<redacted>")),
+            "{text:?}"
+        );
+        assert!(
+            text.contains(&"235 2.7.0 Authentication successful"),
+            "{text:?}"
+        );
+        // Neither the password nor its base64 (alone or in PLAIN's message) is anywhere.
+        let all = s.to_string();
+        for secret in [
+            password,
+            "czNjcmV0LWJlbmNoLXB3",
+            "AGFsaWNlAHMzY3JldC1iZW5jaC1wdw==",
+        ] {
+            assert!(!all.contains(secret), "{secret} in {all}");
+        }
+        let m = b.get(&format!("/api/v1/messages/{}", m["id"].as_str().unwrap()));
+        assert_eq!(m["envelope"]["tls"], true);
+        assert_eq!(m["envelope"]["auth_user"], "alice");
+    }
+}
