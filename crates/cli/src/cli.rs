@@ -41,7 +41,8 @@ pub enum Command {
     Dkim(crate::dkim::DkimCommandArgs),
     /// Show what a server offers: greeting, EHLO extensions, TLS and certificates, AUTH.
     Probe(ProbeArgs),
-    /// Run the SMTP server simulator on loopback, printing each message as it arrives.
+    /// Run the SMTP server simulator, printing each message as it arrives; --web serves
+    /// the test bench (messages, annotated sessions, faults) as a page and a REST API.
     Sim(SimArgs),
     /// A tour: start the simulator, send it a message with an attachment over STARTTLS
     /// and AUTH, and show the session and the message as it arrived.
