@@ -918,6 +918,13 @@ impl Session {
         if !from.is_empty() && !valid_address(&from, false) {
             return self.reply(501, "5.1.7 Bad sender address syntax").await;
         }
+        let asks_utf8 = rest.split(' ').any(|w| w.eq_ignore_ascii_case("SMTPUTF8"));
+        if asks_utf8 && !(self.esmtp && c.has(Extension::SmtpUtf8)) {
+            self.annotate(
+                Deviation::SmtpUtf8,
+                "SMTPUTF8 on MAIL, but the server did not offer it (RFC 6531 §3.4)".to_owned(),
+            );
+        }
         let params = match parse_params(self.config(), self.esmtp, self.strict(), rest, true) {
             Ok(p) => p,
             Err((code, text)) => return self.reply(code, &text).await,

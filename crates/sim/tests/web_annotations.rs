@@ -215,3 +215,22 @@ fn auth_secrets_never_reach_the_transcript_or_the_annotations() {
     assert!(!all.contains("AGFsaWNlAHB3"), "{all}");
     assert!(sim.annotations(1).is_empty());
 }
+
+#[test]
+fn smtputf8_asked_for_when_it_was_not_offered_is_noted() {
+    let sim =
+        BlockingSimulator::start(Config::builder().without(Extension::SmtpUtf8).build()).unwrap();
+    let mut c = Raw::connect(&sim);
+    c.send(b"EHLO a.test\r\n", 1);
+    let r = c.send(b"MAIL FROM:<a@a.test> SMTPUTF8\r\n", 1);
+    assert!(r[0].starts_with("555 "), "{r:?}");
+    c.send(b"QUIT\r\n", 1);
+    let n = notes(&sim, 1);
+    assert_eq!(
+        n,
+        vec![(
+            Deviation::SmtpUtf8,
+            "MAIL FROM:<a@a.test> SMTPUTF8".to_owned()
+        )]
+    );
+}
