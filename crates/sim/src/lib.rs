@@ -79,6 +79,15 @@
 //! "sent ahead". A client that sends ahead by a hair later than that is not caught; a
 //! client that waits for each reply never trips it.
 //!
+//! # Annotations and the web bench
+//! Whatever its strictness, the simulator notes every protocol deviation at the
+//! transcript line where it happened (bare LF/CR, unsynchronised pipelining, lines over
+//! the RFC limits, dot-stuffing, 8-bit without 8BITMIME, SMTPUTF8, missing header
+//! fields), with what Postfix, Exim and Gmail would do: [`Simulator::annotations`],
+//! [`annotate`]. With the `web` feature, `web::WebServer` serves the messages, the
+//! annotated sessions and fault rules as a page and a REST API (`postel sim --web`,
+//! docs/sim.md); [`profile`] gives the `--profile` personalities.
+//!
 //! # Faults
 //! See [`fault`]: close, 421, a chosen reply, delays, dribbled replies, odd multi-line
 //! splits, TLS handshake failure, at any step of any or a chosen connection. Every
