@@ -492,3 +492,32 @@ fn starttls_and_auth_steps_are_in_the_session_with_the_secrets_redacted() {
         assert_eq!(m["envelope"]["auth_user"], "alice");
     }
 }
+
+#[test]
+fn bad_bench_flags_are_usage_errors_that_say_why() {
+    for (args, want) in [
+        (
+            &["--profile", "nope"][..],
+            "unknown profile \"nope\": expected postfix, exim, gmail, strict or lenient",
+        ),
+        (
+            &["--web", "127.0.0.1:0", "--web-auth", "nopass"][..],
+            "--web-auth: expected USER:PASS",
+        ),
+        (
+            &["--lenient", "--profile", "exim"][..],
+            "--lenient and --profile exim both set the strictness",
+        ),
+        (&["--store", "/nonexistent/store"][..], "--web <ADDR>"),
+    ] {
+        let o = Command::new(BIN)
+            .arg("sim")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(64), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
