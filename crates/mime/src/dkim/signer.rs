@@ -183,7 +183,8 @@ impl Signer {
         self
     }
 
-    /// `t=` set to the system clock when each message is signed.
+    /// `t=` set to the system clock now (once: every message this signer signs gets the
+    /// same `t=`; make a signer per batch, or call this again).
     pub fn timestamp_now(self) -> Self {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -193,7 +194,7 @@ impl Signer {
     }
 
     /// The `x=` tag: the signature expires `secs` after `t=` (which is then set to the
-    /// system clock if not given).
+    /// system clock now if not given yet).
     pub fn expire_after(mut self, secs: Option<u64>) -> Self {
         self.expire_after = secs;
         if secs.is_some() && self.timestamp.is_none() {
