@@ -538,3 +538,46 @@ fn multipart_with_part_from_reader() {
     let a = msg.to_vec(&unsigned_7bit()).unwrap();
     assert_eq!(a, msg.to_vec(&unsigned_7bit()).unwrap());
 }
+
+#[test]
+fn optional_tags_and_folding_of_a_long_field() {
+    let label = "a".repeat(63);
+    let domain = format!("{label}.{label}.{label}.example.com");
+    let names: Vec<String> = (0..40)
+        .map(|i| format!("X-Custom-Header-Number-{i}"))
+        .collect();
+    let signer = Signer::new(SigningKey::generate_rsa(1024).unwrap(), &domain, "sel")
+        .unwrap()
+        .identity(Some(&format!("joe@mail.{domain}")))
+        .unwrap()
+        .timestamp(Some(1_700_000_000))
+        .expire_after(Some(86_400))
+        .headers(&names)
+        .unwrap();
+    let mut msg = b"From: joe@example.com\r\n".to_vec();
+    for n in &names {
+        msg.extend_from_slice(format!("{n}: v\r\n").as_bytes());
+    }
+    msg.extend_from_slice(b"\r\nbody\r\n");
+    let field = signer.signature_for(&msg).unwrap();
+    assert_eq!(tag(&field, "t").as_deref(), Some("1700000000"));
+    assert_eq!(tag(&field, "x").as_deref(), Some("1700086400"));
+    assert_eq!(tag(&field, "i"), Some(format!("joe@mail.{domain}")));
+    assert_eq!(tag(&field, "d"), Some(domain.clone()));
+    assert!(tag(&field, "l").is_none());
+    // From is signed although the list did not name it, first.
+    let h = tag(&field, "h").unwrap();
+    assert!(h.starts_with("from:x-custom-header-number-0:"), "{h}");
+    assert_eq!(h.split(':').count(), 41);
+    let text = String::from_utf8(field.clone()).unwrap();
+    assert!(text.ends_with("\r\n"));
+    for line in text.strip_suffix("\r\n").unwrap().split("\r\n") {
+        assert!(!line.contains('\r') && !line.contains('\n'));
+        // Only the d= and i= lines hold a token longer than a line.
+        if line.len() > 78 {
+            assert!(line.contains(&domain), "{line:?}");
+        }
+        assert!(line.len() <= 998);
+    }
+    assert!(text.lines().count() > 10);
+}
