@@ -587,11 +587,12 @@ fn findings() -> Vec<String> {
          go in one flight (RFC 2920 §3.1, RFC 3030 §4.2): one turn.",
         "The one turn the RFCs would still let Postel save: under RFC 4954 §4's exception \
          (quoted above), MAIL, RCPT and BDAT may follow AUTH PLAIN with its initial response \
-         in the same flight (6 turns instead of 7). Postel does not do it. Postfix 3.7.11 \
-         accepts it, even with smtpd_forbid_unauth_pipelining = yes (which does answer \
-         NOOP + MAIL in one flight with 554 5.5.0 SMTP protocol synchronization). But \
-         postel-sim's strict mode refuses it (it takes AUTH as the last command of a group, \
-         whatever the mechanism, and disconnects). If the AUTH failed, the content would \
+         in the same flight (6 turns instead of 7). Postel does not do it yet. Tried by hand \
+         (2026-12-04): Postfix 3.7.11 accepts it, even with smtpd_forbid_unauth_pipelining = \
+         yes (which does answer NOOP + MAIL in one flight with 554 5.5.0 SMTP protocol \
+         synchronization), and so does Exim 4.96. But postel-sim's strict mode answers it \
+         with that 554 and disconnects: it takes AUTH as the last command of a group, \
+         whatever the mechanism. If the AUTH failed, the content would \
          already be on its way: a server that takes mail for local users without AUTH would \
          deliver it unauthenticated while the client reports an AUTH failure. And \
          `Client::connect` would no longer prove the credentials.",
