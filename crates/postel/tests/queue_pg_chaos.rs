@@ -382,6 +382,17 @@ fn workers_on_several_machines_drain_the_database_queue_under_faults() {
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
     let elapsed = started.elapsed();
+    // Claims that ran out under a living worker (the database was down for longer than a
+    // lease), as the store logs them.
+    let lost_leases: i64 = db
+        .as_mut()
+        .expect("the database is back")
+        .query_one(
+            "SELECT count(*) FROM postel_queue_log WHERE log = 'lease'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
 
     let got = store.lock().unwrap();
     let t = tally(&got, messages, &recipients);
@@ -402,7 +413,9 @@ fn workers_on_several_machines_drain_the_database_queue_under_faults() {
          started on {} machines, {kills} SIGKILLs, {pg_restarts} PostgreSQL restarts, \
          {relay_restarts} relay restarts, {resets} connections reset, \
          {lost_reply_faults} replies lost by the relay's faults, {} duplicate deliveries \
-         (allowed at most {allowed}), {} missing, {} bounces, {remaining} left, {elapsed:.1?} in all",
+         (allowed at most {allowed}), {} missing, {} bounces, {remaining} left, \
+         {lost_leases} claims lost with their lease, \
+         {elapsed:.1?} in all",
         messages * rcpts,
         got.len(),
         machines.len(),

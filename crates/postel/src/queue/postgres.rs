@@ -385,6 +385,20 @@ impl PgQueue {
         }
     }
 
+    /// The error for a claim found gone, logged (`postel_queue_log`, log `lease`): the
+    /// lease ran out while the database could not be reached, and another worker may
+    /// send the message again.
+    fn lease_lost(&self, id: &str, doing: &str) -> QueueError {
+        let line = format!(
+            "{} message {id}: the claim of {} ran out before {doing}",
+            now_secs(),
+            self.shared().owner
+        );
+        tracing::warn!("{line}");
+        let _ = self.log_line("lease.log", &line);
+        QueueError::LeaseLost(id.to_owned())
+    }
+
     /// Marks a row unusable (it stays, for a person to look at, and is never tried).
     fn mark_corrupt(&self, id: &str, reason: &str) -> Result<(), QueueError> {
         self.with(|c| {
@@ -762,7 +776,7 @@ impl Storage for PgQueue {
             )
         })?;
         if n == 0 {
-            return Err(QueueError::LeaseLost(r.id.clone()));
+            return Err(self.lease_lost(&r.id, "recording its state"));
         }
         Ok(())
     }
@@ -777,7 +791,7 @@ impl Storage for PgQueue {
             )
         })?;
         if n == 0 {
-            return Err(QueueError::LeaseLost(id.clone()));
+            return Err(self.lease_lost(id, "removing it"));
         }
         lease.finished.store(true, Ordering::Relaxed);
         Ok(())
