@@ -382,6 +382,8 @@ fn a_claim_excludes_other_workers_until_released_or_its_lease_expires() {
     .unwrap();
     assert!(matches!(b.write(&taken), Err(QueueError::LeaseLost(_))));
     assert!(matches!(b.finish(&taken), Err(QueueError::LeaseLost(_))));
+    // Its content is not read for sending either (not a missing body to bounce).
+    assert!(matches!(b.content(&taken), Err(QueueError::LeaseLost(_))));
     let logged: i64 = c
         .query_one(
             "SELECT count(*) FROM postel_queue_log WHERE log = 'lease'",
@@ -389,7 +391,7 @@ fn a_claim_excludes_other_workers_until_released_or_its_lease_expires() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(logged, 2);
+    assert_eq!(logged, 3);
 }
 
 #[test]

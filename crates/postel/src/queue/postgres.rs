@@ -733,6 +733,20 @@ impl Storage for PgQueue {
         }
     }
 
+    fn content(&self, claimed: &Claimed) -> Result<Vec<u8>, QueueError> {
+        let lease = Self::lease_of(claimed)?;
+        let id = &claimed.record.id;
+        match self.with(|c| {
+            c.query_opt(
+                "SELECT body FROM postel_queue WHERE id = $1 AND claimed_by = $2",
+                &[id, &lease.token],
+            )
+        })? {
+            Some(row) => Ok(row.get(0)),
+            None => Err(self.lease_lost(id, "reading its content")),
+        }
+    }
+
     fn any_due(&self) -> Result<bool, QueueError> {
         self.with(|c| {
             c.query_one(

@@ -90,6 +90,14 @@ pub trait Storage: Send + Sync {
     /// worker, not tried yet in `pass`); `Ok(None)` when there is none.
     fn claim_next(&self, pass: &mut Pass) -> Result<Option<Claimed>, QueueError>;
 
+    /// The content of a message this worker holds. The database queue says
+    /// [`QueueError::LeaseLost`] when the row is no longer ours (another worker took it
+    /// over, maybe finished it), where the file queue says [`QueueError::NotFound`] for
+    /// a body gone from the disk.
+    fn content(&self, claimed: &Claimed) -> Result<Vec<u8>, QueueError> {
+        self.message(&claimed.record.id)
+    }
+
     /// True while a message is due (those being sent by other workers included).
     fn any_due(&self) -> Result<bool, QueueError>;
 

@@ -412,7 +412,9 @@ impl<D: Deliver, S: Storage> Worker<D, S> {
             }
             return self.conclude(claimed, summary);
         }
-        let message = match self.queue.message(&rec.id) {
+        let content = self.queue.content(&claimed);
+        let rec = &mut claimed.record;
+        let message = match content {
             Ok(m) => match wrong_size(rec, m.len() as u64) {
                 Some(reason) => {
                     return Err(QueueError::Corrupt {
