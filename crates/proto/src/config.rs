@@ -95,6 +95,16 @@ pub struct Options {
     /// With PIPELINING and CHUNKING, how many BDAT chunks may await their reply before the
     /// client stops to read. Default: 32.
     pub max_chunks_in_flight: u32,
+    /// With PIPELINING, do not wait for the reply to AUTH PLAIN: the session is ready at
+    /// once, and the first message's MAIL, RCPT and DATA or BDAT (with its content) follow
+    /// the AUTH line before its `235`, saving a round trip (RFC 4954 §4 allows it for a
+    /// mechanism that completes in one round trip with an initial response, as PLAIN
+    /// does). Other mechanisms wait as before. Default: false, because a server may refuse
+    /// it (postel-sim's strict mode does, with `554 5.5.0`; Postfix 3.7 and Exim 4.96 take
+    /// it), being ready no longer proves the credentials, and if AUTH fails, BDAT content
+    /// is already on its way: a server that takes mail for its own users without AUTH may
+    /// deliver it while the session ends with [`Error::AuthFailed`](crate::Error).
+    pub auth_pipelining: bool,
 }
 
 impl Default for Options {
@@ -105,6 +115,7 @@ impl Default for Options {
             max_reply_bytes: 64 * 1024,
             max_line_len: 998,
             max_chunks_in_flight: 32,
+            auth_pipelining: false,
         }
     }
 }

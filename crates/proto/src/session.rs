@@ -378,6 +378,11 @@ pub struct Client<'a> {
     tls_declined: bool,
     authenticated: Option<Mechanism>,
     auth: Option<Exchange>,
+    /// AUTH PLAIN was sent without waiting for its reply ([`Options::auth_pipelining`]):
+    /// the next reply is AUTH's, whatever the state.
+    ///
+    /// [`Options::auth_pipelining`]: crate::Options::auth_pipelining
+    auth_pipelined: bool,
     lines_in_reply: u32,
     pending: [Option<Pending>; 2],
     txn: Option<Txn>,
@@ -437,6 +442,7 @@ impl<'a> Client<'a> {
             tls_declined: false,
             authenticated: None,
             auth: None,
+            auth_pipelined: false,
             lines_in_reply: 0,
             pending: [None, None],
             txn: None,
@@ -1042,6 +1048,12 @@ impl<'a> Client<'a> {
                 reply: self.info(span),
             });
         }
+        if self.auth_pipelined {
+            // Replies come in order: AUTH's is first, before those of the commands that
+            // followed it in the flight (or QUIT's).
+            self.auth_pipelined = false;
+            return self.on_auth_reply(span);
+        }
         match self.state {
             State::AwaitingGreeting => {
                 if code.get() != 220 {
@@ -1172,6 +1184,16 @@ impl<'a> Client<'a> {
             let n = ex.start(&creds, self.config.nonce, self.tx)?;
             self.auth = Some(ex);
             self.queue_send(n);
+            // RFC 4954 §4: AUTH ends a pipelined group, except with an initial response
+            // for a mechanism that completes in one round trip with no security layer:
+            // PLAIN. Then the first message may follow before the reply.
+            let pipelining = self.config.options.pipelining && self.caps.has(Extension::Pipelining);
+            if mech == Mechanism::Plain && self.config.options.auth_pipelining && pipelining {
+                self.auth_pipelined = true;
+                self.state = State::Idle;
+                self.push_event(Pending::Ready);
+                return Ok(());
+            }
             self.state = State::Authenticating;
             return Ok(());
         }
@@ -1208,8 +1230,10 @@ impl<'a> Client<'a> {
                 Ok(()) => {
                     self.authenticated = Some(ex.mechanism());
                     self.auth = None;
-                    self.state = State::Idle;
-                    self.push_event(Pending::Ready);
+                    if self.state == State::Authenticating {
+                        self.state = State::Idle;
+                        self.push_event(Pending::Ready);
+                    }
                     return Ok(());
                 }
                 Err(e) => Err(Error::from(e)),

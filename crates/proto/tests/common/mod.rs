@@ -27,8 +27,8 @@
 //!   [disabled], `pipelining=on|off` [on], `chunking=on|off` [on],
 //!   `credentials=[MECH:]user:pass`, `token=[MECH:]user:token`, `nonce=...`,
 //!   `plaintext-auth` (dangerous_allow_plaintext_auth), `ehlo=name` [client.example],
-//!   `rx=N` `tx=N` [4096], `max-line=N`, `max-reply=N`, `max-chunks=N`, `quit=no` (stop at Idle
-//!   instead of sending QUIT).
+//!   `rx=N` `tx=N` [4096], `max-line=N`, `max-reply=N`, `max-chunks=N`,
+//!   `auth-pipelining=on|off` [off], `quit=no` (stop at Idle instead of sending QUIT).
 //! - `# message:` keys: `from=` (empty for `<>`), `to=a,b`, `size=N`, `body=8bit`, `smtputf8`.
 //!   `B:` lines after it are its body (`body=repeat:N:text` makes N copies of `text` CRLF).
 //! - `# splits: whole` replays only with the server's bytes fed whole (for behaviour that
@@ -73,6 +73,7 @@ pub struct Settings {
     pub max_line: Option<usize>,
     pub max_reply: Option<usize>,
     pub max_chunks: Option<u32>,
+    pub auth_pipelining: bool,
     pub quit: bool,
     pub whole_only: bool,
     pub whole_bodies: bool,
@@ -94,6 +95,7 @@ impl Default for Settings {
             max_line: None,
             max_reply: None,
             max_chunks: None,
+            auth_pipelining: false,
             quit: true,
             whole_only: false,
             whole_bodies: false,
@@ -255,6 +257,7 @@ fn parse_config(rest: &str, s: &mut Settings) -> Result<(), String> {
             "max-line" => s.max_line = Some(num()?),
             "max-reply" => s.max_reply = Some(num()?),
             "max-chunks" => s.max_chunks = Some(num()? as u32),
+            "auth-pipelining" => s.auth_pipelining = on_off(key, value)?,
             "quit" => s.quit = on_off(key, value)?,
             _ => return Err(format!("unknown config key {key}")),
         }
@@ -543,6 +546,7 @@ pub fn config(s: &Settings) -> Config<'_> {
     if let Some(n) = s.max_chunks {
         c.options.max_chunks_in_flight = n;
     }
+    c.options.auth_pipelining = s.auth_pipelining;
     c
 }
 
