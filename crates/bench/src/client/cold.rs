@@ -83,6 +83,19 @@ pub fn main(args: &[String]) -> Result<(), BoxError> {
                 0,
             )?)?;
         }
+        "postel-blocking-auth-pipelining" => {
+            let mut client = postel_builder(&c)
+                .options(postel::Options {
+                    auth_pipelining: true,
+                    ..postel::Options::default()
+                })
+                .build()?;
+            client.send(&mut super::postel_blocking::compose(
+                &spec,
+                &message::body_text(spec.body),
+                0,
+            )?)?;
+        }
         "postel-tokio" => runtime()?.block_on(async {
             let client = postel_builder(&c).build_async()?;
             client
