@@ -31,6 +31,7 @@ A TOML file of accounts (see FILES for where it is). A key left out takes its de
 command-line flags override the account's keys, and --server without --account uses no \
 account at all.
   default = \"work\"                 # the account used when none is named
+  queue_url = \"postgres://postel@db/mail\"  # postel queue's store (default: the file queue)
   [accounts.work]
   host = \"smtp.example.com\"        # the server (required unless --server is given)
   port = 587                       # default: 587 for starttls, 465 implicit, 25 otherwise
@@ -47,6 +48,10 @@ account at all.
   logfile = \"~/.local/state/postel/log\"  # a line per message (see LOG); ~/ is $HOME
   set_date_header = true           # add Date: to ready messages that lack it (sendmail, --raw)
   set_msgid_header = true          # add Message-ID: to ready messages that lack it
+  dkim_key = \"~/.config/postel/dkim.pem\"  # DKIM-sign with this key (see docs/dkim.md)
+  dkim_selector = \"mail2026\"       # the selector (s=) the TXT record is published under
+  dkim_domain = \"example.com\"      # the signing domain (d=)
+  dkim_oversign = false            # also oversign From, To, Subject and Date
 There is no password flag: a password is never on the command line. The file may be \
 readable by others only when it holds no password.";
 
@@ -215,7 +220,7 @@ mod tests {
             let l = line.trim();
             if let Some((key, rest)) = l.split_once(" = ") {
                 let value = rest.split("  #").next().unwrap_or(rest).trim();
-                if key != "default" {
+                if key != "default" && key != "queue_url" {
                     table.push_str(&format!("{key} = {value}\n"));
                 }
             }
