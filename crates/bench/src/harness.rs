@@ -150,7 +150,7 @@ pub fn attempt(
     }
 }
 
-/// `postel-bench [--quick] [--only rtt|loopback|concurrent|large|cpu|syscalls|cold|tls|reconnect]...
+/// `postel-bench [--quick] [--only rtt|loopback|concurrent|large|cpu|syscalls|cold|tls|reconnect|queue]...
 /// [--no-postfix] [--seconds S]`.
 pub fn main(args: &[String]) -> Result<(), BoxError> {
     let plan = Plan::parse(args)?;
@@ -257,6 +257,13 @@ pub fn main(args: &[String]) -> Result<(), BoxError> {
             ))
         })?;
     }
+    section("queue", &mut || {
+        let mut q = crate::queue::QueuePlan::new();
+        if plan.quick {
+            (q.messages, q.workers, q.repeat) = (200, vec![1, 2], 1);
+        }
+        crate::queue::section(&q)
+    })?;
     if plan.runs("cold") {
         progress("cold submissions (postel-sim with STARTTLS and AUTH, through the proxy)");
         let before = loadavg_1();

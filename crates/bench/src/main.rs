@@ -7,7 +7,7 @@
 //! ```text
 //! cargo run --release -p postel-bench              # full (~10 min): stdout + BENCHMARKS.md + README
 //! cargo run --release -p postel-bench -- --quick   # ~1 min, to target/BENCHMARKS.partial.md
-//!     [--only rtt|loopback|concurrent|large|cpu|syscalls|cold|tls|reconnect]... [--no-postfix] [--seconds S]
+//!     [--only rtt|loopback|concurrent|large|cpu|syscalls|cold|tls|reconnect|queue]... [--no-postfix] [--seconds S]
 //! postel-bench client NAME --addr A [--rcpts N] [--body N] [--seconds S] [--max N]
 //!     [--conns N] [--attach N] [--ca FILE]         # one contender (the harness spawns these)
 //! postel-bench cold NAME --addr A --ca FILE --user U --password P   # one cold submission

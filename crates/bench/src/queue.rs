@@ -95,20 +95,41 @@ fn drain<S: Storage + Clone>(
     Ok(n as f64 / secs)
 }
 
-/// `postel-bench queue ...`.
+/// What one queue-drain run measures.
+pub struct QueuePlan {
+    /// Messages queued (and drained) per run.
+    pub messages: usize,
+    /// The worker counts to measure.
+    pub workers: Vec<usize>,
+    /// Runs per figure; the best is kept.
+    pub repeat: usize,
+    /// The PostgreSQL URL; `None` measures the file queue only.
+    pub pg: Option<String>,
+}
+
+impl QueuePlan {
+    /// The defaults: 2,000 messages, 1/2/4/8 workers, best of 3, `$POSTEL_PG_URL`.
+    pub fn new() -> QueuePlan {
+        QueuePlan {
+            messages: 2000,
+            workers: vec![1, 2, 4, 8],
+            repeat: 3,
+            pg: std::env::var("POSTEL_PG_URL")
+                .ok()
+                .filter(|u| !u.is_empty()),
+        }
+    }
+}
+
+/// `postel-bench queue ...`: prints the table.
 pub fn main(args: &[String]) -> Result<(), BoxError> {
-    let mut messages = 2000usize;
-    let mut counts = vec![1usize, 2, 4, 8];
-    let mut repeat = 3usize;
-    let mut pg = std::env::var("POSTEL_PG_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
+    let mut plan = QueuePlan::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--messages" => messages = it.next().ok_or("--messages needs N")?.parse()?,
+            "--messages" => plan.messages = it.next().ok_or("--messages needs N")?.parse()?,
             "--workers" => {
-                counts = it
+                plan.workers = it
                     .next()
                     .ok_or("--workers needs a list")?
                     .split(',')
@@ -116,19 +137,26 @@ pub fn main(args: &[String]) -> Result<(), BoxError> {
                     .collect::<Result<_, _>>()?
             }
             "--repeat" => {
-                repeat = it
+                plan.repeat = it
                     .next()
                     .ok_or("--repeat needs K")?
                     .parse::<usize>()?
                     .max(1)
             }
-            "--pg" => pg = Some(it.next().ok_or("--pg needs a URL")?.clone()),
+            "--pg" => plan.pg = Some(it.next().ok_or("--pg needs a URL")?.clone()),
             other => return Err(format!("unknown option {other}").into()),
         }
     }
+    println!("{}", section(&plan)?.markdown());
+    Ok(())
+}
+
+/// The queue-drain table (also a section of the full run: `--only queue`).
+pub fn section(plan: &QueuePlan) -> Result<Table, BoxError> {
+    let (messages, repeat) = (plan.messages, plan.repeat.max(1));
     let sink = Sink::start(None)?;
     let dir = std::env::temp_dir().join(format!("postel-bench-queue-{}", std::process::id()));
-    let pg_queue = match &pg {
+    let pg_queue = match &plan.pg {
         Some(url) => {
             let mut admin = postel_pg_admin(url)?;
             admin.batch_execute(
@@ -155,18 +183,15 @@ pub fn main(args: &[String]) -> Result<(), BoxError> {
         ),
         &["workers", "file queue msg/s", "PostgreSQL msg/s"],
     );
-    let load = |s: &str| {
-        std::fs::read_to_string("/proc/loadavg").map_or(String::new(), |l| {
-            format!(
-                " Load average (1 min) {} {s}.",
-                l.split(' ').next().unwrap_or("?")
-            )
-        })
-    };
     table
         .note
-        .push_str(&format!(" Best of {repeat} runs each.{}", load("before")));
-    for &w in &counts {
+        .push_str(&format!(" Best of {repeat} runs each."));
+    if pg_queue.is_none() {
+        table
+            .note
+            .push_str(" No PostgreSQL was given (POSTEL_PG_URL): its column is empty.");
+    }
+    for &w in &plan.workers {
         let (mut files, mut db) = (0f64, None::<f64>);
         for _ in 0..repeat {
             let _ = std::fs::remove_dir_all(&dir);
@@ -185,10 +210,8 @@ pub fn main(args: &[String]) -> Result<(), BoxError> {
             db.map_or("–".to_owned(), rate),
         ]);
     }
-    table.note.push_str(&load("after"));
     let _ = std::fs::remove_dir_all(&dir);
-    println!("{}", table.markdown());
-    Ok(())
+    Ok(table)
 }
 
 fn postel_pg_admin(url: &str) -> Result<postgres::Client, BoxError> {
