@@ -138,13 +138,10 @@ pub fn mode_of(t: Tls) -> TlsMode {
     }
 }
 
-/// The port for a mode when none is given: 587 STARTTLS, 465 implicit, 25 otherwise.
+/// The port for a mode when none is given: 587 STARTTLS, 465 implicit, 25 otherwise
+/// ([`TlsMode::default_port`]).
 pub fn default_port(mode: TlsMode) -> u16 {
-    match mode {
-        TlsMode::StartTls => 587,
-        TlsMode::Implicit => 465,
-        _ => 25,
-    }
+    mode.default_port()
 }
 
 /// Builds the client for `args` over the config file's account (named, or the default).

@@ -32,13 +32,14 @@ pub enum TlsMode {
 }
 
 impl TlsMode {
-    /// The usual port: 465 for implicit TLS, 587 (submission) otherwise, and 25 for
-    /// opportunistic TLS (relay between MTAs).
+    /// The usual port: 587 (submission, RFC 6409) for STARTTLS, 465 for implicit TLS
+    /// (RFC 8314 §3.3), and 25 for opportunistic TLS and no TLS (relay between MTAs,
+    /// RFC 5321 §4.5.4): submission on 587 without TLS is what RFC 8314 §3.3 retires.
     pub fn default_port(self) -> u16 {
         match self {
+            TlsMode::StartTls => 587,
             TlsMode::Implicit => 465,
-            TlsMode::Opportunistic => 25,
-            TlsMode::StartTls | TlsMode::Disabled => 587,
+            TlsMode::Opportunistic | TlsMode::Disabled => 25,
         }
     }
 
@@ -443,5 +444,20 @@ impl ClientBuilder {
     /// A blocking [`Client`](crate::Client). Nothing is connected yet.
     pub fn build(self) -> Result<crate::Client, Error> {
         Ok(crate::Client::from_settings(Arc::new(self.settings()?)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TlsMode;
+
+    /// RFC 6409 submission with STARTTLS, RFC 8314 implicit TLS, and port 25 for relay
+    /// (opportunistic) and for no TLS at all.
+    #[test]
+    fn default_ports() {
+        assert_eq!(TlsMode::StartTls.default_port(), 587);
+        assert_eq!(TlsMode::Implicit.default_port(), 465);
+        assert_eq!(TlsMode::Opportunistic.default_port(), 25);
+        assert_eq!(TlsMode::Disabled.default_port(), 25);
     }
 }
