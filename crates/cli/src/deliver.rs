@@ -1,11 +1,9 @@
-//! One message through an open [`Client`]: the envelope (given, or from the headers), the
-//! encoding the server allows, and the bytes through a progress bar.
-
-use std::io::Read;
+//! One message through a [`Client`]: the library's one send path ([`Client::send_with`]),
+//! with the CLI's DSN flags and progress bar as its hooks.
 
 use indicatif::ProgressBar;
-use postel::{BodyType, Client, Envelope, Extension, SendReport};
-use postel_mime::{EncodeOptions, Message, RawMessage};
+use postel::{Client, Envelope, SendHooks, SendReport};
+use postel_mime::{Message, RawMessage};
 
 use crate::dsn::Dsn;
 
@@ -28,8 +26,9 @@ impl Outgoing {
     }
 }
 
-/// Sends `message` to `envelope`, or to the recipients in its headers when `None`.
-/// Bytes are counted on `bar` when given (its length is set to the message's size).
+/// Sends `message` to `envelope`, or to the recipients in its headers when `None`, through
+/// [`Client::send_with`]: the DSN flags set on the envelope, bytes counted on `bar` when
+/// given (its length is set to the message's size).
 pub fn deliver(
     client: &mut Client,
     envelope: Option<&Envelope>,
@@ -37,33 +36,32 @@ pub fn deliver(
     dsn: &Dsn,
     bar: Option<&ProgressBar>,
 ) -> Result<SendReport, postel::Error> {
-    let caps = client.connect()?;
-    let opts = EncodeOptions {
-        allow_8bit: caps.has(Extension::EightBitMime),
-        smtputf8: caps.has(Extension::SmtpUtf8),
-    };
-    let mut env = match envelope {
-        Some(e) => e.clone(),
-        None => from_headers(&message.mime_envelope()?, opts.smtputf8)?,
-    };
-    let encoder = match message {
-        Outgoing::Composed(m) => m.encoder(&opts)?,
-        Outgoing::Raw(r) => r.encoder(&opts)?,
-    };
-    env.size = encoder.encoded_len();
-    if encoder.uses_8bit() {
-        env.body = BodyType::EightBitMime;
+    let mut hooks = Hooks { dsn, bar };
+    match message {
+        Outgoing::Composed(m) => client.send_with(envelope, m, &mut hooks),
+        Outgoing::Raw(r) => client.send_with(envelope, r, &mut hooks),
     }
-    env.smtputf8 |= encoder.uses_smtputf8();
-    dsn.apply(&mut env);
-    if let (Some(b), Some(n)) = (bar, env.size) {
-        b.set_length(n);
+}
+
+/// The DSN flags and the progress bar of one `deliver`.
+struct Hooks<'a> {
+    dsn: &'a Dsn,
+    bar: Option<&'a ProgressBar>,
+}
+
+impl SendHooks for Hooks<'_> {
+    fn envelope(&mut self, envelope: &mut Envelope) {
+        self.dsn.apply(envelope);
+        if let (Some(b), Some(n)) = (self.bar, envelope.size) {
+            b.set_length(n);
+        }
     }
-    let reader = Counted {
-        inner: encoder,
-        bar,
-    };
-    client.send_reader(&env, reader)
+
+    fn progress(&mut self, n: u64) {
+        if let Some(b) = self.bar {
+            b.inc(n);
+        }
+    }
 }
 
 /// The sender and recipients `message` goes to, for the log: `envelope`'s, else its
@@ -74,39 +72,9 @@ pub fn log_envelope(envelope: Option<&Envelope>, message: &Outgoing) -> (String,
         None => message
             .mime_envelope()
             .ok()
-            .and_then(|e| from_headers(&e, true).ok())
+            .and_then(|e| Envelope::from_mime(&e, true).ok())
             .map(|e| (e.from, e.to))
             .unwrap_or_default(),
-    }
-}
-
-/// The envelope of `sendmail -t`: reverse path from Sender/From, recipients from To, Cc
-/// and Bcc.
-fn from_headers(env: &postel_mime::Envelope, smtputf8: bool) -> Result<Envelope, postel::Error> {
-    let from = match env.from() {
-        Some(a) => a.to_smtp(smtputf8)?,
-        None => String::new(),
-    };
-    let to = env
-        .to()
-        .iter()
-        .map(|a| a.to_smtp(smtputf8))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Envelope::new(from, to))
-}
-
-struct Counted<'a, R> {
-    inner: R,
-    bar: Option<&'a ProgressBar>,
-}
-
-impl<R: Read> Read for Counted<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(b) = self.bar {
-            b.inc(n as u64);
-        }
-        Ok(n)
     }
 }
 

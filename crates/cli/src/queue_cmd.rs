@@ -570,20 +570,12 @@ pub fn direct(d: &DirectArgs, server: &ServerArgs) -> Result<Direct, Failure> {
     Ok(direct)
 }
 
-/// `postel send --direct`: sends `message` once to each recipient's MX; prints each
-/// recipient's outcome; exit 0 when all were delivered, 75 when some may succeed later,
-/// 67 when some were refused for good.
-pub fn send_direct(
-    d: &DirectArgs,
-    server: &ServerArgs,
-    from: &str,
-    to: &[String],
-    message: &[u8],
-) -> Result<u8, Failure> {
-    let direct = direct(d, server)?;
+/// `postel send --direct`: the outcome of each recipient on stderr; exit 0 when all were
+/// delivered, 75 when some may succeed later, 67 when some were refused for good.
+fn report_direct(outcomes: Vec<(String, Outcome)>) -> u8 {
     let mut err = crate::output::stderr();
     let mut code = exit::OK;
-    for (rcpt, outcome) in direct.send(from, to, message) {
+    for (rcpt, outcome) in outcomes {
         let (c, text) = match &outcome {
             Outcome::Delivered(reply) => (exit::OK, format!("delivered: {reply}")),
             Outcome::Transient { reason, .. } => (exit::TEMPFAIL, format!("deferred: {reason}")),
@@ -593,12 +585,13 @@ pub fn send_direct(
         let _ = writeln!(err, "{rcpt}: {text}");
         code = exit::worst([code, c]);
     }
-    Ok(code)
+    code
 }
 
 /// `postel send --direct`: the message as `postel send` would compose it (or each
-/// `--raw` file), 7-bit encoded (no MX's extensions are known in advance), sent to
-/// each recipient domain's MX.
+/// `--raw` file), sent to each recipient domain's MX through the library's one send path
+/// ([`Direct::send_message`]): encoded for what each server offers and streamed, with the
+/// DSN flags and `--require-tls` on the envelope.
 pub fn send_command(args: &crate::cli::SendArgs, file: &ConfigFile) -> Result<u8, Failure> {
     use crate::deliver::Outgoing;
     let account_from = file
@@ -626,49 +619,38 @@ pub fn send_command(args: &crate::cli::SendArgs, file: &ConfigFile) -> Result<u8
     for job in &mut jobs {
         crate::dkim::sign(signer.as_ref(), job)?;
     }
-    let opts = postel_mime::EncodeOptions {
-        allow_8bit: false,
-        smtputf8: false,
-    };
+    let dsn = crate::dsn::Dsn::parse(
+        args.dsn.dsn_notify.as_deref(),
+        args.dsn.dsn_return.as_deref(),
+        args.dsn.envid.as_deref(),
+        args.dsn.require_tls,
+    )?;
+    let direct = direct(&args.direct, &args.server)?;
     let mut codes = Vec::new();
     for job in &mut jobs {
-        let env = match &given {
+        // The recipients are split by domain before connecting: the envelope comes from
+        // the headers in ASCII form (no server's SMTPUTF8 is known yet).
+        let mut env = match &given {
             Some(e) => e.clone(),
             None => {
                 let m = match job {
                     Outgoing::Composed(m) => m.envelope()?,
                     Outgoing::Raw(r) => r.envelope()?,
                 };
-                let from = match m.from() {
-                    Some(a) => a.to_smtp(false)?,
-                    None => String::new(),
-                };
-                let to = m
-                    .to()
-                    .iter()
-                    .map(|a| a.to_smtp(false))
-                    .collect::<Result<Vec<_>, _>>()?;
-                postel::Envelope::new(from, to)
+                postel::Envelope::from_mime(&m, false)?
             }
         };
-        let mut bytes = Vec::new();
-        let read = match job {
-            Outgoing::Composed(m) => m.encoder(&opts)?.read_to_end(&mut bytes),
-            Outgoing::Raw(r) => r.encoder(&opts)?.read_to_end(&mut bytes),
-        };
-        read.map_err(|e| Failure::data(format!("encoding the message: {e}")))?;
         if env.to.is_empty() {
             return Err(Failure::usage(
                 "no recipient: give --to ADDR (or --cc, --bcc)",
             ));
         }
-        codes.push(send_direct(
-            &args.direct,
-            &args.server,
-            &env.from,
-            &env.to,
-            &bytes,
-        )?);
+        dsn.apply(&mut env);
+        let outcomes = match job {
+            Outgoing::Composed(m) => direct.send_message(&env, m),
+            Outgoing::Raw(r) => direct.send_message(&env, r),
+        };
+        codes.push(report_direct(outcomes));
     }
     Ok(exit::worst(codes))
 }

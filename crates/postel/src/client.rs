@@ -12,7 +12,7 @@ use crate::deferred::Deferred;
 use crate::drive::{self, Collector, Stop, Wire};
 use crate::envelope::Envelope;
 use crate::error::Error;
-use crate::message::Sendable;
+use crate::message::{Counted, SendHooks, Sendable};
 use crate::report::SendReport;
 use crate::transcript::{Recorder, SharedTranscript, Transcript};
 use crate::transport::{self, Stream};
@@ -312,19 +312,39 @@ impl Client {
         envelope: Option<&Envelope>,
         message: &mut M,
     ) -> Result<SendReport, Error> {
+        self.send_with(envelope, message, &mut ())
+    }
+
+    /// Sends a composed message as [`send`](Self::send) does (to `envelope`, or to the
+    /// recipients in its headers when `None`), with `hooks` told the envelope before
+    /// `MAIL` (where DSN or REQUIRETLS can be set) and the content as it is read.
+    pub fn send_with<M: Sendable>(
+        &mut self,
+        envelope: Option<&Envelope>,
+        message: &mut M,
+        hooks: &mut dyn SendHooks,
+    ) -> Result<SendReport, Error> {
         let caps = self.conn()?.capabilities();
         let opts = crate::message::encode_options(&caps);
         let mut envelope = match envelope {
             Some(e) => e.clone(),
             None => Envelope::from_mime(&message.envelope()?, opts.smtputf8)?,
         };
-        let mut encoder = message.encoder(&opts)?;
+        let encoder = message.encoder(&opts)?;
         crate::message::describe(&mut envelope, &encoder);
-        let first = self.transact(&envelope, &mut encoder);
-        drop(encoder);
+        hooks.envelope(&mut envelope);
+        let mut body = Counted {
+            inner: encoder,
+            hooks: &mut *hooks,
+        };
+        let first = self.transact(&envelope, &mut body);
+        drop(body);
         self.send_deferred(&envelope, first, |c, next| {
-            let mut encoder = message.encoder(&opts)?;
-            c.transact(next, &mut encoder)
+            let mut body = Counted {
+                inner: message.encoder(&opts)?,
+                hooks: &mut *hooks,
+            };
+            c.transact(next, &mut body)
         })
     }
 

@@ -132,8 +132,11 @@ impl Envelope {
         e
     }
 
-    /// Builds the envelope of a composed message, with what its encoder found out.
-    pub(crate) fn from_mime(
+    /// The envelope of a composed message's headers (`sendmail -t`): the reverse path
+    /// from Sender/From, the recipients from To, Cc and Bcc; addresses in UTF-8 only when
+    /// `smtputf8` (else an internationalized local part is an error). 7-bit, size unknown,
+    /// no DSN.
+    pub fn from_mime(
         env: &postel_mime::Envelope,
         smtputf8: bool,
     ) -> Result<Envelope, postel_mime::Error> {

@@ -76,7 +76,7 @@ pub use builder::{ClientBuilder, TlsMode};
 pub use client::Client;
 pub use envelope::Envelope;
 pub use error::Error;
-pub use message::Sendable;
+pub use message::{SendHooks, Sendable};
 pub use pool::{AsyncClient, Pool};
 pub use report::{Accepted, Refused, SendReport, ServerReply};
 pub use tls::{Roots, TlsError};

@@ -41,6 +41,40 @@ impl Sendable for RawMessage {
     }
 }
 
+/// What a caller of [`Client::send_with`](crate::Client::send_with) hears and changes on
+/// the way: the envelope before `MAIL`, and the content as it is read.
+pub trait SendHooks {
+    /// The envelope as it will be sent (given, or from the headers; `SIZE=`, `BODY=` and
+    /// `SMTPUTF8` set from the encoder), once, before anything of the transaction is
+    /// sent: set DSN or REQUIRETLS here, or read the size for a progress bar.
+    fn envelope(&mut self, envelope: &mut Envelope) {
+        let _ = envelope;
+    }
+
+    /// `n` more octets of the encoded message were read to be sent (each transaction
+    /// counts, when the server's recipient limit takes more than one).
+    fn progress(&mut self, n: u64) {
+        let _ = n;
+    }
+}
+
+/// No hooks.
+impl SendHooks for () {}
+
+/// Reads `inner`, telling `hooks` how much.
+pub(crate) struct Counted<'h, R> {
+    pub(crate) inner: R,
+    pub(crate) hooks: &'h mut dyn SendHooks,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hooks.progress(n as u64);
+        Ok(n)
+    }
+}
+
 /// What the encoder may use, from the server's EHLO.
 pub(crate) fn encode_options(caps: &Capabilities) -> EncodeOptions {
     EncodeOptions {

@@ -43,7 +43,10 @@ use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::{Name, TokioResolver};
 
 use crate::queue::{Deliver, Outcome};
-use crate::{Client, Envelope, Roots, TlsMode};
+use crate::{Client, Envelope, Roots, SendReport, Sendable, TlsMode};
+
+/// How one domain's copy is sent on a connected client: the bytes, or a composed message.
+type SendFn<'a> = dyn FnMut(&mut Client, &Envelope) -> Result<SendReport, crate::Error> + 'a;
 
 /// Why a domain's route could not be found.
 #[derive(Debug, thiserror::Error)]
@@ -414,26 +417,79 @@ impl Direct {
         &self.resolver
     }
 
-    /// Sends once to every recipient, and says what became of each (in order).
+    /// Sends the bytes `message` once to every recipient, and says what became of each
+    /// (in order).
     pub fn send<S: AsRef<str>>(
         &self,
         from: &str,
         to: &[S],
         message: &[u8],
     ) -> Vec<(String, Outcome)> {
-        let to: Vec<String> = to.iter().map(|s| s.as_ref().to_owned()).collect();
-        let mut out: Vec<Option<Outcome>> = vec![None; to.len()];
-        self.deliver(from, &to, message, &mut |batch| {
+        let envelope = Envelope::new(from, to.iter().map(|s| s.as_ref().to_owned()));
+        self.outcomes(&envelope, &mut |c, e| c.send_bytes(e, message))
+    }
+
+    /// Sends a composed message once to every recipient of `envelope`, and says what
+    /// became of each (in order). `envelope`'s DSN request and REQUIRETLS go to every
+    /// domain's server; the message is encoded for what each server offers and streamed
+    /// from `message` (read once per domain, never held whole), as
+    /// [`Client::send_with`] does.
+    pub fn send_message<M: Sendable>(
+        &self,
+        envelope: &Envelope,
+        message: &mut M,
+    ) -> Vec<(String, Outcome)> {
+        self.outcomes(envelope, &mut |c, e| c.send_with(Some(e), message, &mut ()))
+    }
+
+    /// Each recipient of `envelope` with its outcome, the message sent with `send`.
+    fn outcomes(&self, envelope: &Envelope, send: &mut SendFn<'_>) -> Vec<(String, Outcome)> {
+        let mut out: Vec<Option<Outcome>> = vec![None; envelope.to.len()];
+        self.route(envelope, send, &mut |batch| {
             for (i, o) in batch {
                 if let Some(slot) = out.get_mut(*i) {
                     *slot = Some(o.clone());
                 }
             }
         });
-        to.into_iter()
+        envelope
+            .to
+            .iter()
+            .cloned()
             .zip(out)
             .map(|(a, o)| (a, o.unwrap_or_else(|| Outcome::deferred("no outcome"))))
             .collect()
+    }
+
+    /// Splits `envelope`'s recipients by domain and sends each domain its copy with
+    /// `send`, reporting each batch of outcomes (by index into `envelope.to`).
+    fn route(
+        &self,
+        envelope: &Envelope,
+        send: &mut SendFn<'_>,
+        report: &mut crate::queue::OutcomeSink<'_>,
+    ) {
+        let mut domains: BTreeMap<String, Vec<(usize, String)>> = BTreeMap::new();
+        for (i, a) in envelope.to.iter().enumerate() {
+            match split_recipient(a) {
+                Ok((d, rcpt)) => domains
+                    .entry(d.to_ascii_lowercase())
+                    .or_default()
+                    .push((i, rcpt)),
+                Err(e) => report(&[(i, Outcome::Permanent(e.to_string()))]),
+            }
+        }
+        let deadline = Instant::now() + self.message_deadline;
+        for (domain, rcpts) in domains {
+            let (outcomes, client) =
+                self.deliver_domain(&domain, envelope, &rcpts, &mut *send, deadline);
+            let batch: Vec<(usize, Outcome)> =
+                rcpts.iter().map(|(i, _)| *i).zip(outcomes).collect();
+            report(&batch);
+            if let Some(mut c) = client {
+                let _ = c.quit();
+            }
+        }
     }
 
     fn client(
@@ -483,9 +539,9 @@ impl Direct {
     fn deliver_domain(
         &self,
         domain: &str,
-        from: &str,
+        template: &Envelope,
         rcpts: &[(usize, String)],
-        message: &[u8],
+        send: &mut SendFn<'_>,
         deadline: Instant,
     ) -> (Vec<Outcome>, Option<Client>) {
         let all = |o: Outcome| vec![o; rcpts.len()];
@@ -507,7 +563,8 @@ impl Direct {
             Err(e) => return (all(Outcome::Permanent(e.to_string())), None),
         };
         let to: Vec<String> = rcpts.iter().map(|(_, a)| a.clone()).collect();
-        let envelope = Envelope::new(from, to.iter().cloned());
+        let mut envelope = template.clone();
+        envelope.to.clone_from(&to);
         let mut last = all(Outcome::deferred(format!(
             "{domain}: no MX host could be reached"
         )));
@@ -540,8 +597,8 @@ impl Direct {
                 }
                 tried += 1;
                 // The client comes back unclosed: QUIT only once the outcome is recorded.
-                let attempt = |tls| match self.client(ip, &mx.host, tls, deadline) {
-                    Ok(mut c) => (c.send_bytes(&envelope, message), Some(c)),
+                let mut attempt = |tls| match self.client(ip, &mx.host, tls, deadline) {
+                    Ok(mut c) => (send(&mut c, &envelope), Some(c)),
                     Err(e) => (Err(e), None),
                 };
                 let (mut result, mut client) = attempt(self.tls);
@@ -629,25 +686,7 @@ impl Deliver for Direct {
         message: &[u8],
         report: &mut crate::queue::OutcomeSink<'_>,
     ) {
-        let mut domains: BTreeMap<String, Vec<(usize, String)>> = BTreeMap::new();
-        for (i, a) in to.iter().enumerate() {
-            match split_recipient(a) {
-                Ok((d, rcpt)) => domains
-                    .entry(d.to_ascii_lowercase())
-                    .or_default()
-                    .push((i, rcpt)),
-                Err(e) => report(&[(i, Outcome::Permanent(e.to_string()))]),
-            }
-        }
-        let deadline = Instant::now() + self.message_deadline;
-        for (domain, rcpts) in domains {
-            let (outcomes, client) = self.deliver_domain(&domain, from, &rcpts, message, deadline);
-            let batch: Vec<(usize, Outcome)> =
-                rcpts.iter().map(|(i, _)| *i).zip(outcomes).collect();
-            report(&batch);
-            if let Some(mut c) = client {
-                let _ = c.quit();
-            }
-        }
+        let envelope = Envelope::new(from, to.iter().cloned());
+        self.route(&envelope, &mut |c, e| c.send_bytes(e, message), report);
     }
 }
