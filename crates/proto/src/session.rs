@@ -21,14 +21,22 @@
 use core::fmt;
 use core::time::Duration;
 
+mod awaited;
+mod send_buf;
+mod txn;
+
 use crate::auth::{self, AuthError, Exchange, Mechanism};
-use crate::body::{BodyEncoder, Framing};
+use crate::body::Framing;
 use crate::capability::{Capabilities, Extension};
 use crate::command::{self, Writer, BDAT_HEADER_MAX};
 use crate::config::{Config, TlsMode};
 use crate::envelope::Envelope;
 use crate::error::{Argument, AuthFailure, Error, Step};
 use crate::reply::{Code, Reply, Span};
+
+use awaited::{Awaited, Queue};
+use send_buf::SendBuf;
+use txn::{too_many_recipients, Content, Phase, Source, Txn};
 
 /// Smallest receive and send buffers accepted: one RFC 5321 §4.5.3.1.5 reply line (512
 /// octets) must fit in the receive buffer, one command line (§4.5.3.1.4) in the send buffer.
@@ -195,76 +203,6 @@ impl fmt::Display for State {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    /// MAIL, RCPT, DATA replies awaited (or commands still to send one by one).
-    Envelope,
-    /// Message content flows.
-    Body,
-    /// Content ended; the verdict is awaited.
-    Final,
-    /// The message failed; remaining pipelined replies are read and dropped.
-    Draining,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Txn {
-    id: u32,
-    framing: Framing,
-    pipelined: bool,
-    phase: Phase,
-    /// Recipients in this transaction: the envelope's, or fewer once the server's limit
-    /// was met (see `rcpt_given`).
-    rcpt_total: u32,
-    /// Recipients in the envelope given to `submit`.
-    rcpt_given: u32,
-    /// Recipients whose RCPT is rendered into tx (sent or about to be).
-    rcpt_rendered: u32,
-    /// The MAIL command said SMTPUTF8: later flights may carry UTF-8 addresses.
-    smtputf8: bool,
-    /// DATA is sent, or the BDAT content has begun.
-    tail_sent: bool,
-    rset_pending: bool,
-    mail_pending: bool,
-    mail_ok: bool,
-    rcpt_sent: u32,
-    rcpt_replied: u32,
-    rcpt_accepted: u32,
-    data_pending: bool,
-    bdat_sent: u32,
-    bdat_replied: u32,
-    last_sent: bool,
-    final_pending: bool,
-    failed: bool,
-    /// Reached the end: final reply read, or failure drained.
-    over: bool,
-    /// Commands rendered into tx and not yet released for sending: `tx[cmd_next..cmd_end]`.
-    cmd_next: usize,
-    cmd_end: usize,
-    body: BodyEncoder,
-    /// Raw message content read by the driver, not yet encoded: `tx[raw_start..raw_end]`.
-    raw_start: usize,
-    raw_end: usize,
-    /// Where the driver was last asked to read content to.
-    window: usize,
-    /// BDAT: where the current chunk's data starts.
-    chunk_start: usize,
-    eof: bool,
-    finished: bool,
-    size_limit: Option<u64>,
-}
-
-impl Txn {
-    fn outstanding(&self) -> u32 {
-        u32::from(self.rset_pending)
-            + u32::from(self.mail_pending)
-            + (self.rcpt_sent - self.rcpt_replied)
-            + u32::from(self.data_pending)
-            + (self.bdat_sent - self.bdat_replied)
-            + u32::from(self.final_pending)
-    }
-}
-
 /// Recipients `next..end` deferred by the reply `span` (see [`Event::RecipientDeferred`]).
 #[derive(Clone, Copy, Debug)]
 struct Deferral {
@@ -366,23 +304,16 @@ enum Next {
 pub struct Client<'a> {
     config: Config<'a>,
     rx: &'a mut [u8],
-    tx: &'a mut [u8],
+    tx: SendBuf<'a>,
     framer: crate::reply::Framer,
-    /// `tx[tx_start..tx_send_end]` is to be sent now; `tx_end` ends what is rendered.
-    tx_start: usize,
-    tx_send_end: usize,
-    tx_end: usize,
     state: State,
+    /// What the server's next replies answer, in order.
+    awaited: Queue,
     caps: Capabilities,
     encrypted: bool,
     tls_declined: bool,
     authenticated: Option<Mechanism>,
     auth: Option<Exchange>,
-    /// AUTH PLAIN was sent without waiting for its reply ([`Options::auth_pipelining`]):
-    /// the next reply is AUTH's, whatever the state.
-    ///
-    /// [`Options::auth_pipelining`]: crate::Options::auth_pipelining
-    auth_pipelined: bool,
     lines_in_reply: u32,
     pending: [Option<Pending>; 2],
     txn: Option<Txn>,
@@ -432,17 +363,18 @@ impl<'a> Client<'a> {
             encrypted: config.tls == TlsMode::Implicit,
             config,
             rx,
-            tx,
+            tx: SendBuf::new(tx),
             framer: crate::reply::Framer::default(),
-            tx_start: 0,
-            tx_send_end: 0,
-            tx_end: 0,
             state: State::AwaitingGreeting,
+            awaited: {
+                let mut q = Queue::new();
+                q.push(Awaited::Greeting);
+                q
+            },
             caps: Capabilities::new(),
             tls_declined: false,
             authenticated: None,
             auth: None,
-            auth_pipelined: false,
             lines_in_reply: 0,
             pending: [None, None],
             txn: None,
@@ -511,7 +443,7 @@ impl<'a> Client<'a> {
         };
         let action = match next {
             Next::Send => Action::Send {
-                bytes: &self.tx[self.tx_start..self.tx_send_end],
+                bytes: &self.tx.buf[self.tx.start..self.tx.send_end],
                 within: step.timeout(&self.config.timeouts),
             },
             Next::Receive => {
@@ -524,7 +456,7 @@ impl<'a> Client<'a> {
                 }
             }
             Next::Body(at) => Action::Body {
-                into: &mut self.tx[at..],
+                into: &mut self.tx.buf[at..],
             },
             Next::Recipients(from) => Action::Recipients { from: RcptId(from) },
             Next::StartTls => Action::StartTls,
@@ -537,20 +469,22 @@ impl<'a> Client<'a> {
 
     /// The driver wrote `n` bytes of the last [`Action::Send`].
     pub fn handle_sent(&mut self, n: usize) {
-        self.tx_start = (self.tx_start + n).min(self.tx_send_end);
-        if self.tx_start < self.tx_send_end {
+        self.tx.start = (self.tx.start + n).min(self.tx.send_end);
+        if self.tx.sending() {
             return;
         }
         if let Some(t) = self.txn.as_mut() {
-            if t.phase == Phase::Body || t.phase == Phase::Final {
-                let base = match t.framing {
-                    Framing::Data => 0,
-                    Framing::Bdat => BDAT_HEADER_MAX,
-                };
-                self.tx_start = base;
-                self.tx_send_end = base;
-                self.tx_end = base;
-                t.chunk_start = base;
+            let base = match t.framing {
+                Framing::Data => 0,
+                Framing::Bdat => BDAT_HEADER_MAX,
+            };
+            match &mut t.phase {
+                Phase::Body(c) => {
+                    self.tx.reset_to(base);
+                    c.chunk_start = base;
+                }
+                Phase::Final => self.tx.reset_to(base),
+                _ => {}
             }
         }
     }
@@ -593,19 +527,23 @@ impl<'a> Client<'a> {
     /// The driver read `n` bytes of message content into the last [`Action::Body`]; 0 ends
     /// the message.
     pub fn handle_body(&mut self, n: usize) -> Result<(), Error> {
-        let len = self.tx.len();
-        let Some(t) = self.txn.as_mut() else {
+        let len = self.tx.buf.len();
+        let Some(Txn {
+            phase: Phase::Body(c),
+            ..
+        }) = self.txn.as_mut()
+        else {
             return Err(Error::Busy);
         };
-        if t.phase != Phase::Body || t.raw_start != t.raw_end || t.eof {
+        if c.raw_start != c.raw_end || c.source != Source::Open {
             return Err(Error::Busy);
         }
         if n == 0 {
-            t.eof = true;
+            c.source = Source::Ended;
             return Ok(());
         }
-        t.raw_start = t.window;
-        t.raw_end = (t.window + n).min(len);
+        c.raw_start = c.window;
+        c.raw_end = (c.window + n).min(len);
         Ok(())
     }
 
@@ -639,35 +577,20 @@ impl<'a> Client<'a> {
             id,
             framing,
             pipelined,
-            phase: Phase::Envelope,
+            smtputf8: check.smtputf8,
+            size_limit: self.caps.size_limit(),
+            phase: Phase::Envelope {
+                data_rendered: false,
+            },
             rcpt_total: total,
             rcpt_given: total,
             rcpt_rendered: 0,
-            smtputf8: check.smtputf8,
-            tail_sent: false,
-            rset_pending: false,
-            mail_pending: false,
-            mail_ok: false,
             rcpt_sent: 0,
-            rcpt_replied: 0,
             rcpt_accepted: 0,
-            data_pending: false,
-            bdat_sent: 0,
-            bdat_replied: 0,
-            last_sent: false,
-            final_pending: false,
+            mail_ok: false,
             failed: false,
-            over: false,
             cmd_next: 0,
             cmd_end: 0,
-            body: BodyEncoder::new(framing),
-            raw_start: 0,
-            raw_end: 0,
-            window: 0,
-            chunk_start: 0,
-            eof: false,
-            finished: false,
-            size_limit: self.caps.size_limit(),
         };
         let rset = self.needs_rset;
         let (cmd_end, count) = self.render_flight(&t, envelope, Some((&check, rset)))?;
@@ -714,11 +637,11 @@ impl<'a> Client<'a> {
     /// [`handle_recipients`](Self::handle_recipients).
     fn awaiting_recipients(&self, t: &Txn) -> Option<u32> {
         let idle = self.state == State::InTransaction
-            && t.phase == Phase::Envelope
+            && t.in_envelope()
             && !t.failed
-            && t.outstanding() == 0
+            && self.awaited.txn_replies() == 0
             && t.cmd_next >= t.cmd_end
-            && self.tx_start >= self.tx_send_end;
+            && !self.tx.sending();
         (idle && t.rcpt_rendered < t.rcpt_total).then_some(t.rcpt_rendered)
     }
 
@@ -738,8 +661,8 @@ impl<'a> Client<'a> {
             Framing::Data => 6,
             Framing::Bdat => BDAT_HEADER_MAX + 64,
         };
-        let limit = self.tx.len() - reserve;
-        let mut w = Writer::new(&mut self.tx[..limit]);
+        let limit = self.tx.buf.len() - reserve;
+        let mut w = Writer::new(&mut self.tx.buf[..limit]);
         if let Some((check, rset)) = first {
             if rset {
                 w.put(b"RSET\r\n");
@@ -777,7 +700,7 @@ impl<'a> Client<'a> {
         }
         let last = from + count as usize >= t.rcpt_total as usize;
         if last && t.pipelined && t.framing == Framing::Data {
-            self.tx[end..end + 6].copy_from_slice(b"DATA\r\n");
+            self.tx.buf[end..end + 6].copy_from_slice(b"DATA\r\n");
             end += 6;
         }
         Ok((end, count))
@@ -788,9 +711,8 @@ impl<'a> Client<'a> {
         let first = t.rcpt_rendered == 0;
         t.rcpt_rendered += count;
         let last = t.rcpt_rendered >= t.rcpt_total;
-        self.tx_start = 0;
-        self.tx_send_end = 0;
-        self.tx_end = cmd_end;
+        self.tx.reset_to(0);
+        self.tx.end = cmd_end;
         t.cmd_next = 0;
         t.cmd_end = cmd_end;
         if !t.pipelined {
@@ -800,8 +722,16 @@ impl<'a> Client<'a> {
         // RFC 2920 §3.1 allows RSET, MAIL and RCPT anywhere in a group, and DATA (or BDAT)
         // last.
         if first {
-            t.rset_pending = rset;
-            t.mail_pending = true;
+            if rset {
+                self.awaited.push(Awaited::Rset);
+            }
+            self.awaited.push(Awaited::Mail);
+        }
+        if count > 0 {
+            self.awaited.push(Awaited::Rcpt {
+                next: t.rcpt_sent,
+                end: t.rcpt_sent + count,
+            });
         }
         t.rcpt_sent += count;
         t.cmd_next = cmd_end;
@@ -813,17 +743,18 @@ impl<'a> Client<'a> {
             // be delivered (to the old recipients as well) while the session reports a
             // failure, so a retry delivers it again.
             if last && t.framing == Framing::Data {
-                t.data_pending = true;
-                t.tail_sent = true;
+                self.awaited.push(Awaited::Data);
+                t.phase = Phase::Envelope {
+                    data_rendered: true,
+                };
             }
-            self.tx_send_end = cmd_end;
+            self.tx.send_end = cmd_end;
         } else {
             // The commands leave with the first chunk, so a small message costs one round
             // trip; the chunk's header goes between them and its data.
-            t.tail_sent = true;
-            t.phase = Phase::Body;
-            t.chunk_start = cmd_end + BDAT_HEADER_MAX;
-            self.tx_end = t.chunk_start;
+            let chunk_start = cmd_end + BDAT_HEADER_MAX;
+            t.phase = Phase::Body(Content::new(t.framing, chunk_start));
+            self.tx.end = chunk_start;
         }
     }
 
@@ -835,8 +766,9 @@ impl<'a> Client<'a> {
         if self.state != State::Idle {
             return Err(Error::Busy);
         }
-        let n = command::simple(self.tx, b"QUIT")?;
+        let n = command::simple(self.tx.buf, b"QUIT")?;
         self.queue_send(n);
+        self.awaited.push(Awaited::Quit);
         self.state = State::QuitSent;
         Ok(())
     }
@@ -851,9 +783,7 @@ impl<'a> Client<'a> {
     }
 
     fn queue_send(&mut self, n: usize) {
-        self.tx_start = 0;
-        self.tx_send_end = n;
-        self.tx_end = n;
+        self.tx.send_all(n);
     }
 
     fn push_event(&mut self, p: Pending) {
@@ -915,7 +845,7 @@ impl<'a> Client<'a> {
             State::Authenticating => Step::Auth,
             State::QuitSent | State::Closed | State::Failed | State::Idle => Step::Quit,
             State::InTransaction => match self.txn {
-                Some(t) => txn_step(&t),
+                Some(t) => t.step(self.awaited.txn_front()),
                 None => Step::Rset,
             },
         }
@@ -930,15 +860,15 @@ impl<'a> Client<'a> {
             | State::Authenticating
             | State::QuitSent => true,
             State::InTransaction => match self.txn {
-                Some(t) if t.outstanding() > 0 => match t.phase {
-                    Phase::Envelope | Phase::Final | Phase::Draining => true,
+                Some(t) if self.awaited.txn_replies() > 0 => match t.phase {
                     // `cmd_end > 0`: pipelined commands not written yet (see `advance`).
-                    Phase::Body => {
+                    Phase::Body(_) => {
                         t.cmd_end == 0
                             && (!t.pipelined
-                                || t.bdat_sent - t.bdat_replied
+                                || self.awaited.chunks()
                                     >= self.config.options.max_chunks_in_flight)
                     }
+                    _ => true,
                 },
                 _ => false,
             },
@@ -953,7 +883,7 @@ impl<'a> Client<'a> {
                     return Err(e);
                 }
             }
-            if self.tx_start < self.tx_send_end {
+            if self.tx.sending() {
                 return Ok(Next::Send);
             }
             // A recipient's event, then the recipients deferred with it, then the message's.
@@ -981,12 +911,13 @@ impl<'a> Client<'a> {
                 State::Idle => return Ok(Next::Idle),
                 _ => {}
             }
-            let outstanding = self.txn.map_or(0, |t| t.outstanding());
+            let outstanding = match self.txn {
+                Some(_) => self.awaited.txn_replies(),
+                None => 0,
+            };
             // Pipelined MAIL and RCPT wait in tx for the first BDAT chunk; a reply read before
             // they are written would be matched to a command the server never saw.
-            let unsent = self
-                .txn
-                .is_some_and(|t| t.phase == Phase::Body && t.cmd_end > 0);
+            let unsent = self.txn.is_some_and(|t| t.in_body() && t.cmd_end > 0);
             let opportunistic = outstanding > 0 && self.framer.has_unscanned() && !unsent;
             if self.must_read() || opportunistic {
                 let max = self.config.options.max_reply_bytes;
@@ -1022,7 +953,8 @@ impl<'a> Client<'a> {
     fn on_line(&mut self, line: crate::reply::Line) -> Result<(), Error> {
         let first = self.lines_in_reply == 0;
         self.lines_in_reply += 1;
-        if self.state == State::EhloSent && !first && !line.cut && line.code.is_positive() {
+        let to_ehlo = self.awaited.front() == Some(Awaited::Ehlo);
+        if to_ehlo && !first && !line.cut && line.code.is_positive() {
             let text = self.rx.get(line.start + 4..line.end).unwrap_or(&[]);
             self.caps.add_line(text);
         }
@@ -1048,14 +980,15 @@ impl<'a> Client<'a> {
                 reply: self.info(span),
             });
         }
-        if self.auth_pipelined {
-            // Replies come in order: AUTH's is first, before those of the commands that
-            // followed it in the flight (or QUIT's).
-            self.auth_pipelined = false;
-            return self.on_auth_reply(span);
-        }
-        match self.state {
-            State::AwaitingGreeting => {
+        // Replies come in order: a pipelined AUTH's is first, before those of the commands
+        // that followed it in the flight (or QUIT's).
+        let Some(awaited) = self.awaited.pop() else {
+            return Err(Error::UnexpectedReply {
+                reply: self.info(span),
+            });
+        };
+        match awaited {
+            Awaited::Greeting => {
                 if code.get() != 220 {
                     // RFC 5321 §3.1: a server that refuses service with 554 (or any code but
                     // 421, after which it closes) waits for QUIT; say it, then report.
@@ -1063,8 +996,9 @@ impl<'a> Client<'a> {
                         step: Step::Greeting,
                         reply: self.info(span),
                     };
-                    let n = command::simple(self.tx, b"QUIT")?;
+                    let n = command::simple(self.tx.buf, b"QUIT")?;
                     self.queue_send(n);
+                    self.awaited.push(Awaited::Quit);
                     self.state = State::QuitSent;
                     self.error = Some(refusal);
                     self.closing = true;
@@ -1073,7 +1007,7 @@ impl<'a> Client<'a> {
                 self.push_event(Pending::Greeting(span));
                 self.send_hello(true)
             }
-            State::EhloSent => {
+            Awaited::Ehlo => {
                 if code.is_positive() {
                     return self.after_hello();
                 }
@@ -1093,7 +1027,7 @@ impl<'a> Client<'a> {
                     reply: self.info(span),
                 })
             }
-            State::HeloSent => {
+            Awaited::Helo => {
                 if code.is_positive() {
                     return self.after_hello();
                 }
@@ -1102,7 +1036,7 @@ impl<'a> Client<'a> {
                     reply: self.info(span),
                 })
             }
-            State::StartTlsSent => {
+            Awaited::StartTls => {
                 if code.get() == 220 {
                     // RFC 3207 §6: anything already buffered came before the handshake and
                     // could be an attacker's injection; it must not be read as a reply.
@@ -1120,9 +1054,8 @@ impl<'a> Client<'a> {
                 self.tls_declined = true;
                 self.after_hello()
             }
-            State::Authenticating => self.on_auth_reply(span),
-            State::InTransaction => self.on_txn_reply(span),
-            State::QuitSent => {
+            Awaited::Auth => self.on_auth_reply(span),
+            Awaited::Quit => {
                 if let (true, Some(refusal)) = (self.closing, self.error) {
                     return Err(refusal);
                 }
@@ -1130,20 +1063,20 @@ impl<'a> Client<'a> {
                 self.state = State::Closed;
                 Ok(())
             }
-            _ => Err(Error::UnexpectedReply {
-                reply: self.info(span),
-            }),
+            txn => self.on_txn_reply(txn, span),
         }
     }
 
     fn send_hello(&mut self, extended: bool) -> Result<(), Error> {
-        let n = command::hello(self.tx, extended, self.config.ehlo_name)?;
+        let n = command::hello(self.tx.buf, extended, self.config.ehlo_name)?;
         self.queue_send(n);
-        self.state = if extended {
-            State::EhloSent
+        let (state, awaited) = if extended {
+            (State::EhloSent, Awaited::Ehlo)
         } else {
-            State::HeloSent
+            (State::HeloSent, Awaited::Helo)
         };
+        self.state = state;
+        self.awaited.push(awaited);
         Ok(())
     }
 
@@ -1152,8 +1085,9 @@ impl<'a> Client<'a> {
         let wants_tls = matches!(self.config.tls, TlsMode::Required | TlsMode::Opportunistic);
         if wants_tls && !self.encrypted && !self.tls_declined {
             if self.caps.has(Extension::StartTls) {
-                let n = command::simple(self.tx, b"STARTTLS")?;
+                let n = command::simple(self.tx.buf, b"STARTTLS")?;
                 self.queue_send(n);
+                self.awaited.push(Awaited::StartTls);
                 self.state = State::StartTlsSent;
                 return Ok(());
             }
@@ -1181,15 +1115,15 @@ impl<'a> Client<'a> {
                     .ok_or(Error::AuthUnavailable { wanted: None })?,
             };
             let mut ex = Exchange::new(mech);
-            let n = ex.start(&creds, self.config.nonce, self.tx)?;
+            let n = ex.start(&creds, self.config.nonce, self.tx.buf)?;
             self.auth = Some(ex);
             self.queue_send(n);
+            self.awaited.push(Awaited::Auth);
             // RFC 4954 §4: AUTH ends a pipelined group, except with an initial response
             // for a mechanism that completes in one round trip with no security layer:
             // PLAIN. Then the first message may follow before the reply.
             let pipelining = self.config.options.pipelining && self.caps.has(Extension::Pipelining);
             if mech == Mechanism::Plain && self.config.options.auth_pipelining && pipelining {
-                self.auth_pipelined = true;
                 self.state = State::Idle;
                 self.push_event(Pending::Ready);
                 return Ok(());
@@ -1218,9 +1152,14 @@ impl<'a> Client<'a> {
                 let mut challenge = [0u8; 1024];
                 let len = text.len().min(challenge.len());
                 challenge[..len].copy_from_slice(&text[..len]);
-                match ex.challenge(&creds, self.config.nonce, &challenge[..len], self.tx) {
+                match ex.challenge(&creds, self.config.nonce, &challenge[..len], self.tx.buf) {
                     Ok(n) => {
                         self.queue_send(n);
+                        // A challenge to a pipelined AUTH is out of step: the replies that
+                        // follow are the transaction's.
+                        if self.state == State::Authenticating {
+                            self.awaited.push(Awaited::Auth);
+                        }
                         Ok(())
                     }
                     Err(e) => Err(Error::from(e)),
@@ -1264,23 +1203,31 @@ impl<'a> Client<'a> {
         if t.cmd_next >= t.cmd_end {
             return;
         }
-        let rest = &self.tx[t.cmd_next..t.cmd_end];
+        let rest = &self.tx.buf[t.cmd_next..t.cmd_end];
         let len = rest
             .iter()
             .position(|&b| b == b'\n')
             .map_or(rest.len(), |p| p + 1);
-        match &rest[..4] {
-            b"RSET" => t.rset_pending = true,
-            b"MAIL" => t.mail_pending = true,
-            b"RCPT" => t.rcpt_sent += 1,
-            _ => t.data_pending = true,
-        }
-        self.tx_start = t.cmd_next;
-        self.tx_send_end = t.cmd_next + len;
+        let awaited = match &rest[..4] {
+            b"RSET" => Awaited::Rset,
+            b"MAIL" => Awaited::Mail,
+            b"RCPT" => {
+                t.rcpt_sent += 1;
+                Awaited::Rcpt {
+                    next: t.rcpt_sent - 1,
+                    end: t.rcpt_sent,
+                }
+            }
+            _ => Awaited::Data,
+        };
+        self.awaited.push(awaited);
+        self.tx.start = t.cmd_next;
+        self.tx.send_end = t.cmd_next + len;
         t.cmd_next += len;
     }
 
-    fn on_txn_reply(&mut self, span: Span) -> Result<(), Error> {
+    /// A reply in a transaction, to `awaited`.
+    fn on_txn_reply(&mut self, awaited: Awaited, span: Span) -> Result<(), Error> {
         let Some(mut t) = self.txn else {
             return Err(Error::UnexpectedReply {
                 reply: self.info(span),
@@ -1293,9 +1240,7 @@ impl<'a> Client<'a> {
         // to anything else, means the server does not follow the commands (it talks out of
         // turn, or replies are out of step): going on would match replies to the wrong
         // commands, and content sent after a 250 to DATA would be read as commands.
-        let for_data =
-            t.data_pending && !t.rset_pending && !t.mail_pending && t.rcpt_replied == t.rcpt_sent;
-        let out_of_step = if for_data {
+        let out_of_step = if awaited == Awaited::Data {
             code.get() != 354 && (ok || code.is_intermediate())
         } else {
             code.is_intermediate()
@@ -1305,84 +1250,87 @@ impl<'a> Client<'a> {
                 reply: self.info(span),
             });
         }
-        if t.rset_pending {
-            t.rset_pending = false;
-            if !ok {
-                return Err(Error::Rejected {
-                    step: Step::Rset,
-                    reply: self.info(span),
-                });
+        match awaited {
+            Awaited::Rset => {
+                if !ok {
+                    return Err(Error::Rejected {
+                        step: Step::Rset,
+                        reply: self.info(span),
+                    });
+                }
             }
-        } else if t.mail_pending {
-            t.mail_pending = false;
-            t.mail_ok = ok;
-            if !ok {
-                self.reject(&mut t, Step::Mail, span);
+            Awaited::Mail => {
+                t.mail_ok = ok;
+                if !ok {
+                    self.reject(&mut t, Step::Mail, span);
+                }
             }
-        } else if t.rcpt_replied < t.rcpt_sent {
-            let rcpt = RcptId(t.rcpt_replied);
-            t.rcpt_replied += 1;
-            if t.mail_ok {
-                if ok {
-                    t.rcpt_accepted += 1;
-                    self.push_event(Pending::Accepted(rcpt, span));
-                } else if too_many_recipients(&span.reply(self.rx)) {
-                    self.push_event(Pending::Deferred(rcpt, span));
-                    self.limit_recipients(&mut t, span);
+            Awaited::Rcpt { next, .. } => {
+                let rcpt = RcptId(next);
+                let answered = next + 1;
+                if t.mail_ok {
+                    if ok {
+                        t.rcpt_accepted += 1;
+                        self.push_event(Pending::Accepted(rcpt, span));
+                    } else if too_many_recipients(&span.reply(self.rx)) {
+                        self.push_event(Pending::Deferred(rcpt, span));
+                        self.limit_recipients(&mut t, span);
+                    } else {
+                        self.push_event(Pending::Refused(rcpt, span));
+                    }
+                    if answered == t.rcpt_total && t.rcpt_accepted == 0 {
+                        self.reject(&mut t, Step::Rcpt, span);
+                    }
+                }
+                if answered == t.rcpt_total
+                    && !t.failed
+                    && t.before_data()
+                    && t.framing == Framing::Bdat
+                {
+                    self.start_body(&mut t);
+                }
+            }
+            Awaited::Data => {
+                if code.get() == 354 {
+                    // Even a failed transaction must end DATA: send an empty body (RFC 2920
+                    // §3.1).
+                    self.start_body(&mut t);
+                    if let (true, Phase::Body(c)) = (t.failed, &mut t.phase) {
+                        c.source = Source::Ended;
+                    }
+                } else if !t.failed {
+                    self.reject(&mut t, Step::Data, span);
                 } else {
-                    self.push_event(Pending::Refused(rcpt, span));
-                }
-                if t.rcpt_replied == t.rcpt_total && t.rcpt_accepted == 0 {
-                    self.reject(&mut t, Step::Rcpt, span);
+                    t.phase = Phase::Over;
                 }
             }
-            if t.rcpt_replied == t.rcpt_total
-                && !t.failed
-                && t.phase == Phase::Envelope
-                && t.framing == Framing::Bdat
-            {
-                self.start_body(&mut t);
-            }
-        } else if t.data_pending {
-            t.data_pending = false;
-            if code.get() == 354 {
-                // Even a failed transaction must end DATA: send an empty body (RFC 2920 §3.1).
-                self.start_body(&mut t);
-                if t.failed {
-                    t.eof = true;
-                }
-            } else if !t.failed {
-                self.reject(&mut t, Step::Data, span);
-            } else {
-                t.over = true;
-            }
-        } else if t.bdat_replied < t.bdat_sent {
-            t.bdat_replied += 1;
-            let is_last = t.last_sent && t.bdat_replied == t.bdat_sent;
-            if !ok && !t.failed {
-                let step = if is_last { Step::DataEnd } else { Step::Body };
-                self.reject(&mut t, step, span);
-            } else if is_last && !t.failed {
-                self.push_event(Pending::MessageAccepted(span));
-                t.over = true;
-            }
-            if is_last {
-                t.over = true;
-            }
-        } else if t.final_pending {
-            t.final_pending = false;
-            t.over = true;
-            if !t.failed {
-                if ok {
+            Awaited::Bdat { .. } | Awaited::BdatLast => {
+                let is_last = awaited == Awaited::BdatLast;
+                if !ok && !t.failed {
+                    let step = if is_last { Step::DataEnd } else { Step::Body };
+                    self.reject(&mut t, step, span);
+                } else if is_last && !t.failed {
                     self.push_event(Pending::MessageAccepted(span));
-                } else {
-                    self.reject(&mut t, Step::DataEnd, span);
+                }
+                if is_last {
+                    t.phase = Phase::Over;
                 }
             }
-        } else {
-            return Err(Error::UnexpectedReply {
-                reply: self.info(span),
-            });
+            Awaited::Dot => {
+                t.phase = Phase::Over;
+                if !t.failed {
+                    if ok {
+                        self.push_event(Pending::MessageAccepted(span));
+                    } else {
+                        self.reject(&mut t, Step::DataEnd, span);
+                    }
+                }
+            }
+            _ => {
+                return Err(Error::UnexpectedReply {
+                    reply: self.info(span),
+                })
+            }
         }
         self.txn = Some(t);
         self.settle();
@@ -1414,7 +1362,7 @@ impl<'a> Client<'a> {
             // Unsent commands are dropped: nothing more goes out for this message.
             t.cmd_next = t.cmd_end;
         }
-        if t.phase == Phase::Body || t.phase == Phase::Envelope {
+        if matches!(t.phase, Phase::Body(_) | Phase::Envelope { .. }) {
             t.phase = Phase::Draining;
         }
         // A BDAT that failed mid-message leaves the server in the transaction; a refused
@@ -1423,16 +1371,12 @@ impl<'a> Client<'a> {
     }
 
     fn start_body(&mut self, t: &mut Txn) {
-        t.phase = Phase::Body;
-        t.tail_sent = true;
         let base = match t.framing {
             Framing::Data => 0,
             Framing::Bdat => BDAT_HEADER_MAX,
         };
-        self.tx_start = base;
-        self.tx_send_end = base;
-        self.tx_end = base;
-        t.chunk_start = base;
+        t.phase = Phase::Body(Content::new(t.framing, base));
+        self.tx.reset_to(base);
         t.cmd_next = 0;
         t.cmd_end = 0;
     }
@@ -1442,13 +1386,13 @@ impl<'a> Client<'a> {
         let Some(t) = self.txn else {
             return;
         };
-        if t.outstanding() == 0 {
-            if t.over || (t.failed && t.phase == Phase::Draining) {
+        if self.awaited.txn_replies() == 0 {
+            if matches!(t.phase, Phase::Over) || (t.failed && matches!(t.phase, Phase::Draining)) {
                 self.txn = None;
                 self.state = State::Idle;
                 return;
             }
-            if !t.pipelined && t.phase == Phase::Envelope {
+            if !t.pipelined && t.in_envelope() {
                 self.release_command();
             }
             self.end_envelope();
@@ -1461,24 +1405,25 @@ impl<'a> Client<'a> {
         let Some(mut t) = self.txn else {
             return;
         };
-        let settled = t.phase == Phase::Envelope
+        let settled = t.before_data()
             && !t.failed
-            && !t.tail_sent
-            && t.outstanding() == 0
+            && self.awaited.txn_replies() == 0
             && t.cmd_next >= t.cmd_end
-            && self.tx_start >= self.tx_send_end
+            && !self.tx.sending()
             && t.rcpt_rendered >= t.rcpt_total
-            && t.rcpt_replied >= t.rcpt_total;
+            && t.rcpt_sent >= t.rcpt_total;
         if !settled {
             return;
         }
-        t.tail_sent = true;
         match t.framing {
             Framing::Data => {
-                self.tx[..6].copy_from_slice(b"DATA\r\n");
+                t.phase = Phase::Envelope {
+                    data_rendered: true,
+                };
+                self.tx.buf[..6].copy_from_slice(b"DATA\r\n");
                 t.cmd_next = 0;
                 t.cmd_end = 6;
-                self.tx_end = 6;
+                self.tx.end = 6;
                 self.txn = Some(t);
                 self.release_command();
             }
@@ -1491,74 +1436,82 @@ impl<'a> Client<'a> {
 
     /// One step of the message content: encode, flush, or ask the driver for more.
     fn body_step(&mut self) -> Result<Option<Next>, Error> {
-        let len = self.tx.len();
+        let len = self.tx.buf.len();
         let Some(mut t) = self.txn else {
             return Ok(Some(Next::Idle));
         };
-        if t.phase != Phase::Body {
+        let Phase::Body(mut c) = t.phase else {
             if let Some(from) = self.awaiting_recipients(&t) {
                 return Ok(Some(Next::Recipients(from)));
             }
             // Waiting on nothing and not in the body: the transaction is settled.
             self.settle();
             return Ok(None);
+        };
+        let result = self.body_step_inner(&mut t, &mut c, len);
+        if t.in_body() {
+            t.phase = Phase::Body(c);
         }
-        let result = self.body_step_inner(&mut t, len);
         if self.txn.is_some() {
             self.txn = Some(t);
         }
         result
     }
 
-    fn body_step_inner(&mut self, t: &mut Txn, len: usize) -> Result<Option<Next>, Error> {
-        if t.raw_start < t.raw_end {
-            let (head, input) = self.tx.split_at_mut(t.raw_start);
-            let (c, w) = t
+    fn body_step_inner(
+        &mut self,
+        t: &mut Txn,
+        c: &mut Content,
+        len: usize,
+    ) -> Result<Option<Next>, Error> {
+        if c.raw_start < c.raw_end {
+            let (head, input) = self.tx.buf.split_at_mut(c.raw_start);
+            let (read, written) = c
                 .body
-                .encode(&input[..t.raw_end - t.raw_start], &mut head[self.tx_end..]);
-            t.raw_start += c;
-            self.tx_end += w;
-            self.check_limits(t)?;
-            if t.raw_start == t.raw_end {
-                t.raw_start = 0;
-                t.raw_end = 0;
+                .encode(&input[..c.raw_end - c.raw_start], &mut head[self.tx.end..]);
+            c.raw_start += read;
+            self.tx.end += written;
+            self.check_limits(t, c)?;
+            if c.raw_start == c.raw_end {
+                c.raw_start = 0;
+                c.raw_end = 0;
             }
-            if c > 0 || w > 0 {
+            if read > 0 || written > 0 {
                 return Ok(None);
             }
-            return Ok(Some(self.flush(t, false)));
+            return Ok(Some(self.flush(t, c, false)));
         }
-        if !t.eof {
+        if c.source == Source::Open {
             // Keep a quarter free for headers and the terminator; flush when below that.
-            if len - self.tx_end < len / 4 {
-                return Ok(Some(self.flush(t, false)));
+            if len - self.tx.end < len / 4 {
+                return Ok(Some(self.flush(t, c, false)));
             }
-            let free = len - self.tx_end - 8;
+            let free = len - self.tx.end - 8;
             let k = free / 2;
-            t.window = len - k;
-            return Ok(Some(Next::Body(t.window)));
+            c.window = len - k;
+            return Ok(Some(Next::Body(c.window)));
         }
-        if !t.finished {
-            match t.body.finish(&mut self.tx[self.tx_end..]) {
+        if c.source == Source::Ended {
+            match c.body.finish(&mut self.tx.buf[self.tx.end..]) {
                 Ok(w) => {
                     // The terminator adds no line and does not count toward SIZE.
-                    self.tx_end += w;
-                    t.finished = true;
+                    self.tx.end += w;
+                    c.source = Source::Terminated;
                 }
-                Err(_) => return Ok(Some(self.flush(t, false))),
+                Err(_) => return Ok(Some(self.flush(t, c, false))),
             }
         }
-        Ok(Some(self.flush(t, true)))
+        Ok(Some(self.flush(t, c, true)))
     }
 
-    fn check_limits(&self, t: &Txn) -> Result<(), Error> {
-        let longest = t.body.longest_line();
+    fn check_limits(&self, t: &Txn, c: &Content) -> Result<(), Error> {
+        let longest = c.body.longest_line();
         if longest > self.config.options.max_line_len {
             return Err(Error::LineTooLong { length: longest });
         }
         if let Some(limit) = t.size_limit {
             // RFC 1870 §4: stuffed dots are not part of the size.
-            let size = t.body.message_size();
+            let size = c.body.message_size();
             if size > limit {
                 return Err(Error::MessageTooLarge { size, limit });
             }
@@ -1566,84 +1519,49 @@ impl<'a> Client<'a> {
         Ok(())
     }
 
-    /// Releases the buffered content for sending; `last` ends the message.
-    fn flush(&mut self, t: &mut Txn, last: bool) -> Next {
+    /// Releases the buffered content for sending; `last` ends the message (the phase
+    /// becomes [`Phase::Final`]).
+    fn flush(&mut self, t: &mut Txn, c: &mut Content, last: bool) -> Next {
         match t.framing {
             Framing::Data => {
-                self.tx_start = 0;
-                self.tx_send_end = self.tx_end;
+                self.tx.start = 0;
+                self.tx.send_end = self.tx.end;
                 if last {
                     t.phase = Phase::Final;
-                    t.final_pending = true;
+                    self.awaited.push(Awaited::Dot);
                 }
             }
             Framing::Bdat => {
-                let size = (self.tx_end - t.chunk_start) as u64;
+                let size = (self.tx.end - c.chunk_start) as u64;
                 if size == 0 && !last && t.cmd_end > 0 {
                     // The pipelined commands left no room for content in this write: send
                     // them alone rather than with an empty, pointless `BDAT 0` chunk.
-                    self.tx_start = 0;
-                    self.tx_send_end = t.cmd_end;
+                    self.tx.start = 0;
+                    self.tx.send_end = t.cmd_end;
                     t.cmd_end = 0;
                     t.cmd_next = 0;
                     return Next::Send;
                 }
-                let start = command::bdat_right_aligned(&mut self.tx[..t.chunk_start], size, last);
+                let start =
+                    command::bdat_right_aligned(&mut self.tx.buf[..c.chunk_start], size, last);
                 // Pipelined commands not yet sent go right before the first chunk's header.
                 let cmds = t.cmd_end;
                 if cmds > 0 {
-                    self.tx.copy_within(0..cmds, start - cmds);
+                    self.tx.buf.copy_within(0..cmds, start - cmds);
                     t.cmd_end = 0;
                     t.cmd_next = 0;
                 }
-                self.tx_start = start - cmds;
-                self.tx_send_end = self.tx_end;
-                t.bdat_sent += 1;
+                self.tx.start = start - cmds;
+                self.tx.send_end = self.tx.end;
                 if last {
-                    t.last_sent = true;
+                    self.awaited.push(Awaited::BdatLast);
                     t.phase = Phase::Final;
+                } else {
+                    self.awaited.push(Awaited::Bdat { chunks: 1 });
                 }
             }
         }
         Next::Send
-    }
-}
-
-/// RFC 5321 §4.5.3.1.10: a reply saying the server's limit on recipients per message is
-/// met: 452 (or 552, which the RFC asks clients to take as temporary there) with the
-/// enhanced code x.5.3 (RFC 3463 "too many recipients") or saying "too many recipients".
-fn too_many_recipients(reply: &Reply<'_>) -> bool {
-    if !matches!(reply.code().get(), 452 | 552) {
-        return false;
-    }
-    if let Some(e) = reply.enhanced() {
-        if e.subject == 5 && e.detail == 3 {
-            return true;
-        }
-    }
-    const SAID: &[u8] = b"too many recipients";
-    reply
-        .text()
-        .windows(SAID.len())
-        .any(|w| w.eq_ignore_ascii_case(SAID))
-}
-
-fn txn_step(t: &Txn) -> Step {
-    if t.rset_pending {
-        Step::Rset
-    } else if t.mail_pending {
-        Step::Mail
-    } else if t.rcpt_replied < t.rcpt_sent {
-        Step::Rcpt
-    } else if t.data_pending {
-        Step::Data
-    } else if t.phase == Phase::Envelope {
-        // Between flights of RCPT commands.
-        Step::Rcpt
-    } else if t.phase == Phase::Final {
-        Step::DataEnd
-    } else {
-        Step::Body
     }
 }
 
