@@ -324,6 +324,10 @@ impl Client {
         message: &mut M,
         hooks: &mut dyn SendHooks,
     ) -> Result<SendReport, Error> {
+        if let Some(e) = envelope {
+            // A bad address is refused before connecting.
+            e.check()?;
+        }
         let caps = self.conn()?.capabilities();
         let opts = crate::message::encode_options(&caps);
         let mut envelope = match envelope {

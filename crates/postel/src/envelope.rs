@@ -96,13 +96,16 @@ impl Envelope {
         self
     }
 
-    /// Refuses an envelope no server could take.
+    /// Refuses an envelope no server could take (no recipient; an address or ENVID the
+    /// core would refuse whatever the server offers), before connecting.
     pub(crate) fn check(&self) -> Result<(), crate::Error> {
         if self.to.is_empty() {
             return Err(crate::Error::Config(
                 "the envelope has no recipients".to_owned(),
             ));
         }
+        let recipients = self.recipients();
+        self.borrowed(&recipients).validate()?;
         Ok(())
     }
 

@@ -113,4 +113,41 @@ impl<'e> Envelope<'e> {
             require_tls: false,
         }
     }
+
+    /// Checks the syntax of every address and parameter (RFC 5321 §4.1.2: the sender,
+    /// each recipient and its ORCPT, the ENVID) and that there is a recipient, without a
+    /// server: what [`Client::submit`](crate::Client::submit) would refuse whatever the
+    /// server offers, found before connecting. Needing SMTPUTF8, 8BITMIME or REQUIRETLS
+    /// depends on the server and is checked at submit.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        use crate::error::{Argument, Invalid};
+        let invalid = |argument: Argument| {
+            move |(at, invalid): crate::address::Failure| crate::Error::InvalidArgument {
+                argument,
+                at,
+                invalid,
+            }
+        };
+        if !self.sender.is_empty() {
+            crate::address::mailbox(self.sender).map_err(invalid(Argument::Sender))?;
+        }
+        for (i, r) in self.recipients.iter().enumerate() {
+            crate::address::mailbox(r.address).map_err(invalid(Argument::Recipient(i)))?;
+            if let Some(o) = r.orcpt {
+                crate::address::xtext_source(o)
+                    .map_err(invalid(Argument::OriginalRecipient(i)))?;
+            }
+        }
+        if let Some(id) = self.envid {
+            crate::address::xtext_source(id).map_err(invalid(Argument::EnvelopeId))?;
+        }
+        if self.recipients.is_empty() {
+            return Err(crate::Error::InvalidArgument {
+                argument: Argument::Recipient(0),
+                at: 0,
+                invalid: Invalid::Empty,
+            });
+        }
+        Ok(())
+    }
 }
