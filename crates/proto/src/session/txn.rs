@@ -2,10 +2,11 @@
 //! alone has.
 
 use crate::body::{BodyEncoder, Framing};
-use crate::error::Step;
-use crate::reply::Reply;
+use crate::error::{Error, Step};
+use crate::reply::{Reply, Span};
 
 use super::awaited::Awaited;
+use super::{Client, Deferral, Pending, RcptId, State};
 
 /// Where a transaction is. Which replies it waits for is the session's queue of awaited
 /// replies; this says what it does next.
@@ -129,6 +130,206 @@ impl Txn {
                 Phase::Final => Step::DataEnd,
                 _ => Step::Body,
             },
+        }
+    }
+}
+
+/// The replies of a transaction.
+impl Client<'_> {
+    /// A reply in a transaction, to `awaited`.
+    pub(super) fn on_txn_reply(&mut self, awaited: Awaited, span: Span) -> Result<(), Error> {
+        let Some(mut t) = self.txn else {
+            return Err(Error::UnexpectedReply {
+                reply: self.info(span),
+            });
+        };
+        let code = span.code;
+        let ok = code.is_positive();
+        // RFC 5321 §4.3.2: 354 answers DATA and nothing else, and DATA's only positive
+        // answer is 354 (RFC 3030 §2: BDAT never gets one). Another 2yz to DATA, or a 3yz
+        // to anything else, means the server does not follow the commands (it talks out of
+        // turn, or replies are out of step): going on would match replies to the wrong
+        // commands, and content sent after a 250 to DATA would be read as commands.
+        let out_of_step = if awaited == Awaited::Data {
+            code.get() != 354 && (ok || code.is_intermediate())
+        } else {
+            code.is_intermediate()
+        };
+        if out_of_step {
+            return Err(Error::UnexpectedReply {
+                reply: self.info(span),
+            });
+        }
+        match awaited {
+            Awaited::Rset => {
+                if !ok {
+                    return Err(Error::Rejected {
+                        step: Step::Rset,
+                        reply: self.info(span),
+                    });
+                }
+            }
+            Awaited::Mail => {
+                t.mail_ok = ok;
+                if !ok {
+                    self.reject(&mut t, Step::Mail, span);
+                }
+            }
+            Awaited::Rcpt { next, .. } => {
+                let rcpt = RcptId(next);
+                let answered = next + 1;
+                if t.mail_ok {
+                    if ok {
+                        t.rcpt_accepted += 1;
+                        self.push_event(Pending::Accepted(rcpt, span));
+                    } else if too_many_recipients(&span.reply(self.rx)) {
+                        self.push_event(Pending::Deferred(rcpt, span));
+                        self.limit_recipients(&mut t, span);
+                    } else {
+                        self.push_event(Pending::Refused(rcpt, span));
+                    }
+                    if answered == t.rcpt_total && t.rcpt_accepted == 0 {
+                        self.reject(&mut t, Step::Rcpt, span);
+                    }
+                }
+                if answered == t.rcpt_total
+                    && !t.failed
+                    && t.before_data()
+                    && t.framing == Framing::Bdat
+                {
+                    self.start_body(&mut t);
+                }
+            }
+            Awaited::Data => {
+                if code.get() == 354 {
+                    // Even a failed transaction must end DATA: send an empty body (RFC 2920
+                    // §3.1).
+                    self.start_body(&mut t);
+                    if let (true, Phase::Body(c)) = (t.failed, &mut t.phase) {
+                        c.source = Source::Ended;
+                    }
+                } else if !t.failed {
+                    self.reject(&mut t, Step::Data, span);
+                } else {
+                    t.phase = Phase::Over;
+                }
+            }
+            Awaited::Bdat { .. } | Awaited::BdatLast => {
+                let is_last = awaited == Awaited::BdatLast;
+                if !ok && !t.failed {
+                    let step = if is_last { Step::DataEnd } else { Step::Body };
+                    self.reject(&mut t, step, span);
+                } else if is_last && !t.failed {
+                    self.push_event(Pending::MessageAccepted(span));
+                }
+                if is_last {
+                    t.phase = Phase::Over;
+                }
+            }
+            Awaited::Dot => {
+                t.phase = Phase::Over;
+                if !t.failed {
+                    if ok {
+                        self.push_event(Pending::MessageAccepted(span));
+                    } else {
+                        self.reject(&mut t, Step::DataEnd, span);
+                    }
+                }
+            }
+            _ => {
+                return Err(Error::UnexpectedReply {
+                    reply: self.info(span),
+                })
+            }
+        }
+        self.txn = Some(t);
+        self.settle();
+        Ok(())
+    }
+
+    /// The server's limit on recipients was met by the reply `span`: this transaction ends
+    /// its envelope with the RCPT already sent, and the recipients never sent are deferred.
+    pub(super) fn limit_recipients(&mut self, t: &mut Txn, span: Span) {
+        if t.rcpt_total > t.rcpt_sent {
+            self.deferred = Some(Deferral {
+                next: t.rcpt_sent,
+                end: t.rcpt_total,
+                span,
+            });
+        }
+        t.rcpt_total = t.rcpt_sent;
+        t.rcpt_rendered = t.rcpt_rendered.min(t.rcpt_sent);
+        if !t.pipelined {
+            // Rendered RCPT commands not released yet are dropped (DATA is not among them).
+            t.cmd_next = t.cmd_end;
+        }
+    }
+
+    pub(super) fn reject(&mut self, t: &mut Txn, step: Step, span: Span) {
+        t.failed = true;
+        self.push_event(Pending::MessageRejected(step, span));
+        if !t.pipelined {
+            // Unsent commands are dropped: nothing more goes out for this message.
+            t.cmd_next = t.cmd_end;
+        }
+        if matches!(t.phase, Phase::Body(_) | Phase::Envelope { .. }) {
+            t.phase = Phase::Draining;
+        }
+        // A BDAT that failed mid-message leaves the server in the transaction; a refused
+        // final reply does not. RSET before the next message when in doubt.
+        self.needs_rset = t.mail_ok && !matches!(step, Step::DataEnd);
+    }
+
+    /// After a reply: next command (no pipelining), or back to idle when all is answered.
+    pub(super) fn settle(&mut self) {
+        let Some(t) = self.txn else {
+            return;
+        };
+        if self.awaited.txn_replies() == 0 {
+            if matches!(t.phase, Phase::Over) || (t.failed && matches!(t.phase, Phase::Draining)) {
+                self.txn = None;
+                self.state = State::Idle;
+                return;
+            }
+            if !t.pipelined && t.in_envelope() {
+                self.release_command();
+            }
+            self.end_envelope();
+        }
+    }
+
+    /// Every recipient is answered and the envelope is not ended yet (several flights, or
+    /// no PIPELINING): DATA, or the BDAT content.
+    pub(super) fn end_envelope(&mut self) {
+        let Some(mut t) = self.txn else {
+            return;
+        };
+        let settled = t.before_data()
+            && !t.failed
+            && self.awaited.txn_replies() == 0
+            && t.cmd_next >= t.cmd_end
+            && !self.tx.sending()
+            && t.rcpt_rendered >= t.rcpt_total
+            && t.rcpt_sent >= t.rcpt_total;
+        if !settled {
+            return;
+        }
+        match t.framing {
+            Framing::Data => {
+                t.phase = Phase::Envelope {
+                    data_rendered: true,
+                };
+                self.tx.buf[..6].copy_from_slice(b"DATA\r\n");
+                t.cmd_next = 0;
+                t.cmd_end = 6;
+                self.tx.end = 6;
+                self.txn = Some(t);
+                self.release_command();
+            }
+            Framing::Bdat => {
+                self.start_body(&mut t);
+                self.txn = Some(t);
+            }
         }
     }
 }
