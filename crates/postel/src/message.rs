@@ -7,9 +7,42 @@ use postel_proto::{BodyType, Capabilities, Extension};
 use crate::envelope::Envelope;
 
 mod sealed {
-    pub trait Sealed {}
-    impl Sealed for postel_mime::Message {}
-    impl Sealed for postel_mime::RawMessage {}
+    use postel_mime::{DateTime, Message, MessageId, RawMessage};
+
+    pub trait Sealed: Sized {
+        /// An empty message that stands in for one lent to the pool's encoding thread
+        /// (`None` only if it cannot be built, which a unit test rules out).
+        fn placeholder() -> Option<Self>;
+    }
+
+    impl Sealed for Message {
+        fn placeholder() -> Option<Self> {
+            Message::builder()
+                .from("placeholder@invalid")
+                .date(DateTime::from_unix(0, 0).ok()?)
+                .message_id(MessageId::new("placeholder", "invalid").ok()?)
+                .text("")
+                .build()
+                .ok()
+        }
+    }
+
+    impl Sealed for RawMessage {
+        fn placeholder() -> Option<Self> {
+            RawMessage::from_bytes(&b"\r\n"[..]).ok()
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn placeholders_can_be_built() {
+            assert!(Message::placeholder().is_some());
+            assert!(RawMessage::placeholder().is_some());
+        }
+    }
 }
 
 /// A message `send` can encode: [`postel_mime::Message`] (built) or

@@ -16,6 +16,7 @@ use crate::report::SendReport;
 use crate::tokio_conn::{self, Handle, Job, JobResult};
 use crate::tokio_drive::AsyncBody;
 use crate::transcript::{SharedTranscript, Transcript};
+use postel_mime::EncodeOptions;
 
 /// How often a message is handed to another connection when the one chosen was closing.
 const MAX_HANDOFFS: usize = 3;
@@ -106,9 +107,10 @@ impl Pool {
 
     /// Runs one message on some connection; `prepare` makes the envelope and body from
     /// the server's capabilities, once.
-    async fn run<F>(&self, prepare: F) -> Result<SendReport, Error>
+    async fn run<F, P>(&self, prepare: F) -> Result<SendReport, Error>
     where
-        F: FnOnce(&Capabilities) -> Result<(Envelope, AsyncBody), Error>,
+        F: FnOnce(Capabilities) -> P,
+        P: std::future::Future<Output = Result<(Envelope, AsyncBody), Error>>,
     {
         let _permit = self
             .inner
@@ -123,7 +125,7 @@ impl Pool {
             let (envelope, body) = match (job.take(), prepare.take()) {
                 (Some(j), _) => j,
                 (None, Some(p)) => {
-                    let (envelope, body) = p(&handle.ready.capabilities)?;
+                    let (envelope, body) = p(handle.ready.capabilities).await?;
                     envelope.check()?;
                     (envelope, body)
                 }
@@ -164,13 +166,20 @@ impl Pool {
 
     /// Sends a composed message to the recipients of its envelope (To, Cc, Bcc). It is
     /// encoded for what the server offers and streamed: attachments are read as the bytes
-    /// go out, in constant memory.
-    pub async fn send<M: Sendable>(&self, message: &mut M) -> Result<SendReport, Error> {
+    /// go out, in constant memory, on tokio's blocking threads
+    /// ([`spawn_blocking`](tokio::task::spawn_blocking)), so a file read never holds up
+    /// the runtime's workers. The message is lent to that thread meanwhile: if this future
+    /// is dropped before it completes, `message` is left as an empty placeholder.
+    pub async fn send<M: Sendable + Send + 'static>(
+        &self,
+        message: &mut M,
+    ) -> Result<SendReport, Error> {
         self.stream(None, message).await
     }
 
-    /// Sends a composed message to `envelope` instead of the recipients in its headers.
-    pub async fn send_with_envelope<M: Sendable>(
+    /// Sends a composed message to `envelope` instead of the recipients in its headers
+    /// (encoded as [`send`](Self::send) does).
+    pub async fn send_with_envelope<M: Sendable + Send + 'static>(
         &self,
         envelope: &Envelope,
         message: &mut M,
@@ -178,25 +187,37 @@ impl Pool {
         self.stream(Some(envelope), message).await
     }
 
-    /// Runs the message's encoder in this task and feeds its chunks to the connection task
-    /// through a small bounded channel.
-    async fn stream<M: Sendable>(
+    /// Lends the message to a blocking thread ([`encode`]) that encodes it for the
+    /// server's capabilities and feeds its chunks to the connection task through a small
+    /// bounded channel, then takes it back.
+    async fn stream<M: Sendable + Send + 'static>(
         &self,
         envelope: Option<&Envelope>,
         message: &mut M,
     ) -> Result<SendReport, Error> {
-        let (encoder_tx, encoder_rx) = oneshot::channel();
+        let headers = match envelope {
+            Some(_) => None,
+            None => Some(message.envelope()?),
+        };
+        let placeholder = M::placeholder()
+            .ok_or_else(|| Error::Config("no placeholder for the message".to_owned()))?;
+        let owned = std::mem::replace(message, placeholder);
+        let (start_tx, start_rx) = oneshot::channel();
+        let (described_tx, described_rx) = oneshot::channel();
         let (chunk_tx, chunk_rx) = tokio::sync::mpsc::channel(STREAM_CHUNKS_IN_FLIGHT);
-        let run = self.run(move |caps| {
-            let opts = encode_options(caps);
-            let mut envelope = match envelope {
-                Some(e) => e.clone(),
-                None => Envelope::from_mime(&message.envelope()?, opts.smtputf8)?,
+        let encoding =
+            tokio::task::spawn_blocking(move || encode(owned, start_rx, described_tx, chunk_tx));
+        let run = self.run(move |caps| async move {
+            let opts = encode_options(&caps);
+            let envelope = match (envelope, headers) {
+                (Some(e), _) => e.clone(),
+                (None, Some(h)) => Envelope::from_mime(&h, opts.smtputf8)?,
+                (None, None) => return Err(Error::Config("no envelope".to_owned())),
             };
-            let encoder = message.encoder(&opts)?;
-            describe(&mut envelope, &encoder);
-            let len = encoder.encoded_len();
-            let _ = encoder_tx.send((encoder, len));
+            if start_tx.send((opts, envelope)).is_err() {
+                return Err(encoder_gone());
+            }
+            let envelope = described_rx.await.map_err(|_| encoder_gone())??;
             let body = AsyncBody::Chunks {
                 rx: chunk_rx,
                 chunk: Vec::new(),
@@ -204,39 +225,14 @@ impl Pool {
             };
             Ok((envelope, body))
         });
-        let pump = async move {
-            let Ok((mut encoder, len)) = encoder_rx.await else {
-                return;
-            };
-            // A message of known length fits one chunk one octet larger than itself (the
-            // spare octet lets the read that returns 0 land in the same chunk); otherwise
-            // chunks start small and double up to STREAM_CHUNK. Each chunk is filled before
-            // it is sent: an encoder read returns a header block or one encoded body chunk
-            // at a time, and sending each alone would zero and queue a buffer for each.
-            let mut size = len
-                .and_then(|n| usize::try_from(n.saturating_add(1)).ok())
-                .map_or(STREAM_FIRST_CHUNK, |n| n.min(STREAM_CHUNK));
-            loop {
-                let mut buf = vec![0u8; size];
-                size = (size * 2).min(STREAM_CHUNK);
-                let (filled, end) = fill(&mut encoder, &mut buf);
-                buf.truncate(filled);
-                if !buf.is_empty() && chunk_tx.send(Ok(buf)).await.is_err() {
-                    // The receiver is gone when the connection failed or the message was
-                    // refused: stop encoding.
-                    return;
-                }
-                match end {
-                    Some(Ok(())) => return,
-                    Some(Err(e)) => {
-                        let _ = chunk_tx.send(Err(e)).await;
-                        return;
-                    }
-                    None => {}
-                }
-            }
-        };
-        let (result, ()) = tokio::join!(run, pump);
+        let result = run.await;
+        // Every sender of work to the encoding thread is gone by now (the job's body with
+        // its receiver was dropped or consumed): it ends and gives the message back.
+        match encoding.await {
+            Ok(m) => *message = m,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => {}
+        }
         once(result)
     }
 
@@ -257,7 +253,7 @@ impl Pool {
             data: data.clone(),
             pos: 0,
         };
-        let mut report = self.run(|_| Ok((envelope.clone(), body))).await?;
+        let mut report = self.run(|_| async { Ok((envelope.clone(), body)) }).await?;
         // Recipients past the server's limit per transaction: further transactions.
         let Some(mut deferred) = Deferred::take(&mut report) else {
             return Ok(report);
@@ -267,7 +263,7 @@ impl Pool {
                 data: data.clone(),
                 pos: 0,
             };
-            let result = self.run(|_| Ok((next.clone(), body))).await;
+            let result = self.run(|_| async { Ok((next.clone(), body)) }).await;
             if !deferred.absorb(&mut report, &next, result) {
                 break;
             }
@@ -284,7 +280,7 @@ impl Pool {
     {
         let envelope = envelope.clone();
         let body = AsyncBody::Reader(Box::new(message));
-        once(self.run(|_| Ok((envelope, body))).await)
+        once(self.run(|_| async { Ok((envelope, body)) }).await)
     }
 
     /// Closes every idle connection (QUIT) and waits for them to finish. Connections
@@ -331,6 +327,66 @@ impl Pool {
     }
 }
 
+/// The encoding thread: waits for the options and envelope of the connection that takes
+/// the message, makes the encoder, sends back the envelope described (`SIZE=`, `BODY=`,
+/// `SMTPUTF8`), then pumps the encoded chunks until the end, an error, or the receiver is
+/// gone (the connection failed or the message was refused). Returns the message.
+fn encode<M: Sendable>(
+    mut message: M,
+    start: oneshot::Receiver<(EncodeOptions, Envelope)>,
+    described: oneshot::Sender<Result<Envelope, Error>>,
+    chunks: tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
+) -> M {
+    let Ok((opts, mut envelope)) = start.blocking_recv() else {
+        return message;
+    };
+    let mut encoder = match message.encoder(&opts) {
+        Ok(e) => e,
+        Err(e) => {
+            let _ = described.send(Err(e.into()));
+            return message;
+        }
+    };
+    describe(&mut envelope, &encoder);
+    let len = encoder.encoded_len();
+    if described.send(Ok(envelope)).is_err() {
+        drop(encoder);
+        return message;
+    }
+    // A message of known length fits one chunk one octet larger than itself (the spare
+    // octet lets the read that returns 0 land in the same chunk); otherwise chunks start
+    // small and double up to STREAM_CHUNK. Each chunk is filled before it is sent: an
+    // encoder read returns a header block or one encoded body chunk at a time, and sending
+    // each alone would zero and queue a buffer for each.
+    let mut size = len
+        .and_then(|n| usize::try_from(n.saturating_add(1)).ok())
+        .map_or(STREAM_FIRST_CHUNK, |n| n.min(STREAM_CHUNK));
+    loop {
+        let mut buf = vec![0u8; size];
+        size = (size * 2).min(STREAM_CHUNK);
+        let (filled, end) = fill(&mut encoder, &mut buf);
+        buf.truncate(filled);
+        if !buf.is_empty() && chunks.blocking_send(Ok(buf)).is_err() {
+            break;
+        }
+        match end {
+            Some(Ok(())) => break,
+            Some(Err(e)) => {
+                let _ = chunks.blocking_send(Err(e));
+                break;
+            }
+            None => {}
+        }
+    }
+    drop(encoder);
+    message
+}
+
+/// The encoding thread ended before handing over the message's content.
+fn encoder_gone() -> Error {
+    Error::Io(std::io::Error::other("the message's encoding thread ended"))
+}
+
 /// Reads from `encoder` until `buf` is full or the encoder ends: the octets read, and
 /// `Some` with how it ended (`Ok` at the end, the error) or `None` when `buf` is full.
 fn fill(encoder: &mut impl std::io::Read, buf: &mut [u8]) -> (usize, Option<std::io::Result<()>>) {
@@ -372,13 +428,17 @@ pub struct AsyncClient {
 }
 
 impl AsyncClient {
-    /// Sends a composed message to the recipients of its envelope (To, Cc, Bcc).
-    pub async fn send<M: Sendable>(&self, message: &mut M) -> Result<SendReport, Error> {
+    /// Sends a composed message to the recipients of its envelope (To, Cc, Bcc), encoded
+    /// on a blocking thread as [`Pool::send`] does.
+    pub async fn send<M: Sendable + Send + 'static>(
+        &self,
+        message: &mut M,
+    ) -> Result<SendReport, Error> {
         self.pool.send(message).await
     }
 
     /// Sends a composed message to `envelope` instead.
-    pub async fn send_with_envelope<M: Sendable>(
+    pub async fn send_with_envelope<M: Sendable + Send + 'static>(
         &self,
         envelope: &Envelope,
         message: &mut M,
