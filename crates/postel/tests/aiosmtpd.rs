@@ -9,6 +9,7 @@
 //! a loud SKIP, or panics when CI=true or POSTEL_REQUIRE_SERVERS=1 (scripts/test.sh).
 
 mod common;
+mod scenarios;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -16,11 +17,12 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
-use postel::proto::{AuthFailure, Step};
+use postel::proto::Step;
 use postel::{Client, ClientBuilder, Envelope, Error, Mechanism, TlsError, TlsMode};
 use serde_json::Value;
 
-use common::{proto_error, servers_required};
+use common::{contains, proto_error, servers_required};
+use scenarios::{Framing, ReplyText, Server};
 
 const SERVER_NAME: &str = "aiosmtpd.postel.test";
 const EHLO_NAME: &str = "client.postel.test";
@@ -110,6 +112,17 @@ impl Aiosmtpd {
         m.remove(0)
     }
 
+    /// The one stored message carrying `marker`.
+    fn message_with(&self, marker: &str) -> Delivered {
+        let mut m: Vec<_> = self
+            .messages()
+            .into_iter()
+            .filter(|m| contains(&m.data, marker.as_bytes()))
+            .collect();
+        assert_eq!(m.len(), 1, "one message holds {marker}: {m:?}");
+        m.remove(0)
+    }
+
     /// A builder for this server, trusting the test root when TLS is used.
     fn client(&self, mode: TlsMode) -> ClientBuilder {
         let b = Client::builder("127.0.0.1")
@@ -121,6 +134,38 @@ impl Aiosmtpd {
             TlsMode::Disabled => b,
             _ => b.ca_file(pki().expect("the PKI was made").join("root.pem")),
         }
+    }
+}
+
+impl Server for Aiosmtpd {
+    fn rcpt(&self, local: &str) -> String {
+        format!("{local}@example.test")
+    }
+    /// With `--refuse nobody@example.test`.
+    fn refused(&self) -> String {
+        "nobody@example.test".to_owned()
+    }
+    /// With `--auth alice:s3cret`.
+    fn user(&self) -> (String, String) {
+        ("alice".to_owned(), "s3cret".to_owned())
+    }
+    fn framing(&self) -> Framing {
+        Framing::LockStep
+    }
+    /// One stored message for all of `to`, exactly `wire`.
+    fn assert_delivered(&self, marker: &str, wire: &[u8], to: &[String]) {
+        let m = self.message_with(marker);
+        assert_eq!(m.data, wire, "delivered bytes differ");
+        assert_eq!(m.strings("rcpt_tos"), to);
+    }
+    fn assert_not_delivered(&self, marker: &str) {
+        assert!(
+            !self
+                .messages()
+                .iter()
+                .any(|m| contains(&m.data, marker.as_bytes())),
+            "{marker} was delivered"
+        );
     }
 }
 
@@ -385,37 +430,12 @@ fn a_refused_recipient_is_reported_while_the_others_get_the_message() {
     let Some(s) = start("refused recipient", &["--refuse", "nobody@example.test"]) else {
         return;
     };
-    let mut client = s.client(TlsMode::Disabled).build().unwrap();
-    let msg = message();
-    let env = Envelope::new(
-        "alice@example.test",
-        [
-            "bob@example.test",
-            "nobody@example.test",
-            "carol@example.test",
-        ],
+    scenarios::refused_recipient(
+        &s,
+        &mut s.client(TlsMode::Disabled).build().unwrap(),
+        ReplyText::Is("no such user"),
     );
-    let report = client.send_bytes(&env, &msg).unwrap();
-    let accepted: Vec<_> = report.accepted.iter().map(|a| a.address.as_str()).collect();
-    assert_eq!(accepted, ["bob@example.test", "carol@example.test"]);
-    assert_eq!(report.refused.len(), 1);
-    let r = &report.refused[0];
-    assert_eq!(r.address, "nobody@example.test");
-    assert_eq!(r.reply.code, 550);
-    assert_eq!(
-        r.reply.enhanced.map(|e| e.to_string()).as_deref(),
-        Some("5.1.1")
-    );
-    assert_eq!(r.reply.text, "no such user");
-    assert!(!r.reply.is_transient());
-
-    let m = s.only_message();
-    assert_eq!(m.data, msg);
-    assert_eq!(
-        m.strings("rcpt_tos"),
-        ["bob@example.test", "carol@example.test"]
-    );
-    assert_lock_step(&client.transcript().unwrap());
+    assert_eq!(s.messages().len(), 1);
 }
 
 #[test]
@@ -502,6 +522,20 @@ fn two_messages_go_over_one_connection() {
         "{t}"
     );
     assert!(t.contains_line("221 Bye"), "{t}");
+}
+
+#[test]
+fn several_messages_after_starttls_and_auth_go_over_one_connection() {
+    let Some(s) = auth_server("several messages") else {
+        return;
+    };
+    scenarios::many_messages_one_connection(&s, s.client(TlsMode::StartTls), true, 3, &mut |_| 0);
+    let m = s.messages();
+    assert_eq!(m.len(), 3);
+    for d in &m {
+        assert_eq!(d.connection(), 1);
+        assert_eq!(d.meta["tls"], true);
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -742,15 +776,8 @@ fn opportunistic_tls_uses_the_offered_starttls() {
     let Some(s) = start("opportunistic", &flags) else {
         return;
     };
-    let mut client = s.client(TlsMode::Opportunistic).build().unwrap();
-    let msg = message();
-    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
-    assert!(client.send_bytes(&env, &msg).unwrap().encrypted);
-    let m = s.only_message();
-    assert_eq!(
-        (m.data.as_slice(), &m.meta["tls"]),
-        (&msg[..], &Value::Bool(true))
-    );
+    scenarios::opportunistic_tls(&s, s.client(TlsMode::Opportunistic));
+    assert_eq!(s.only_message().meta["tls"], Value::Bool(true));
 }
 
 #[test]
@@ -780,9 +807,14 @@ fn a_server_requiring_starttls_refuses_mail_from_a_plaintext_client() {
 #[test]
 fn bad_certificates_are_named_and_nothing_private_is_sent() {
     for (leaf, expected) in [
-        ("expired", "expired"),
-        ("wronghost", "wrong host"),
-        ("untrusted", "unknown issuer"),
+        ("expired", TlsError::Expired),
+        (
+            "wronghost",
+            TlsError::NotValidForName {
+                name: String::new(),
+            },
+        ),
+        ("untrusted", TlsError::UnknownIssuer),
     ] {
         let Some(mut flags) = starttls("bad certificates", leaf) else {
             return;
@@ -791,29 +823,10 @@ fn bad_certificates_are_named_and_nothing_private_is_sent() {
         let Some(s) = start("bad certificates", &flags) else {
             return;
         };
-        let mut client = s
-            .client(TlsMode::StartTls)
-            .credentials("alice", "s3cret")
-            .build()
-            .unwrap();
-        let env = Envelope::new("alice@example.test", ["bob@example.test"]);
-        let err = client
-            .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
-            .unwrap_err();
-        let ok = matches!(
-            (&err, expected),
-            (Error::Tls(TlsError::Expired), "expired")
-                | (Error::Tls(TlsError::NotValidForName { .. }), "wrong host")
-                | (Error::Tls(TlsError::UnknownIssuer), "unknown issuer")
-        );
-        assert!(ok, "{leaf}: expected {expected}, got {err:?}");
-        assert!(!err.is_transient(), "{leaf}");
-        let t = client.transcript().unwrap();
-        assert!(
-            !t.contains_line("AUTH") && !t.contains_line("MAIL"),
-            "{leaf}:\n{t}"
-        );
-        assert!(s.messages().is_empty());
+        // The kind of error is checked (the name a wrong host's certificate is not valid
+        // for is the server's business).
+        scenarios::bad_certificate(&s, s.client(TlsMode::StartTls), &expected);
+        assert!(s.messages().is_empty(), "{leaf}");
     }
 }
 
@@ -832,39 +845,17 @@ fn auth_plain_and_login_after_starttls() {
         let Some(s) = auth_server("auth after starttls") else {
             return;
         };
-        let mut client = s
-            .client(TlsMode::StartTls)
-            .credentials("alice", "s3cret")
-            .mechanism(mech)
-            .build()
-            .unwrap();
-        let msg = message();
-        let env = Envelope::new("alice@example.test", ["bob@example.test"]);
-        let report = client.send_bytes(&env, &msg).unwrap();
-        assert_eq!(report.authenticated, Some(mech));
-        assert_eq!(client.authenticated(), Some(mech));
+        scenarios::each_mechanism_logs_in(
+            &s,
+            &|| s.client(TlsMode::StartTls),
+            &[mech],
+            "235 2.7.0 Authentication successful",
+        );
         let m = s.only_message();
-        assert_eq!(m.data, msg);
         assert_eq!(m.meta["tls"], true);
         assert_eq!(
             m.meta["auth"],
             serde_json::json!({"mechanism": mech.name(), "login": "alice"})
-        );
-        let t = client.transcript().unwrap();
-        let d = dialogue(&t);
-        let starttls = d.iter().position(|l| l == "C: STARTTLS").expect("STARTTLS");
-        let auth = d
-            .iter()
-            .position(|l| l.starts_with("C: AUTH "))
-            .expect("AUTH");
-        assert!(starttls < auth, "{t}");
-        assert!(
-            d.contains(&"S: 235 2.7.0 Authentication successful".to_owned()),
-            "{t}"
-        );
-        assert!(
-            !t.to_string().contains("s3cret"),
-            "password in transcript:\n{t}"
         );
     }
 }
@@ -874,14 +865,7 @@ fn the_strongest_offered_mechanism_is_chosen_by_default() {
     let Some(s) = auth_server("default mechanism") else {
         return;
     };
-    let mut client = s
-        .client(TlsMode::StartTls)
-        .credentials("alice", "s3cret")
-        .build()
-        .unwrap();
-    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
-    let report = client.send_bytes(&env, &message()).unwrap();
-    assert_eq!(report.authenticated, Some(Mechanism::Plain));
+    scenarios::default_mechanism(&s, s.client(TlsMode::StartTls), Mechanism::Plain);
     assert_eq!(s.only_message().meta["auth"]["mechanism"], "PLAIN");
 }
 
@@ -890,28 +874,13 @@ fn a_wrong_password_is_an_auth_failure_and_no_credentials_is_refused_at_mail() {
     let Some(s) = auth_server("wrong password") else {
         return;
     };
-    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
-    for mech in [Mechanism::Plain, Mechanism::Login] {
-        let mut client = s
-            .client(TlsMode::StartTls)
-            .credentials("alice", "wrong")
-            .mechanism(mech)
-            .build()
-            .unwrap();
-        let err = client
-            .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
-            .unwrap_err();
-        assert!(!err.is_transient());
-        match proto_error(err) {
-            postel::proto::Error::AuthFailed { failure, reply } => {
-                assert_eq!(failure, AuthFailure::InvalidCredentials);
-                assert_eq!(reply.code().get(), 535);
-            }
-            other => panic!("{mech:?}: expected AuthFailed, got {other:?}"),
-        }
-        assert!(!client.transcript().unwrap().contains_line("MAIL"));
-    }
+    scenarios::wrong_password(
+        &s,
+        &|| s.client(TlsMode::StartTls),
+        &[Mechanism::Plain, Mechanism::Login],
+    );
 
+    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
     let mut client = s.client(TlsMode::StartTls).build().unwrap();
     match client.send_bytes(&env, b"Subject: x\r\n\r\nx\r\n") {
         Err(Error::Rejected { step, reply, .. }) => {
@@ -936,25 +905,12 @@ fn auth_over_plaintext_is_refused_unless_allowed() {
     ) else {
         return;
     };
-    let mut client = s
-        .client(TlsMode::Disabled)
-        .credentials("alice", "s3cret")
-        .build()
-        .unwrap();
-    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
-    let msg = message();
-    let err = client.send_bytes(&env, &msg).unwrap_err();
-    assert_eq!(proto_error(err), postel::proto::Error::AuthRequiresTls);
-    let t = client.transcript().unwrap();
+    let t = scenarios::plaintext_auth_refused(&s, s.client(TlsMode::Disabled));
     assert!(t.contains_line("250-AUTH LOGIN PLAIN"), "offered:\n{t}");
-    assert!(
-        !t.entries()
-            .iter()
-            .any(|e| e.side == postel::Side::Client && e.text.starts_with("AUTH")),
-        "no AUTH may be sent:\n{t}"
-    );
     assert!(s.messages().is_empty());
 
+    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
+    let msg = message();
     let mut client = s
         .client(TlsMode::Disabled)
         .credentials("alice", "s3cret")

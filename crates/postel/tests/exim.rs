@@ -9,98 +9,46 @@
 //! SKIP, or panics when CI=true or POSTEL_REQUIRE_SERVERS=1.
 
 mod common;
+mod scenarios;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use postel::proto::{AuthFailure, Notify, Ret};
-use postel::{Client, ClientBuilder, Envelope, Error, Mechanism, Options, Side, TlsMode};
+use postel::proto::{Notify, Ret};
+use postel::{Client, Envelope, Error, Mechanism, Options, SendReport, Side, TlsMode};
 
-use common::{connections, contains, marker, proto_error, servers_required};
+use common::{connections, contains, marker, proto_error};
+use scenarios::{EnvServer, Framing, ReplyText, Server};
 
 /// The instance's variables, or `None` (after a loud SKIP) when Exim is not running.
 fn env(test: &str) -> Option<Exim> {
-    match std::env::var("POSTEL_EXIM_PLAIN") {
-        Ok(_) => Some(Exim),
-        Err(_) if servers_required() => {
-            panic!("CI=true (or POSTEL_REQUIRE_SERVERS=1) but POSTEL_EXIM_PLAIN is not set: Exim did not start (scripts/exim-up.sh)")
-        }
-        Err(_) => {
-            eprintln!(
-                "\n*** SKIP {test}: no Exim (run scripts/exim-up.sh and source target/exim/env) ***\n"
-            );
-            None
-        }
+    EnvServer::find("EXIM", "Exim", "exim", test).map(Exim)
+}
+
+struct Exim(EnvServer);
+
+impl std::ops::Deref for Exim {
+    type Target = EnvServer;
+    fn deref(&self) -> &EnvServer {
+        &self.0
     }
 }
 
-struct Exim;
-
 impl Exim {
-    fn var(&self, name: &str) -> String {
-        std::env::var(format!("POSTEL_EXIM_{name}"))
-            .unwrap_or_else(|_| panic!("POSTEL_EXIM_{name} is not set"))
-    }
-
-    /// A builder for the port `listener` (`PLAIN` or `IMPLICIT`), trusting the test root.
-    fn client(&self, listener: &str, mode: TlsMode) -> ClientBuilder {
-        let hostport = self.var(listener);
-        let (host, port) = hostport.rsplit_once(':').expect("host:port");
-        Client::builder(host)
-            .port(port.parse().expect("a port"))
-            .tls(mode)
-            .ca_file(self.var("CA"))
-            .tls_name(self.var("TLS_NAME"))
-            .ehlo_name("client.postel.test")
-            .timeouts(postel::Timeouts {
-                greeting: Duration::from_secs(20),
-                ..postel::Timeouts::RFC5321
-            })
-            .transcript(true)
-    }
-
-    fn user(&self) -> (String, String) {
-        (self.var("USER"), self.var("PASSWORD"))
-    }
-
-    fn rcpt(&self, local: &str) -> String {
-        format!("{local}@{}", self.var("DOMAIN"))
-    }
-
-    fn maildir(&self) -> PathBuf {
-        PathBuf::from(self.var("MAILDIR")).join("new")
+    fn maildir(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from(self.var("MAILDIR")).join("new")
     }
 
     /// The delivered files holding `marker`, as Exim wrote them.
     fn files_with(&self, marker: &str) -> Vec<Vec<u8>> {
-        std::fs::read_dir(self.maildir())
-            .map(|it| {
-                it.flatten()
-                    .filter_map(|e| std::fs::read(e.path()).ok())
-                    .filter(|b| contains(b, marker.as_bytes()))
-                    .collect()
-            })
-            .unwrap_or_default()
+        scenarios::maildir_files_with(&self.maildir(), marker)
     }
 
     /// Waits until `n` delivered files hold `marker` (Exim delivers right after the
     /// transaction, in another process) and returns them without Exim's Received:.
     fn delivered_n(&self, marker: &str, n: usize) -> Vec<Vec<u8>> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let files = self.files_with(marker);
-            if files.len() >= n {
-                assert_eq!(files.len(), n, "more than {n} files hold {marker}");
-                return files.iter().map(|f| strip_received(f)).collect();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} of {n} files hold {marker} (see {})",
-                files.len(),
-                self.var("LOG")
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let files = scenarios::wait_for_files(&self.maildir(), marker, n, &self.var("LOG"));
+        assert_eq!(files.len(), n, "more than {n} files hold {marker}");
+        files.iter().map(|f| strip_received(f)).collect()
     }
 
     /// The one delivered file holding `marker`, without Exim's Received:.
@@ -109,24 +57,39 @@ impl Exim {
     }
 }
 
+impl Server for Exim {
+    fn rcpt(&self, local: &str) -> String {
+        self.at_domain(local)
+    }
+    fn refused(&self) -> String {
+        self.var("REFUSED")
+    }
+    fn user(&self) -> (String, String) {
+        self.login()
+    }
+    fn framing(&self) -> Framing {
+        Framing::PipelinedBdat
+    }
+    /// One file per recipient, each exactly `wire` after Exim's Received:.
+    fn assert_delivered(&self, marker: &str, wire: &[u8], to: &[String]) {
+        for file in self.delivered_n(marker, to.len()) {
+            assert_eq!(file, wire, "delivered file differs");
+        }
+    }
+    fn assert_not_delivered(&self, marker: &str) {
+        assert!(self.files_with(marker).is_empty(), "{marker} was delivered");
+    }
+    /// Exim answers BDAT LAST with "250- N byte chunk, total N" and "250 OK id=...".
+    fn assert_accepted(&self, report: &SendReport) {
+        assert!(report.reply.text.contains("OK id="), "{report:?}");
+    }
+}
+
 /// Drops the one header Exim prepends, `Received:` with its continuation lines. The
 /// transport adds no Return-path, Envelope-to or Delivery-date, and Exim adds no
 /// Message-ID or Date to a message from a remote host (docs/testing-exim.md).
 fn strip_received(file: &[u8]) -> Vec<u8> {
-    let mut lines = file.split_inclusive(|&b| b == b'\n').peekable();
-    let first = lines.next().expect("a delivered file is not empty");
-    assert!(
-        first.starts_with(b"Received: from "),
-        "expected Exim's Received: first, got {:?}",
-        String::from_utf8_lossy(first)
-    );
-    while lines
-        .peek()
-        .is_some_and(|l| l.starts_with(b" ") || l.starts_with(b"\t"))
-    {
-        lines.next();
-    }
-    lines.flatten().copied().collect()
+    scenarios::strip_prepended(file, &["Received: from "])
 }
 
 /// A CRLF message with what tends to break: a lone dot, leading dots, trailing spaces,
@@ -174,38 +137,20 @@ fn send_and_read_back(x: &Exim, client: &mut Client) -> postel::SendReport {
         )
     });
     assert_eq!(report.reply.code, 250, "{report:?}");
-    // Exim answers BDAT LAST with "250- N byte chunk, total N" and "250 OK id=...".
-    assert!(report.reply.text.contains("OK id="), "{report:?}");
+    x.assert_accepted(&report);
     assert_eq!(x.delivered(&mark), msg, "delivered file differs");
     report
 }
 
 /// The client's writes that carry a MAIL FROM.
 fn transaction_writes(t: &postel::Transcript) -> Vec<Vec<&str>> {
-    t.client_writes()
-        .into_iter()
-        .filter(|w| w.iter().any(|l| l.starts_with("MAIL FROM")))
-        .collect()
+    scenarios::transaction_writes(t)
 }
 
 /// Each transaction went as one write: MAIL, every RCPT, then `BDAT n LAST` and the
 /// content (RFC 3030 with RFC 2920), and Exim found nothing out of sync.
 fn assert_pipelined_bdat(t: &postel::Transcript, transactions: usize) {
-    let writes = transaction_writes(t);
-    assert_eq!(writes.len(), transactions, "{t}");
-    for w in writes {
-        assert!(w[0].starts_with("MAIL FROM:<"), "{w:?}");
-        assert!(w[1].starts_with("RCPT TO:<"), "{w:?}");
-        let bdat = w
-            .iter()
-            .position(|l| l.starts_with("BDAT ") && l.ends_with(" LAST"))
-            .unwrap_or_else(|| panic!("MAIL, RCPT and BDAT LAST in one write: {w:?}\n{t}"));
-        assert!(
-            w[1..bdat].iter().all(|l| l.starts_with("RCPT TO:<")),
-            "{w:?}"
-        );
-    }
-    assert!(!t.contains_line("554"), "synchronization error:\n{t}");
+    scenarios::assert_framing(t, Framing::PipelinedBdat, transactions);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -321,23 +266,12 @@ fn auth_plain_login_and_cram_md5_after_starttls() {
     let Some(x) = env("auth after starttls") else {
         return;
     };
-    let (user, password) = x.user();
-    for mech in [Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5] {
-        let mut client = x
-            .client("PLAIN", TlsMode::StartTls)
-            .credentials(&user, &password)
-            .mechanism(mech)
-            .build()
-            .unwrap();
-        let report = send_and_read_back(&x, &mut client);
-        assert_eq!(report.authenticated, Some(mech));
-        let t = client.transcript().unwrap();
-        let text = t.to_string();
-        assert!(text.contains(&format!("C: AUTH {}", mech.name())), "{t}");
-        assert!(text.contains("S: 235 Authentication succeeded"), "{t}");
-        assert!(!text.contains(&password), "password in transcript:\n{t}");
-        assert_pipelined_bdat(&t, 1);
-    }
+    scenarios::each_mechanism_logs_in(
+        &x,
+        &|| x.client("PLAIN", TlsMode::StartTls),
+        &[Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5],
+        "235 Authentication succeeded",
+    );
 }
 
 #[test]
@@ -345,14 +279,11 @@ fn the_strongest_offered_mechanism_is_cram_md5() {
     let Some(x) = env("default mechanism") else {
         return;
     };
-    let (user, password) = x.user();
-    let mut client = x
-        .client("IMPLICIT", TlsMode::Implicit)
-        .credentials(user, password)
-        .build()
-        .unwrap();
-    let report = send_and_read_back(&x, &mut client);
-    assert_eq!(report.authenticated, Some(Mechanism::CramMd5));
+    scenarios::default_mechanism(
+        &x,
+        x.client("IMPLICIT", TlsMode::Implicit),
+        Mechanism::CramMd5,
+    );
 }
 
 #[test]
@@ -360,27 +291,11 @@ fn a_wrong_password_is_an_auth_failure_and_nothing_is_sent() {
     let Some(x) = env("wrong password") else {
         return;
     };
-    let (user, _) = x.user();
-    for mech in [Mechanism::Plain, Mechanism::CramMd5] {
-        let mut client = x
-            .client("PLAIN", TlsMode::StartTls)
-            .credentials(&user, "not-the-password")
-            .mechanism(mech)
-            .build()
-            .unwrap();
-        let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
-        let err = client
-            .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
-            .unwrap_err();
-        match proto_error(err) {
-            postel::proto::Error::AuthFailed { failure, reply } => {
-                assert_eq!(failure, AuthFailure::InvalidCredentials, "{mech}");
-                assert_eq!(reply.code().get(), 535, "{mech}");
-            }
-            other => panic!("{mech}: expected AuthFailed, got {other:?}"),
-        }
-        assert!(!client.transcript().unwrap().contains_line("MAIL"));
-    }
+    scenarios::wrong_password(
+        &x,
+        &|| x.client("PLAIN", TlsMode::StartTls),
+        &[Mechanism::Plain, Mechanism::CramMd5],
+    );
 }
 
 #[test]
@@ -388,24 +303,11 @@ fn auth_over_plaintext_is_refused_unless_allowed() {
     let Some(x) = env("plaintext auth") else {
         return;
     };
-    let (user, password) = x.user();
-    let mut client = x
-        .client("PLAIN", TlsMode::Disabled)
-        .credentials(&user, &password)
-        .build()
-        .unwrap();
-    let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
-    let err = client
-        .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
-        .unwrap_err();
-    assert_eq!(proto_error(err), postel::proto::Error::AuthRequiresTls);
-    let t = client.transcript().unwrap();
+    let t = scenarios::plaintext_auth_refused(&x, x.client("PLAIN", TlsMode::Disabled));
     assert!(t.contains_line("250-AUTH CRAM-MD5"), "{t}");
-    assert!(
-        !t.contains_line("AUTH ") && !t.contains_line("MAIL"),
-        "no AUTH and no MAIL may be sent:\n{t}"
-    );
 
+    let (user, password) = x.user();
+    let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
     // Allowed: the one mechanism Exim offers without TLS.
     let mut client = x
         .client("PLAIN", TlsMode::Disabled)
@@ -445,32 +347,11 @@ fn a_refused_recipient_is_reported_while_the_others_get_the_message() {
     let Some(x) = env("refused recipient") else {
         return;
     };
-    let mut client = x.client("PLAIN", TlsMode::StartTls).build().unwrap();
-    let mark = marker("exim-");
-    let msg = message(&mark);
-    let refused = x.var("REFUSED");
-    let env = Envelope::new(
-        "alice@example.test",
-        [x.rcpt("bob"), refused.clone(), x.rcpt("carol")],
+    scenarios::refused_recipient(
+        &x,
+        &mut x.client("PLAIN", TlsMode::StartTls).build().unwrap(),
+        ReplyText::Is("No such user here (Postel test)"),
     );
-    let report = client.send_bytes(&env, &msg).unwrap();
-    let accepted: Vec<_> = report.accepted.iter().map(|a| a.address.clone()).collect();
-    assert_eq!(accepted, [x.rcpt("bob"), x.rcpt("carol")]);
-    assert_eq!(report.refused.len(), 1);
-    let r = &report.refused[0];
-    assert_eq!(r.address, refused);
-    assert_eq!(r.reply.code, 550);
-    assert_eq!(
-        r.reply.enhanced.map(|e| e.to_string()).as_deref(),
-        Some("5.1.1")
-    );
-    assert_eq!(r.reply.text, "No such user here (Postel test)");
-    assert!(!r.reply.is_transient());
-    // One file per accepted recipient.
-    for file in x.delivered_n(&mark, 2) {
-        assert_eq!(file, msg);
-    }
-    assert_pipelined_bdat(&client.transcript().unwrap(), 1);
 }
 
 #[test]
@@ -691,37 +572,26 @@ fn a_streamed_message_goes_in_pipelined_chunks_and_arrives_whole() {
 #[test]
 fn several_messages_on_one_connection_each_go_as_one_write() {
     let Some(x) = env("reuse bdat") else { return };
-    let (user, password) = x.user();
-    let mut client = x
-        .client("PLAIN", TlsMode::StartTls)
-        .credentials(user, password)
-        .build()
-        .unwrap();
-    for _ in 0..3 {
-        send_and_read_back(&x, &mut client);
-    }
-    // A message with many recipients, one of them refused, in the same session.
-    let mark = marker("exim-");
-    let msg = message(&mark);
-    let mut to: Vec<String> = (0..8).map(|i| x.rcpt(&format!("r{i}"))).collect();
-    to.insert(3, x.var("REFUSED"));
-    let report = client
-        .send_bytes(&Envelope::new("alice@example.test", to), &msg)
-        .unwrap();
-    assert_eq!((report.accepted.len(), report.refused.len()), (8, 1));
-    assert_eq!(x.delivered_n(&mark, 8).len(), 8);
-    client.quit().unwrap();
-
-    let t = client.transcript().unwrap();
-    assert_eq!(connections(&t), 1, "{t}");
-    let auths = t
-        .entries()
-        .iter()
-        .filter(|e| e.side == Side::Client && e.text.starts_with("AUTH"))
-        .count();
-    assert_eq!(auths, 1, "{t}");
-    assert_pipelined_bdat(&t, 4);
-    assert!(t.contains_line("221"), "{t}");
+    // After three messages, one with many recipients, one of them refused, in the same
+    // session.
+    scenarios::many_messages_one_connection(
+        &x,
+        x.client("PLAIN", TlsMode::StartTls),
+        true,
+        3,
+        &mut |client| {
+            let mark = marker("exim-");
+            let msg = message(&mark);
+            let mut to: Vec<String> = (0..8).map(|i| x.rcpt(&format!("r{i}"))).collect();
+            to.insert(3, x.var("REFUSED"));
+            let report = client
+                .send_bytes(&Envelope::new("alice@example.test", to), &msg)
+                .unwrap();
+            assert_eq!((report.accepted.len(), report.refused.len()), (8, 1));
+            assert_eq!(x.delivered_n(&mark, 8).len(), 8);
+            1
+        },
+    );
 }
 
 #[test]

@@ -1,128 +1,91 @@
 //! The blocking client against a real Postfix 3.7 (scripts/postfix-up.sh; see
 //! docs/testing-postfix.md). Every test reads only POSTEL_POSTFIX_* variables: when they
 //! are absent it prints a loud SKIP, or panics when CI=true or POSTEL_REQUIRE_SERVERS=1.
+//! The scenarios every real server runs are in tests/scenarios/mod.rs; the tests here
+//! call them and keep what only Postfix shows.
 
 mod common;
+mod scenarios;
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use postel::{Client, Envelope, Error, Mechanism, Options, TlsError, TlsMode};
 
-use postel::{Client, ClientBuilder, Envelope, Error, Mechanism, Options, TlsError, TlsMode};
-
-use common::{contains, marker, servers_required};
+use common::{contains, marker};
+use scenarios::{lf, EnvServer, Framing, ReplyText, Server};
 
 /// The instance's variables, or `None` (after a loud SKIP) when Postfix is not running.
 fn env(test: &str) -> Option<Postfix> {
-    match std::env::var("POSTEL_POSTFIX_PLAIN") {
-        Ok(_) => Some(Postfix),
-        Err(_) if servers_required() => {
-            panic!("CI=true (or POSTEL_REQUIRE_SERVERS=1) but POSTEL_POSTFIX_PLAIN is not set: Postfix did not start (scripts/postfix-up.sh)")
-        }
-        Err(_) => {
-            eprintln!(
-                "\n*** SKIP {test}: no Postfix (run scripts/postfix-up.sh and source target/postfix/env) ***\n"
-            );
-            None
-        }
+    EnvServer::find("POSTFIX", "Postfix", "postfix", test).map(Postfix)
+}
+
+struct Postfix(EnvServer);
+
+impl std::ops::Deref for Postfix {
+    type Target = EnvServer;
+    fn deref(&self) -> &EnvServer {
+        &self.0
     }
 }
 
-struct Postfix;
-
 impl Postfix {
-    fn var(&self, name: &str) -> String {
-        std::env::var(format!("POSTEL_POSTFIX_{name}"))
-            .unwrap_or_else(|_| panic!("POSTEL_POSTFIX_{name} is not set"))
-    }
-
-    /// A builder for the listener `name` (`PLAIN`, `IMPLICIT`...), trusting the test root.
-    fn client(&self, listener: &str, mode: TlsMode) -> ClientBuilder {
-        let hostport = self.var(listener);
-        let (host, port) = hostport.rsplit_once(':').expect("host:port");
-        Client::builder(host)
-            .port(port.parse().expect("a port"))
-            .tls(mode)
-            .ca_file(self.var("CA"))
-            .tls_name(self.var("TLS_NAME"))
-            .ehlo_name("client.postel.test")
-            .timeouts(postel::Timeouts {
-                greeting: Duration::from_secs(20),
-                ..postel::Timeouts::RFC5321
-            })
-            .transcript(true)
-    }
-
-    fn user(&self) -> (String, String) {
-        (self.var("USER"), self.var("PASSWORD"))
-    }
-
-    fn rcpt(&self, local: &str) -> String {
-        format!("{local}@{}", self.var("DOMAIN"))
+    fn maildir(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from(self.var("MAILDIR")).join("new")
     }
 
     /// Waits for the delivered file holding `marker`, and returns it without the headers
     /// Postfix prepends.
     fn delivered(&self, marker: &str) -> Vec<u8> {
-        let dir = PathBuf::from(self.var("MAILDIR")).join("new");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(entries) = std::fs::read_dir(&dir) {
-                for e in entries.flatten() {
-                    let Ok(bytes) = std::fs::read(e.path()) else {
-                        continue;
-                    };
-                    if contains(&bytes, marker.as_bytes()) {
-                        return strip_prepended(&bytes);
-                    }
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no delivered file holds {marker}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let files = scenarios::wait_for_files(&self.maildir(), marker, 1, "the Postfix log");
+        strip_prepended(&files[0])
     }
 
     /// How many delivered files hold `marker`.
     fn delivered_count(&self, marker: &str) -> usize {
-        let dir = PathBuf::from(self.var("MAILDIR")).join("new");
-        std::fs::read_dir(dir)
-            .map(|it| {
-                it.flatten()
-                    .filter(|e| {
-                        std::fs::read(e.path()).is_ok_and(|b| contains(&b, marker.as_bytes()))
-                    })
-                    .count()
-            })
-            .unwrap_or(0)
+        scenarios::maildir_files_with(&self.maildir(), marker).len()
+    }
+}
+
+impl Server for Postfix {
+    fn rcpt(&self, local: &str) -> String {
+        self.at_domain(local)
+    }
+    fn refused(&self) -> String {
+        self.var("REFUSED")
+    }
+    fn user(&self) -> (String, String) {
+        self.login()
+    }
+    fn framing(&self) -> Framing {
+        Framing::PipelinedBdat
+    }
+    /// One file per recipient, each `wire` with LF line ends after the headers Postfix
+    /// prepends.
+    fn assert_delivered(&self, marker: &str, wire: &[u8], to: &[String]) {
+        assert_eq!(self.delivered(marker), lf(wire), "delivered file differs");
+        // One file per accepted recipient.
+        scenarios::wait_for_files(&self.maildir(), marker, to.len(), "the Postfix log");
+        let files = scenarios::maildir_files_with(&self.maildir(), marker);
+        assert_eq!(files.len(), to.len());
+        for f in files {
+            assert_eq!(strip_prepended(&f), lf(wire), "delivered file differs");
+        }
+    }
+    fn assert_not_delivered(&self, marker: &str) {
+        assert_eq!(self.delivered_count(marker), 0, "{marker} was delivered");
     }
 }
 
 /// Drops Return-Path, X-Original-To, Delivered-To, and Received with its continuation
 /// lines (docs/testing-postfix.md, "Comparing delivered messages").
 fn strip_prepended(file: &[u8]) -> Vec<u8> {
-    let mut lines = file.split_inclusive(|&b| b == b'\n').peekable();
-    for prefix in [
-        "Return-Path: ",
-        "X-Original-To: ",
-        "Delivered-To: ",
-        "Received: ",
-    ] {
-        let line = lines.next().expect("a prepended header");
-        assert!(
-            line.starts_with(prefix.as_bytes()),
-            "expected {prefix:?} first, got {:?}",
-            String::from_utf8_lossy(line)
-        );
-    }
-    while lines
-        .peek()
-        .is_some_and(|l| l.starts_with(b" ") || l.starts_with(b"\t"))
-    {
-        lines.next();
-    }
-    lines.flatten().copied().collect()
+    scenarios::strip_prepended(
+        file,
+        &[
+            "Return-Path: ",
+            "X-Original-To: ",
+            "Delivered-To: ",
+            "Received: ",
+        ],
+    )
 }
 
 /// A message with what tends to break: a leading dot, a dotted line, trailing spaces,
@@ -137,20 +100,6 @@ fn message(marker: &str) -> Vec<u8> {
     m.extend_from_slice(&[b'x'; 990]);
     m.extend_from_slice(b"\r\nend\r\n");
     m
-}
-
-fn lf(crlf: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(crlf.len());
-    let mut i = 0;
-    while i < crlf.len() {
-        if crlf[i] == b'\r' && crlf.get(i + 1) == Some(&b'\n') {
-            i += 1;
-            continue;
-        }
-        out.push(crlf[i]);
-        i += 1;
-    }
-    out
 }
 
 /// Sends one message to bob and checks the delivered file byte for byte.
@@ -218,9 +167,7 @@ fn opportunistic_tls_uses_the_offered_starttls() {
     let Some(p) = env("plain opportunistic") else {
         return;
     };
-    let mut client = p.client("PLAIN", TlsMode::Opportunistic).build().unwrap();
-    send_and_read_back(&p, &mut client);
-    assert!(client.is_encrypted());
+    scenarios::opportunistic_tls(&p, p.client("PLAIN", TlsMode::Opportunistic));
 }
 
 #[test]
@@ -265,32 +212,17 @@ fn implicit_tls_logs_in_with_each_offered_mechanism() {
     let Some(p) = env("implicit auth") else {
         return;
     };
-    let (user, password) = p.user();
-    for mech in [
-        Mechanism::ScramSha256,
-        Mechanism::CramMd5,
-        Mechanism::Plain,
-        Mechanism::Login,
-    ] {
-        let mut client = p
-            .client("IMPLICIT", TlsMode::Implicit)
-            .credentials(&user, &password)
-            .mechanism(mech)
-            .build()
-            .unwrap();
-        send_and_read_back(&p, &mut client);
-        assert_eq!(client.authenticated(), Some(mech));
-        assert_pipelined_bdat(&client);
-        let t = client.transcript().unwrap().to_string();
-        assert!(t.contains(&format!("C: AUTH {}", mech.name())), "{t}");
-        assert!(t.contains("S: 235 2.7.0 Authentication successful"), "{t}");
-        assert!(!t.contains(&password), "password in transcript:\n{t}");
-        for e in client.transcript().unwrap().entries() {
-            if e.side == postel::Side::Client && !e.text.starts_with("AUTH") {
-                assert!(!e.text.contains("AGFsaWNl"), "credential in {:?}", e.text);
-            }
-        }
-    }
+    scenarios::each_mechanism_logs_in(
+        &p,
+        &|| p.client("IMPLICIT", TlsMode::Implicit),
+        &[
+            Mechanism::ScramSha256,
+            Mechanism::CramMd5,
+            Mechanism::Plain,
+            Mechanism::Login,
+        ],
+        "235 2.7.0 Authentication successful",
+    );
 }
 
 #[test]
@@ -298,14 +230,11 @@ fn the_strongest_mechanism_is_chosen_by_default() {
     let Some(p) = env("implicit default mechanism") else {
         return;
     };
-    let (user, password) = p.user();
-    let mut client = p
-        .client("IMPLICIT", TlsMode::Implicit)
-        .credentials(user, password)
-        .build()
-        .unwrap();
-    send_and_read_back(&p, &mut client);
-    assert_eq!(client.authenticated(), Some(Mechanism::ScramSha256));
+    scenarios::default_mechanism(
+        &p,
+        p.client("IMPLICIT", TlsMode::Implicit),
+        Mechanism::ScramSha256,
+    );
 }
 
 #[test]
@@ -343,25 +272,11 @@ fn wrong_password_is_an_auth_failure() {
     let Some(p) = env("wrong password") else {
         return;
     };
-    let (user, _) = p.user();
-    let mut client = p
-        .client("SUBMISSION", TlsMode::StartTls)
-        .credentials(user, "not-the-password")
-        .mechanism(Mechanism::Plain)
-        .build()
-        .unwrap();
-    let env = Envelope::new("alice@example.test", [p.rcpt("bob")]);
-    let err = client
-        .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
-        .unwrap_err();
-    match err {
-        Error::Protocol(postel::proto::Error::AuthFailed { failure, reply }) => {
-            assert_eq!(failure, postel::proto::AuthFailure::InvalidCredentials);
-            assert_eq!(reply.code().get(), 535);
-        }
-        other => panic!("expected AuthFailed, got {other:?}"),
-    }
-    assert!(!client.transcript().unwrap().contains_line("MAIL"));
+    scenarios::wrong_password(
+        &p,
+        &|| p.client("SUBMISSION", TlsMode::StartTls),
+        &[Mechanism::Plain],
+    );
 }
 
 #[test]
@@ -369,23 +284,9 @@ fn auth_over_plaintext_is_refused_unless_allowed() {
     let Some(p) = env("plaintext auth") else {
         return;
     };
-    let (user, password) = p.user();
-    let mut client = p
-        .client("SUBMISSION_NOTLS_AUTH", TlsMode::Disabled)
-        .credentials(&user, &password)
-        .build()
-        .unwrap();
-    let env = Envelope::new("alice@example.test", [p.rcpt("bob")]);
-    let err = client
-        .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::Protocol(postel::proto::Error::AuthRequiresTls)),
-        "{err:?}"
-    );
-    let t = client.transcript().unwrap();
-    assert!(!t.contains_line("AUTH"), "no AUTH may be sent:\n{t}");
+    scenarios::plaintext_auth_refused(&p, p.client("SUBMISSION_NOTLS_AUTH", TlsMode::Disabled));
 
+    let (user, password) = p.user();
     let mut client = p
         .client("SUBMISSION_NOTLS_AUTH", TlsMode::Disabled)
         .credentials(&user, &password)
@@ -401,25 +302,7 @@ fn starttls_required_on_a_server_without_it_sends_nothing_private() {
     let Some(p) = env("starttls unavailable") else {
         return;
     };
-    let (user, password) = p.user();
-    let mut client = p
-        .client("SUBMISSION_NOTLS_AUTH", TlsMode::StartTls)
-        .credentials(user, password)
-        .build()
-        .unwrap();
-    let env = Envelope::new("alice@example.test", [p.rcpt("bob")]);
-    let err = client
-        .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Protocol(postel::proto::Error::TlsUnavailable { reply: None })
-        ),
-        "{err:?}"
-    );
-    let t = client.transcript().unwrap();
-    assert!(!t.contains_line("AUTH") && !t.contains_line("MAIL"), "{t}");
+    scenarios::starttls_unavailable(&p, p.client("SUBMISSION_NOTLS_AUTH", TlsMode::StartTls));
 }
 
 #[test]
@@ -427,33 +310,11 @@ fn a_refused_recipient_is_reported_while_the_others_get_the_message() {
     let Some(p) = env("refused recipient") else {
         return;
     };
-    let mut client = p.client("PLAIN", TlsMode::StartTls).build().unwrap();
-    let mark = marker("");
-    let msg = message(&mark);
-    let refused = p.var("REFUSED");
-    let env = Envelope::new(
-        "alice@example.test",
-        [p.rcpt("bob"), refused.clone(), p.rcpt("carol")],
+    scenarios::refused_recipient(
+        &p,
+        &mut p.client("PLAIN", TlsMode::StartTls).build().unwrap(),
+        ReplyText::Contains("No such user here"),
     );
-    let report = client.send_bytes(&env, &msg).unwrap();
-    let accepted: Vec<_> = report.accepted.iter().map(|a| a.address.clone()).collect();
-    assert_eq!(accepted, [p.rcpt("bob"), p.rcpt("carol")]);
-    assert_eq!(report.refused.len(), 1);
-    let r = &report.refused[0];
-    assert_eq!(r.address, refused);
-    assert_eq!(r.reply.code, 550);
-    assert_eq!(
-        r.reply.enhanced.map(|e| e.to_string()).as_deref(),
-        Some("5.1.1")
-    );
-    assert!(r.reply.text.contains("No such user here"), "{:?}", r.reply);
-    assert_eq!(p.delivered(&mark), lf(&msg));
-    // One file per accepted recipient.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while p.delivered_count(&mark) < 2 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(p.delivered_count(&mark), 2);
 }
 
 #[test]
@@ -487,29 +348,13 @@ fn a_temporarily_refused_recipient_is_transient() {
 #[test]
 fn many_messages_go_over_one_connection() {
     let Some(p) = env("reuse") else { return };
-    let (user, password) = p.user();
-    let mut client = p
-        .client("SUBMISSION", TlsMode::StartTls)
-        .credentials(user, password)
-        .build()
-        .unwrap();
-    for _ in 0..3 {
-        send_and_read_back(&p, &mut client);
-    }
-    let t = client.transcript().unwrap();
-    let connects = t
-        .entries()
-        .iter()
-        .filter(|e| e.text.starts_with("connected to"))
-        .count();
-    let auths = t
-        .entries()
-        .iter()
-        .filter(|e| e.text.starts_with("AUTH"))
-        .count();
-    assert_eq!((connects, auths), (1, 1), "{t}");
-    client.quit().unwrap();
-    assert!(client.transcript().unwrap().contains_line("221"));
+    scenarios::many_messages_one_connection(
+        &p,
+        p.client("SUBMISSION", TlsMode::StartTls),
+        true,
+        3,
+        &mut |_| 0,
+    );
 }
 
 #[test]
@@ -539,34 +384,8 @@ fn a_composed_message_is_delivered_byte_for_byte() {
 
 fn bad_certificate(listener: &str, mode: TlsMode, expected: TlsError) {
     let Some(p) = env(listener) else { return };
-    let (user, password) = p.user();
-    let mut client = p
-        .client(listener, mode)
-        .credentials(user, password)
-        .build()
-        .unwrap();
-    let env = Envelope::new("alice@example.test", [p.rcpt("bob")]);
-    let err = client
-        .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
-        .unwrap_err();
-    match &err {
-        Error::Tls(t) => assert_eq!(*t, expected, "{listener}"),
-        other => panic!("{listener}: expected {expected:?}, got {other:?}"),
-    }
-    assert!(!err.is_transient());
-    let t = client.transcript().unwrap();
-    assert!(
-        !t.contains_line("AUTH") && !t.contains_line("MAIL"),
-        "{listener}:\n{t}"
-    );
-    assert!(
-        err.to_string().contains(match expected {
-            TlsError::Expired => "expired",
-            TlsError::UnknownIssuer => "unknown issuer",
-            _ => "not valid for",
-        }),
-        "{err}"
-    );
+    let got = scenarios::bad_certificate(&p, p.client(listener, mode), &expected);
+    assert_eq!(got, expected, "{listener}");
 }
 
 #[test]

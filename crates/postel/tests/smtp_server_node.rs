@@ -10,6 +10,7 @@
 //! panics when CI=true or POSTEL_REQUIRE_SERVERS=1.
 
 mod common;
+mod scenarios;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -18,10 +19,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use postel::proto::{AuthFailure, Step};
-use postel::{Client, ClientBuilder, Envelope, Error, Mechanism, Side, TlsMode, Transcript};
+use postel::{Client, ClientBuilder, Envelope, Error, Mechanism, TlsMode, Transcript};
 use serde_json::{json, Value};
 
-use common::{connections, servers_required};
+use common::{connections, contains, servers_required};
+use scenarios::{Framing, ReplyText};
 
 const USER: &str = "alice";
 const PASSWORD: &str = "correct horse battery staple";
@@ -251,6 +253,44 @@ impl Server {
     }
 }
 
+impl scenarios::Server for Server {
+    fn rcpt(&self, local: &str) -> String {
+        format!("{local}@example.test")
+    }
+    /// With `refuse: true`.
+    fn refused(&self) -> String {
+        REFUSED.to_owned()
+    }
+    /// With `auth: Some(..)`.
+    fn user(&self) -> (String, String) {
+        (USER.to_owned(), PASSWORD.to_owned())
+    }
+    fn framing(&self) -> Framing {
+        Framing::PipelinedData
+    }
+    /// One message for all of `to`, exactly `wire`.
+    fn assert_delivered(&self, marker: &str, wire: &[u8], to: &[String]) {
+        let mut m: Vec<_> = self
+            .messages()
+            .into_iter()
+            .filter(|m| contains(&m.data, marker.as_bytes()))
+            .collect();
+        assert_eq!(m.len(), 1, "one message holds {marker}: {m:?}");
+        let m = m.remove(0);
+        assert_bytes(&m.data, wire);
+        assert_eq!(m.recipients(), to);
+    }
+    fn assert_not_delivered(&self, marker: &str) {
+        assert!(
+            !self
+                .messages()
+                .iter()
+                .any(|m| contains(&m.data, marker.as_bytes())),
+            "{marker} was delivered"
+        );
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -314,24 +354,7 @@ bare LF\n.\n.after a bare LF\nbare CR\r.\r.after a bare CR\rCR CR LF\r\r\n\n\r\n
 /// What the server must get for `message`: every bare CR or LF made CRLF, a final CRLF
 /// added. Written apart from the client's encoder on purpose.
 fn crlf(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut bytes = message.iter().copied().peekable();
-    while let Some(b) = bytes.next() {
-        match b {
-            b'\r' => {
-                if bytes.peek() == Some(&b'\n') {
-                    bytes.next();
-                }
-                out.extend_from_slice(b"\r\n");
-            }
-            b'\n' => out.extend_from_slice(b"\r\n"),
-            _ => out.push(b),
-        }
-    }
-    if !out.ends_with(b"\r\n") && !out.is_empty() {
-        out.extend_from_slice(b"\r\n");
-    }
-    out
+    scenarios::normalized(message)
 }
 
 fn show(bytes: &[u8]) -> String {
@@ -349,30 +372,11 @@ fn assert_bytes(got: &[u8], want: &[u8]) {
 
 /// Each transaction's MAIL, RCPTs and DATA leave in one write, and BDAT never appears.
 fn assert_pipelined_data(t: &Transcript, transactions: usize) {
-    let groups: Vec<_> = t
-        .client_writes()
-        .into_iter()
-        .filter(|w| w.iter().any(|l| l.starts_with("MAIL FROM:")))
-        .collect();
-    assert_eq!(groups.len(), transactions, "MAIL groups:\n{t}");
-    for group in groups {
-        assert!(group[0].starts_with("MAIL FROM:<"), "{group:?}\n{t}");
-        assert!(group[1].starts_with("RCPT TO:<"), "{group:?}\n{t}");
-        assert_eq!(
-            group.last().copied(),
-            Some("DATA"),
-            "MAIL, RCPT and DATA in one write: {group:?}\n{t}"
-        );
-    }
-    assert!(!t.contains_line("BDAT"), "no CHUNKING offered:\n{t}");
+    scenarios::assert_framing(t, Framing::PipelinedData, transactions);
 }
 
 fn client_lines(t: &Transcript) -> Vec<&str> {
-    t.entries()
-        .iter()
-        .filter(|e| e.side == Side::Client)
-        .map(|e| e.text.as_str())
-        .collect()
+    scenarios::client_lines(t)
 }
 
 fn rejected(err: Error) -> (Step, postel::ServerReply, Vec<postel::Refused>) {
@@ -516,20 +520,7 @@ fn starttls_required_on_a_server_without_it_sends_nothing_private() {
     .start("no starttls") else {
         return;
     };
-    let mut client = server
-        .builder(TlsMode::StartTls)
-        .credentials(USER, PASSWORD)
-        .build()
-        .unwrap();
-    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
-    let err = client.send_bytes(&env, TRICKY).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Protocol(postel::proto::Error::TlsUnavailable { reply: None })
-        ),
-        "{err:?}"
-    );
+    scenarios::starttls_unavailable(&server, server.builder(TlsMode::StartTls));
     let commands = server.commands();
     assert!(
         !commands
@@ -553,51 +544,26 @@ fn each_offered_mechanism_logs_in_after_starttls() {
     let Some(server) = auth_setup().start("auth mechanisms") else {
         return;
     };
-    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
     let mechanisms = [
         Mechanism::Plain,
         Mechanism::Login,
         Mechanism::CramMd5,
         Mechanism::XOAuth2,
     ];
-    for mech in mechanisms {
-        let builder = server.builder(TlsMode::StartTls).mechanism(mech);
-        let builder = if mech == Mechanism::XOAuth2 {
-            builder.oauth_token(USER, PASSWORD)
-        } else {
-            builder.credentials(USER, PASSWORD)
-        };
-        let mut client = builder.build().unwrap();
-        let report = client
-            .send_bytes(&env, TRICKY)
-            .unwrap_or_else(|e| panic!("{mech}: {e}\n{}", client.transcript().unwrap_or_default()));
-        assert_eq!(report.authenticated, Some(mech));
+    for (report, t) in scenarios::each_mechanism_logs_in(
+        &server,
+        &|| server.builder(TlsMode::StartTls),
+        &mechanisms,
+        "235 2.7.0",
+    ) {
         assert!(report.encrypted);
-        let t = client.transcript().unwrap();
-        let lines = client_lines(&t);
-        let starttls = lines
-            .iter()
-            .position(|l| *l == "STARTTLS")
-            .expect("STARTTLS");
-        let auth = lines
-            .iter()
-            .position(|l| l.starts_with("AUTH"))
-            .expect("AUTH");
-        assert!(starttls < auth, "{t}");
-        assert!(
-            t.contains_line(&format!("AUTH {}", mech.name())),
-            "{mech}:\n{t}"
-        );
-        assert!(t.contains_line("235 2.7.0"), "{t}");
-        assert!(!t.to_string().contains(PASSWORD), "password in\n{t}");
-        assert_pipelined_data(&t, 1);
+        assert!(t.contains_line("STARTTLS"), "{t}");
     }
     let got = server.messages();
     assert_eq!(got.len(), mechanisms.len());
     for (m, mech) in got.iter().zip(mechanisms) {
         assert_eq!(m.user(), Some((USER.to_owned(), mech.name().to_owned())));
         assert!(m.secure());
-        assert_bytes(&m.data, &crlf(TRICKY));
     }
 }
 
@@ -606,19 +572,17 @@ fn the_strongest_offered_mechanism_is_chosen_by_default() {
     let Some(server) = auth_setup().start("auth default") else {
         return;
     };
-    let mut client = server
-        .builder(TlsMode::StartTls)
-        .credentials(USER, PASSWORD)
-        .build()
-        .unwrap();
-    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
-    let report = client.send_bytes(&env, TRICKY).unwrap();
-    assert_eq!(report.authenticated, Some(Mechanism::CramMd5));
+    scenarios::default_mechanism(
+        &server,
+        server.builder(TlsMode::StartTls),
+        Mechanism::CramMd5,
+    );
     assert_eq!(
         server.only_message().user(),
         Some((USER.to_owned(), "CRAM-MD5".to_owned()))
     );
 
+    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
     // With a token, the token mechanism.
     let mut client = server
         .builder(TlsMode::StartTls)
@@ -634,39 +598,16 @@ fn wrong_credentials_are_an_auth_failure_with_nothing_sent() {
     let Some(server) = auth_setup().start("auth wrong") else {
         return;
     };
-    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
-    for mech in [
-        Mechanism::Plain,
-        Mechanism::Login,
-        Mechanism::CramMd5,
-        Mechanism::XOAuth2,
-    ] {
-        let builder = server.builder(TlsMode::StartTls).mechanism(mech);
-        let builder = if mech == Mechanism::XOAuth2 {
-            // The server answers 334 with a JSON error first; the client must send an
-            // empty line to get the final 535.
-            builder.oauth_token(USER, "expired-token")
-        } else {
-            builder.credentials(USER, "not the password")
-        };
-        let mut client = builder.build().unwrap();
-        let err = client.send_bytes(&env, TRICKY).unwrap_err();
-        match &err {
-            Error::Protocol(postel::proto::Error::AuthFailed { failure, reply }) => {
-                assert_eq!(*failure, AuthFailure::InvalidCredentials, "{mech}");
-                assert_eq!(reply.code().get(), 535, "{mech}");
-            }
-            other => panic!(
-                "{mech}: expected AuthFailed, got {other:?}\n{}",
-                client.transcript().unwrap()
-            ),
-        }
-        assert!(!err.is_transient());
-        assert!(
-            !client.transcript().unwrap().contains_line("MAIL"),
-            "{mech}"
-        );
-    }
+    scenarios::wrong_password(
+        &server,
+        &|| server.builder(TlsMode::StartTls),
+        &[
+            Mechanism::Plain,
+            Mechanism::Login,
+            Mechanism::CramMd5,
+            Mechanism::XOAuth2,
+        ],
+    );
     assert_eq!(server.messages().len(), 0);
     assert!(!server.commands().iter().any(|c| c.starts_with("MAIL")));
 }
@@ -685,17 +626,7 @@ fn auth_over_plaintext_is_refused_unless_allowed() {
     let env = Envelope::new("alice@example.test", ["bob@example.test"]);
 
     // Our side refuses: the credentials never leave.
-    let mut client = server
-        .builder(TlsMode::Disabled)
-        .credentials(USER, PASSWORD)
-        .build()
-        .unwrap();
-    let err = client.send_bytes(&env, TRICKY).unwrap_err();
-    assert!(
-        matches!(err, Error::Protocol(postel::proto::Error::AuthRequiresTls)),
-        "{err:?}"
-    );
-    assert!(!client.transcript().unwrap().contains_line("AUTH"));
+    scenarios::plaintext_auth_refused(&server, server.builder(TlsMode::Disabled));
     assert!(!server.commands().iter().any(|c| c.starts_with("AUTH")));
 
     // Allowed on our side, the server (allowInsecureAuth off) refuses with 538.
@@ -750,33 +681,14 @@ fn a_refused_recipient_is_reported_while_the_others_get_the_message() {
         return;
     };
     let mut client = server.builder(TlsMode::Disabled).build().unwrap();
-    let env = Envelope::new(
-        "alice@example.test",
-        ["bob@example.test", REFUSED, "carol@example.test"],
-    );
-    let report = client.send_bytes(&env, TRICKY).unwrap();
-    let accepted: Vec<_> = report.accepted.iter().map(|a| a.address.as_str()).collect();
-    assert_eq!(accepted, ["bob@example.test", "carol@example.test"]);
+    let text = format!("<{REFUSED}>: Recipient address rejected: User unknown");
+    let report = scenarios::refused_recipient(&server, &mut client, ReplyText::Is(&text));
     assert_eq!(report.accepted[0].reply.code, 250);
     assert_eq!(
         enhanced(&report.accepted[0].reply).as_deref(),
         Some("2.1.5")
     );
-    assert_eq!(report.refused.len(), 1);
-    let r = &report.refused[0];
-    assert_eq!(r.address, REFUSED);
-    assert_eq!(r.reply.code, 550);
-    assert_eq!(enhanced(&r.reply).as_deref(), Some("5.1.1"));
-    assert_eq!(
-        r.reply.text,
-        format!("<{REFUSED}>: Recipient address rejected: User unknown")
-    );
-    assert!(!report.all_accepted());
-
-    let got = server.only_message();
-    assert_eq!(got.recipients(), ["bob@example.test", "carol@example.test"]);
-    assert_bytes(&got.data, &crlf(TRICKY));
-    assert_pipelined_data(&client.transcript().unwrap(), 1);
+    assert_eq!(server.messages().len(), 1);
 
     // Every recipient refused: nothing delivered, a typed refusal, and the session goes on.
     let err = client
@@ -843,6 +755,23 @@ fn several_messages_go_over_one_connection_each_in_one_pipelined_write() {
         assert_bytes(&m.data, &crlf(msg));
         assert_eq!(m.envelope["transaction"], json!(n + 1));
     }
+}
+
+#[test]
+fn the_scenario_messages_go_over_one_connection_after_starttls_and_auth() {
+    let Some(server) = auth_setup().start("scenario messages") else {
+        return;
+    };
+    scenarios::many_messages_one_connection(
+        &server,
+        server.builder(TlsMode::StartTls),
+        true,
+        3,
+        &mut |_| 0,
+    );
+    let got = server.messages();
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(Delivered::secure));
 }
 
 #[test]
