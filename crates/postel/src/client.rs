@@ -154,11 +154,11 @@ impl Conn {
         *self.borrow_core().capabilities()
     }
 
-    /// Still worth using: idle in the core, not idle too long, and the server has not
+    /// Still worth using: reusable for the core, not idle too long, and the server has not
     /// closed it or said anything (a 421) since.
     fn usable(&self) -> bool {
         let tail = self.borrow_tail();
-        self.borrow_core().state() == postel_proto::State::Idle
+        self.borrow_core().reusable()
             && tail.last_used.elapsed() < self.borrow_head().settings.idle_timeout
             && tail.wire.stream.looks_alive()
     }
@@ -267,15 +267,9 @@ impl Client {
         envelope.check()?;
         let conn = self.conn()?;
         let result = conn.transact(envelope, body);
-        let keep = match &result {
-            Ok(_) | Err(Error::Rejected { .. }) => true,
-            // Refused by the core before anything was written: the session is unchanged.
-            Err(Error::Protocol(e)) => {
-                conn.borrow_core().error().is_none() && *e != postel_proto::Error::Closed
-            }
-            Err(_) => false,
-        };
-        if !keep {
+        // A refused message, or one the core refused before anything was written, leaves
+        // the session reusable; a failure of the server, the wire or the source does not.
+        if result.is_err() && !conn.borrow_core().reusable() {
             if let (Some(c), Err(e)) = (self.conn.take(), &result) {
                 c.borrow_tail()
                     .wire

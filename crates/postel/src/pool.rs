@@ -145,8 +145,8 @@ impl Pool {
                 continue;
             }
             match result.await {
-                Ok(JobResult::Done(r)) => {
-                    if matches!(r, Ok(_) | Err(Error::Rejected { .. })) {
+                Ok(JobResult::Done(r, reusable)) => {
+                    if reusable {
                         self.checkin(handle);
                     }
                     return r;

@@ -29,8 +29,9 @@ pub(crate) struct Job {
 /// What became of a [`Job`].
 #[derive(Debug)]
 pub(crate) enum JobResult {
-    /// Sent, or refused, or the connection failed while sending it.
-    Done(Result<SendReport, Error>),
+    /// Sent, or refused, or the connection failed while sending it; and whether the
+    /// connection may take another message ([`Core::reusable`]).
+    Done(Result<SendReport, Error>, bool),
     /// Not started: the connection was closing. Send it elsewhere.
     Returned(Envelope, AsyncBody),
 }
@@ -265,13 +266,9 @@ async fn run(
         }
         .instrument(span)
         .await;
-        // A refusal leaves the session usable; a failure of the core or the wire does not.
-        healthy = core.error().is_none()
-            && !matches!(
-                result,
-                Err(Error::Io(_) | Error::Timeout { .. } | Error::Tls(_) | Error::Source(_))
-            );
-        let _ = done.send(JobResult::Done(result));
+        // A refusal leaves the session usable; a failure of the server or the wire does not.
+        healthy = core.reusable();
+        let _ = done.send(JobResult::Done(result, healthy));
         if !healthy {
             break;
         }

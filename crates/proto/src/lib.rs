@@ -39,6 +39,7 @@ pub mod drive;
 mod envelope;
 mod error;
 pub mod reply;
+mod reuse;
 mod secret;
 mod session;
 
