@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use postel::proto::Error as CoreError;
+use postel::proto::{Error as CoreError, Fault};
 use postel::{Error, SendReport, Step};
 
 /// Everything was accepted.
@@ -117,23 +117,28 @@ pub fn code_for_error(e: &Error) -> u8 {
     }
 }
 
+/// The exit code for an error of the core, by who is at fault: a bug of ours (a call the
+/// session's state does not allow, a buffer too small) is 70, never a protocol error.
 fn code_for_core(e: &CoreError) -> u8 {
     if e.is_transient() {
         return TEMPFAIL;
     }
-    match e {
-        CoreError::MalformedReply { .. }
-        | CoreError::UnexpectedReply { .. }
-        | CoreError::DataAfterStartTls => PROTOCOL,
-        CoreError::InvalidArgument { .. } | CoreError::LineTooLong { .. } => DATAERR,
-        CoreError::AuthRequiresTls | CoreError::AuthUnavailable { .. } => CONFIG,
-        CoreError::AuthFailed { .. } => NOPERM,
-        CoreError::MessageTooLarge { .. } | CoreError::ExtensionRequired { .. } => UNAVAILABLE,
-        _ => match e.reply() {
-            Some(r) if r.is_transient() => TEMPFAIL,
+    match e.fault() {
+        Fault::Protocol => PROTOCOL,
+        Fault::Refused => match e {
+            CoreError::AuthFailed { .. } => NOPERM,
+            _ => UNAVAILABLE,
+        },
+        Fault::Network => TEMPFAIL,
+        Fault::Tls => match e.reply() {
             Some(_) => UNAVAILABLE,
+            // Required, and not offered.
             None => PROTOCOL,
         },
+        Fault::Misuse => SOFTWARE,
+        Fault::Input => DATAERR,
+        Fault::Config => CONFIG,
+        _ => SOFTWARE,
     }
 }
 
@@ -215,6 +220,23 @@ mod tests {
         };
         assert_eq!(code_for_error(&e), TEMPFAIL);
         assert_eq!(code_for_error(&Error::Config("bad".into())), CONFIG);
+    }
+
+    #[test]
+    fn caller_bugs_are_software_errors_and_config_problems_are_config() {
+        let core = |e: CoreError| code_for_error(&Error::Protocol(e));
+        assert_eq!(core(CoreError::Busy), SOFTWARE);
+        assert_eq!(core(CoreError::Closed), SOFTWARE);
+        assert_eq!(core(CoreError::BufferTooSmall { needed: 600 }), SOFTWARE);
+        assert_eq!(core(CoreError::AuthRequiresTls), CONFIG);
+        let not_built =
+            postel::proto::AuthError::MechanismNotBuilt(postel::proto::Mechanism::Plain);
+        assert_eq!(core(CoreError::Sasl(not_built)), CONFIG);
+        let bad_challenge = postel::proto::AuthError::MalformedChallenge;
+        assert_eq!(core(CoreError::Sasl(bad_challenge)), PROTOCOL);
+        assert_eq!(core(CoreError::DataAfterStartTls), PROTOCOL);
+        assert_eq!(core(CoreError::LineTooLong { length: 1200 }), DATAERR);
+        assert_eq!(core(CoreError::TlsUnavailable { reply: None }), PROTOCOL);
     }
 
     #[test]

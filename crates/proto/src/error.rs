@@ -268,6 +268,93 @@ impl Error {
     }
 }
 
+/// Who is at fault for an [`Error`]: what went wrong, and so what can be done about it.
+/// [`Error::fault`] gives it; the error itself carries the evidence (the server's reply, the
+/// step, the argument and offset).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Fault {
+    /// The server broke the protocol: bytes that are not SMTP replies, a reply out of step
+    /// with the commands, bytes after its STARTTLS reply, a SASL exchange it got wrong.
+    Protocol,
+    /// The server refused: by a reply ([`Error::reply`] is the evidence), or by what it
+    /// declared in EHLO (its SIZE limit, an extension the message needs and it lacks).
+    Refused,
+    /// The connection was lost.
+    Network,
+    /// TLS is required and the server does not offer it or refused it.
+    Tls,
+    /// The caller used the API wrongly: a call the session's state does not allow, a buffer
+    /// too small for what it was asked to hold. A bug in the calling program.
+    Misuse,
+    /// What the caller asked to send cannot be sent as given: an argument that is not valid
+    /// SMTP, a message line longer than the limit.
+    Input,
+    /// The local configuration cannot work: credentials over an unencrypted session that
+    /// was not allowed, no AUTH mechanism of this build or of the server's fits them.
+    Config,
+}
+
+impl Fault {
+    /// A short name: "protocol", "refused", "network", "TLS", "misuse", "input", "config".
+    pub const fn name(self) -> &'static str {
+        match self {
+            Fault::Protocol => "protocol",
+            Fault::Refused => "refused",
+            Fault::Network => "network",
+            Fault::Tls => "TLS",
+            Fault::Misuse => "misuse",
+            Fault::Input => "input",
+            Fault::Config => "config",
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Error {
+    /// Who is at fault (see [`Fault`]).
+    pub fn fault(&self) -> Fault {
+        match self {
+            Error::ConnectionClosed { .. } => Fault::Network,
+            Error::MalformedReply { .. }
+            | Error::UnexpectedReply { .. }
+            | Error::DataAfterStartTls => Fault::Protocol,
+            Error::Rejected { .. }
+            | Error::ServiceClosing { .. }
+            | Error::AuthFailed { .. }
+            | Error::ExtensionRequired { .. }
+            | Error::MessageTooLarge { .. } => Fault::Refused,
+            Error::TlsUnavailable { .. } => Fault::Tls,
+            Error::AuthRequiresTls | Error::AuthUnavailable { .. } => Fault::Config,
+            Error::Sasl(e) => match e {
+                AuthError::MechanismNotBuilt(_)
+                | AuthError::NoMechanismBuilt
+                | AuthError::WrongCredentialKind => Fault::Config,
+                AuthError::BufferTooSmall { .. } => Fault::Misuse,
+                AuthError::InvalidCredential { .. } => Fault::Input,
+                _ => Fault::Protocol,
+            },
+            Error::InvalidArgument { .. } | Error::LineTooLong { .. } => Fault::Input,
+            Error::BufferTooSmall { .. } | Error::Busy | Error::Closed => Fault::Misuse,
+        }
+    }
+}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Error::MalformedReply { error, .. } => Some(error),
+            Error::Sasl(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 impl From<AuthError> for Error {
     fn from(e: AuthError) -> Error {
         match e {

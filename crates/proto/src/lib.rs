@@ -47,7 +47,7 @@ pub use auth::{AuthError, Credentials, Mechanism};
 pub use capability::{Capabilities, Extension};
 pub use config::{Config, Options, Timeouts, TlsMode};
 pub use envelope::{BodyType, Envelope, Notify, Recipient, Ret};
-pub use error::{Argument, AuthFailure, Error, Invalid, Step};
+pub use error::{Argument, AuthFailure, Error, Fault, Invalid, Step};
 pub use reply::{Code, EnhancedCode, Reply, ReplyInfo};
 pub use secret::Secret;
 pub use session::{Action, Client, Event, RcptId, State, TxnId, MIN_BUFFER};

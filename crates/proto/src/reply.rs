@@ -332,6 +332,8 @@ pub enum ReplyError {
     TrailingData,
 }
 
+impl core::error::Error for ReplyError {}
+
 impl fmt::Display for ReplyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -251,6 +251,8 @@ pub enum AuthError {
     NoMechanismBuilt,
 }
 
+impl core::error::Error for AuthError {}
+
 impl fmt::Display for AuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
