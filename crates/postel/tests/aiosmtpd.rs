@@ -397,20 +397,11 @@ fn dots_and_bare_line_ends_arrive_crlf_normalized_and_unstuffed() {
     let Some(s) = start::<&str>("dots and bare line ends", &[]) else {
         return;
     };
-    let mut client = s.client(TlsMode::Disabled).build().unwrap();
-    let env = Envelope::new("alice@example.test", ["bob@example.test"]);
-    let report = client.send_bytes(&env, BARE).unwrap();
-    assert_eq!(report.reply.code, 250);
+    scenarios::dots_and_bare_line_ends(&s, &|o| s.client(TlsMode::Disabled).options(o), &[true]);
     let m = s.only_message();
     assert_eq!(
-        m.data,
-        BARE_DELIVERED,
-        "delivered {:?}",
-        String::from_utf8_lossy(&m.data)
-    );
-    assert_eq!(
         m.strings("mail_options"),
-        [format!("SIZE={}", BARE_DELIVERED.len())]
+        [format!("SIZE={}", m.data.len()), "BODY=8BITMIME".to_owned()]
     );
 }
 
@@ -547,21 +538,14 @@ fn an_smtputf8_message_carries_its_utf8_envelope_and_bytes() {
         return;
     };
     let mut client = s.client(TlsMode::Disabled).build().unwrap();
-    let msg = "From: Jöran <jöran@exämple.test>\r\nTo: 用户@例子.test\r\nSubject: Grüße\r\n\r\n\
-               Grüße aus Zürich, 你好.\r\n"
-        .as_bytes();
-    let env = Envelope::new("jöran@exämple.test", ["用户@例子.test"]);
-    let report = client.send_bytes(&env, msg).unwrap();
-    assert_eq!(report.reply.code, 250);
+    scenarios::smtputf8(&s, &mut client, "jöran@exämple.test", "用户@例子.test");
     let m = s.only_message();
-    assert_eq!(m.data, msg);
     assert_eq!(m.mail_from(), "jöran@exämple.test");
-    assert_eq!(m.strings("rcpt_tos"), ["用户@例子.test"]);
     assert_eq!(m.meta["smtp_utf8"], true);
     assert_eq!(
         m.strings("mail_options"),
         [
-            format!("SIZE={}", msg.len()),
+            format!("SIZE={}", m.data.len()),
             "BODY=8BITMIME".to_owned(),
             "SMTPUTF8".to_owned()
         ]
@@ -778,6 +762,16 @@ fn opportunistic_tls_uses_the_offered_starttls() {
     };
     scenarios::opportunistic_tls(&s, s.client(TlsMode::Opportunistic));
     assert_eq!(s.only_message().meta["tls"], Value::Bool(true));
+}
+
+#[test]
+fn starttls_required_on_a_server_without_it_sends_nothing_private() {
+    // AUTH is offered after TLS only, and this server has no TLS.
+    let Some(s) = start("no starttls", &["--auth", "alice:s3cret"]) else {
+        return;
+    };
+    scenarios::starttls_unavailable(&s, s.client(TlsMode::StartTls));
+    assert!(s.messages().is_empty());
 }
 
 #[test]

@@ -242,20 +242,20 @@ fn implicit_tls_without_the_test_root_is_an_unknown_issuer() {
     let Some(x) = env("implicit platform roots") else {
         return;
     };
-    let mut client = x
+    let b = x
         .client("IMPLICIT", TlsMode::Implicit)
-        .roots(postel::Roots::Platform)
-        .build()
-        .unwrap();
-    let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
-    let err = client
-        .send_bytes(&env, b"Subject: x\r\n\r\nx\r\n")
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::Tls(postel::TlsError::UnknownIssuer)),
-        "{err:?}"
-    );
-    assert!(!client.transcript().unwrap().contains_line("MAIL"));
+        .roots(postel::Roots::Platform);
+    let got = scenarios::bad_certificate(&x, b, &postel::TlsError::UnknownIssuer);
+    assert_eq!(got, postel::TlsError::UnknownIssuer);
+}
+
+#[test]
+fn opportunistic_tls_uses_the_offered_starttls() {
+    let Some(x) = env("opportunistic") else {
+        return;
+    };
+    let t = scenarios::opportunistic_tls(&x, x.client("PLAIN", TlsMode::Opportunistic));
+    assert!(t.contains_line("220 TLS go ahead"), "{t}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -629,69 +629,25 @@ fn dots_and_bare_line_ends_arrive_crlf_normalized_and_unstuffed_with_bdat_and_da
     let Some(x) = env("dots and bare line ends") else {
         return;
     };
-    for chunking in [true, false] {
-        let options = Options {
-            chunking,
-            ..Options::default()
-        };
-        let mut client = x
-            .client("PLAIN", TlsMode::Disabled)
-            .options(options)
-            .build()
-            .unwrap();
-        let mark = marker("exim-");
-        let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
-        let report = client.send_bytes(&env, &bare(&mark)).unwrap();
-        assert_eq!(report.reply.code, 250);
-        let delivered = x.delivered(&mark);
-        assert_eq!(
-            delivered,
-            bare_delivered(&mark),
-            "chunking {chunking}: delivered {:?}",
-            String::from_utf8_lossy(&delivered)
-        );
-        let t = client.transcript().unwrap();
-        assert!(
-            t.contains_line(&format!(
-                "MAIL FROM:<alice@example.test> SIZE={}",
-                bare_delivered(&mark).len()
-            )),
-            "{t}"
-        );
-        assert!(!t.contains_line("MAIL FROM:<smuggled"), "{t}");
-    }
+    scenarios::dots_and_bare_line_ends(
+        &x,
+        &|o| x.client("PLAIN", TlsMode::Disabled).options(o),
+        &[true, false],
+    );
 }
 
 #[test]
 fn an_smtputf8_message_is_delivered_with_its_utf8_envelope() {
     let Some(x) = env("smtputf8") else { return };
     let mut client = x.client("PLAIN", TlsMode::StartTls).build().unwrap();
-    let mark = marker("exim-");
     let domain = x.var("UTF8_DOMAIN");
-    let msg = format!(
-        "From: J\u{f6}ran <j\u{f6}ran@{domain}>\r\nTo: \u{7528}\u{6237}@{domain}\r\n\
-         Subject: Gr\u{fc}\u{df}e\r\nX-Postel-Marker: {mark}\r\n\r\n\
-         Gr\u{fc}\u{df}e aus Z\u{fc}rich, \u{4f60}\u{597d}.\r\n"
-    )
-    .into_bytes();
     let rcpt = format!("\u{7528}\u{6237}@{domain}");
-    let env = Envelope::new(format!("j\u{f6}ran@{domain}"), [rcpt.clone()]);
-    let report = client.send_bytes(&env, &msg).unwrap();
-    assert_eq!(report.accepted[0].address, rcpt);
-    assert_eq!(x.delivered(&mark), msg);
+    let (_, mark) = scenarios::smtputf8(&x, &mut client, &format!("j\u{f6}ran@{domain}"), &rcpt);
     let file = x.files_with(&mark);
     // Exim's own Received: names the UTF-8 envelope and says the session used SMTPUTF8.
     let received = String::from_utf8_lossy(&file[0]).into_owned();
     assert!(received.contains("with utf8esmtps"), "{received}");
     assert!(received.contains(&format!("for {rcpt};")), "{received}");
-    let t = client.transcript().unwrap();
-    assert!(
-        t.contains_line(&format!(
-            "MAIL FROM:<j\u{f6}ran@{domain}> SIZE={} BODY=8BITMIME SMTPUTF8",
-            msg.len()
-        )),
-        "{t}"
-    );
 }
 
 #[test]

@@ -11,10 +11,12 @@
 //! | [`each_mechanism_logs_in`]             | x       | x    | x        | x           |
 //! | [`wrong_password`]                     | x       | x    | x        | x           |
 //! | [`plaintext_auth_refused`]             | x       | x    | x        | x           |
-//! | [`starttls_unavailable`]               | x       |      |          | x           |
-//! | [`bad_certificate`]                    | x       |      | x        |             |
-//! | [`opportunistic_tls`]                  | x       |      | x        |             |
+//! | [`starttls_unavailable`]               | x       |      | x        | x           |
+//! | [`bad_certificate`]                    | x       | x    | x        |             |
+//! | [`opportunistic_tls`]                  | x       | x    | x        |             |
 //! | [`many_messages_one_connection`]       | x       | x    | x        | x           |
+//! | [`dots_and_bare_line_ends`]            |         | x    | x        | x           |
+//! | [`smtputf8`]                           |         | x    | x        | x           |
 #![allow(dead_code)]
 
 use std::time::Duration;
@@ -47,6 +49,10 @@ pub trait Server {
     fn user(&self) -> (String, String);
     /// How its transactions are framed.
     fn framing(&self) -> Framing;
+    /// Whether it offers SIZE (RFC 1870), so that MAIL declares the message's size.
+    fn offers_size(&self) -> bool {
+        true
+    }
     /// Checks that the message carrying `marker` arrived for exactly `to`, as `wire` (the
     /// CRLF content the client sent, see [`normalized`]), byte for byte as this server
     /// stores it. Waits for a server that delivers after its reply.
@@ -192,6 +198,24 @@ pub fn tricky(marker: &str) -> Vec<u8> {
     m.extend_from_slice(
         b"\r\nbare LF\n.\n.after a bare LF\nbare CR\r.\r.after a bare CR\rCR CR LF\r\r\n\n\r\n\
           ..\r\n. \r\na\n.\nMAIL FROM:<smuggled@example.test>\r\nb\r.\rc\nend without a line end",
+    );
+    m
+}
+
+/// What must arrive for [`tricky`], written out: every line end CRLF, the dots as written,
+/// a final CRLF.
+pub fn tricky_wire(marker: &str) -> Vec<u8> {
+    let mut m = format!(
+        "From: Alice <alice@example.test>\r\nTo: bob@example.test\r\nSubject: postel scenario\r\n\
+         X-Postel-Marker: {marker}\r\n\r\nHello.\r\n.\r\n.leading dot\r\n..two\r\n\r\n\
+         trailing spaces   \r\nGr\u{fc}\u{df}e aus Z\u{fc}rich.\r\n"
+    )
+    .into_bytes();
+    m.extend_from_slice(&[b'x'; 990]);
+    m.extend_from_slice(
+        b"\r\nbare LF\r\n.\r\n.after a bare LF\r\nbare CR\r\n.\r\n.after a bare CR\r\n\
+          CR CR LF\r\n\r\n\r\n\r\n..\r\n. \r\na\r\n.\r\nMAIL FROM:<smuggled@example.test>\r\n\
+          b\r\n.\r\nc\r\nend without a line end\r\n",
     );
     m
 }
@@ -575,4 +599,80 @@ pub fn many_messages_one_connection(
     assert_framing(&t, s.framing(), n + extra);
     assert!(t.contains_line("221"), "{t}");
     t
+}
+
+/// The MAIL FROM line the client sent for a message of `size` octets from `from`: with
+/// `SIZE=` when the server offers SIZE, then `rest` (`BODY=8BITMIME`...).
+fn mail_line(s: &dyn Server, from: &str, size: usize, rest: &str) -> String {
+    if s.offers_size() {
+        format!("MAIL FROM:<{from}> SIZE={size}{rest}")
+    } else {
+        format!("MAIL FROM:<{from}>{rest}")
+    }
+}
+
+/// [`tricky`] with each `Options::chunking` in `chunking` (a client per setting, from
+/// `b`): it arrives with every line end CRLF, the dots as written (stuffed on the wire,
+/// unstuffed by the server), the smuggled command only as content, and MAIL declares the
+/// normalized size and 8BITMIME. Returns each session's transcript.
+pub fn dots_and_bare_line_ends(
+    s: &dyn Server,
+    b: &dyn Fn(postel::Options) -> ClientBuilder,
+    chunking: &[bool],
+) -> Vec<Transcript> {
+    let mut out = Vec::new();
+    for &chunking in chunking {
+        let options = postel::Options {
+            chunking,
+            ..postel::Options::default()
+        };
+        let mut client = b(options).build().unwrap();
+        let mark = marker("scenario-");
+        let msg = tricky(&mark);
+        let wire = tricky_wire(&mark);
+        assert_eq!(
+            normalized(&msg),
+            wire,
+            "the two spellings of the expectation agree"
+        );
+        let env = Envelope::new("alice@example.test", [s.rcpt("bob")]);
+        let report = client.send_bytes(&env, &msg).unwrap();
+        assert_eq!(report.reply.code, 250);
+        s.assert_delivered(&mark, &wire, &[s.rcpt("bob")]);
+        let t = transcript(&client);
+        let mail = mail_line(s, "alice@example.test", wire.len(), " BODY=8BITMIME");
+        assert!(
+            client_lines(&t).contains(&mail.as_str()),
+            "chunking {chunking}: no {mail:?} in\n{t}"
+        );
+        assert!(!t.contains_line("MAIL FROM:<smuggled"), "{t}");
+        out.push(t);
+    }
+    out
+}
+
+/// A message with UTF-8 in its header and body, from `from` to `to` (UTF-8 addresses),
+/// over `client`: `to` is accepted, the message arrives byte for byte, and MAIL says
+/// `BODY=8BITMIME SMTPUTF8` (with `SIZE=` when offered). Returns the report and the marker
+/// for the server's own checks.
+pub fn smtputf8(s: &dyn Server, client: &mut Client, from: &str, to: &str) -> (SendReport, String) {
+    let mark = marker("scenario-");
+    let msg = format!(
+        "From: J\u{f6}ran <{from}>\r\nTo: {to}\r\nSubject: Gr\u{fc}\u{df}e\r\n\
+         X-Postel-Marker: {mark}\r\n\r\nGr\u{fc}\u{df}e aus Z\u{fc}rich, \u{4f60}\u{597d}, \u{2603}.\r\n\
+         .\u{df}\r\n"
+    )
+    .into_bytes();
+    let env = Envelope::new(from, [to]);
+    let report = client.send_bytes(&env, &msg).unwrap();
+    assert_eq!(report.accepted.len(), 1);
+    assert_eq!(report.accepted[0].address, to);
+    s.assert_delivered(&mark, &msg, &[to.to_owned()]);
+    let t = transcript(client);
+    let mail = mail_line(s, from, msg.len(), " BODY=8BITMIME SMTPUTF8");
+    assert!(
+        client_lines(&t).contains(&mail.as_str()),
+        "no {mail:?} in\n{t}"
+    );
+    (report, mark)
 }
