@@ -60,6 +60,9 @@ thumb -p postel-device
 step "the async driver loop type-checks over embassy-net's TcpSocket"
 bash scripts/embassy-check.sh
 
+step "postel builds with every combination of its features (tokio, mx, queue, postgres)"
+bash scripts/features.sh
+
 step "cargo test --workspace --all-features"
 cargo test --workspace --all-features "$@"
 

@@ -123,6 +123,8 @@ pub(crate) struct Settings {
     pub(crate) timeouts: Timeouts,
     pub(crate) options: Options,
     pub(crate) idle_timeout: Duration,
+    /// Read by the [`Pool`](crate::Pool) only (feature `tokio`).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) max_connections: usize,
     pub(crate) transcript: bool,
 }

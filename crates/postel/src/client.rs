@@ -62,7 +62,7 @@ impl Conn {
             peer.map_or_else(|| settings.endpoint(), |p| p.to_string())
         ));
         let ehlo = settings.ehlo_for(tcp.local_addr().ok());
-        let mut wire = Wire::new(Stream::Plain(tcp), recorder);
+        let mut wire = Wire::new(Stream::Plain(tcp), recorder, settings.timeouts);
         if settings.tls == TlsMode::Implicit {
             let (config, name) = settings.tls_parts()?;
             let result = wire

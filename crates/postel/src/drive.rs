@@ -4,9 +4,10 @@
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
-use postel_proto::{Action, Client as Core, Event, Step};
+use postel_proto::drive::{blocking, embedded_io, Deadline, DriveError, Stop as DriveStop};
+use postel_proto::{Client as Core, Event, Step, Timeouts};
 
-use crate::deadline::ReplyDeadline;
+use crate::embedded::StdClock;
 use crate::error::Error;
 use crate::report::{Accepted, Refused, SendReport, ServerReply};
 use crate::transcript::Recorder;
@@ -32,16 +33,19 @@ pub(crate) struct Wire {
     write_timeout: Option<Duration>,
     /// Bounds every wait further (best-effort QUIT on drop).
     pub(crate) cap: Option<Duration>,
+    /// The timeouts the core was configured with: what a timed-out step reports.
+    timeouts: Timeouts,
 }
 
 impl Wire {
-    pub(crate) fn new(stream: Stream, recorder: Recorder) -> Wire {
+    pub(crate) fn new(stream: Stream, recorder: Recorder, timeouts: Timeouts) -> Wire {
         Wire {
             stream,
             recorder,
             read_timeout: None,
             write_timeout: None,
             cap: None,
+            timeouts,
         }
     }
 
@@ -194,92 +198,184 @@ impl Collector {
 /// Where the message content comes from.
 pub(crate) type Body<'b> = Option<&'b mut dyn Read>;
 
-/// Drives `core` until it needs a TLS handshake, is idle, or is closed. `envelope` is the
-/// one submitted, if a transaction is in flight: its later flights of RCPT come from it.
-pub(crate) fn run(
-    core: &mut Core<'_>,
-    wire: &mut Wire,
-    mut body: Body<'_>,
-    envelope: Option<&postel_proto::Envelope<'_>>,
-    events: &mut Collector,
-) -> Result<Stop, Error> {
-    let mut deadline = ReplyDeadline::default();
-    loop {
-        // The step of this very action: asked before poll() it can be stale (pipelined
-        // replies move MAIL on to RCPT inside poll).
-        let (step, action) = core.poll_step()?;
-        // The I/O error and the timeout it ran into, mapped once the core is free again.
-        let failed: Option<(io::Error, Duration)> = match action {
-            Action::Send { bytes, within } => {
-                deadline.reset();
-                match wire.write(bytes, within) {
-                    Ok(n) => {
-                        core.handle_sent(n);
-                        None
-                    }
-                    Err(e) => Some((e, within)),
-                }
-            }
-            Action::Receive { into, within } => match deadline.left(step, within) {
-                None => Some((io::ErrorKind::TimedOut.into(), within)),
-                Some(left) => match wire.read(into, left) {
-                    Ok(n) => {
-                        core.handle_received(n)?;
-                        None
-                    }
-                    Err(e) => Some((e, within)),
-                },
-            },
-            Action::Body { into } => {
-                deadline.reset();
-                let n = match body.as_deref_mut() {
-                    Some(src) => read_body(src, into)?,
-                    None => 0,
-                };
-                core.handle_body(n)?;
-                None
-            }
-            Action::Recipients { .. } => {
-                // More RCPT than one write holds: the next flight of this envelope.
-                deadline.reset();
-                let envelope = envelope.ok_or(Error::Protocol(postel_proto::Error::Busy))?;
-                core.handle_recipients(envelope)?;
-                None
-            }
-            Action::StartTls => return Ok(Stop::StartTls),
-            Action::Event(e) => {
-                deadline.reset();
-                events.on_event(e);
-                None
-            }
-            Action::Idle => return Ok(Stop::Idle),
-            Action::Closed => return Ok(Stop::Closed),
-        };
-        if let Some((e, within)) = failed {
-            let state = core.state();
-            wire.recorder.note(format!("error: {e} ({state})"));
-            // The server refused the session (a 554 greeting) and the client is saying QUIT
-            // before reporting it: a server that hung up meanwhile does not hide the refusal.
-            if let Some(refusal) = core.error() {
-                return Err(Error::Protocol(refusal));
-            }
-            return Err(match e.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout {
-                    state,
-                    within: wire.bound(within),
-                },
-                _ => Error::Io(e),
-            });
+/// A failure of the wire or the source as the core's loop sees it; the failure itself is
+/// kept aside, whole, for the report.
+#[derive(Debug)]
+struct WireError;
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("I/O failed")
+    }
+}
+
+impl std::error::Error for WireError {}
+
+impl embedded_io::Error for WireError {
+    fn kind(&self) -> embedded_io::ErrorKind {
+        embedded_io::ErrorKind::Other
+    }
+}
+
+/// The wire as the core's blocking loop drives it: each read and write bounded by the
+/// deadline the loop set (as the socket's timeouts), recorded in the transcript. The
+/// failure itself is kept in `failed` for the report.
+struct WireIo<'w, 'd> {
+    wire: &'w mut Wire,
+    deadline: &'d Deadline<StdClock>,
+    failed: Option<io::Error>,
+}
+
+impl WireIo<'_, '_> {
+    /// The time the deadline leaves (zero: no limit; the wire applies its cap).
+    fn left(&self) -> Duration {
+        self.deadline
+            .remaining_ms()
+            .map_or(Duration::ZERO, |ms| Duration::from_millis(ms.max(1)))
+    }
+
+    fn fail<T>(&mut self, e: io::Error) -> Result<T, WireError> {
+        self.failed = Some(e);
+        Err(WireError)
+    }
+}
+
+impl embedded_io::ErrorType for WireIo<'_, '_> {
+    type Error = WireError;
+}
+
+impl embedded_io::Read for WireIo<'_, '_> {
+    fn read(&mut self, into: &mut [u8]) -> Result<usize, WireError> {
+        let left = self.left();
+        match self.wire.read(into, left) {
+            Ok(n) => Ok(n),
+            Err(e) => self.fail(e),
         }
     }
 }
 
-fn read_body(src: &mut dyn Read, into: &mut [u8]) -> Result<usize, Error> {
+impl embedded_io::Write for WireIo<'_, '_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<usize, WireError> {
+        let left = self.left();
+        match self.wire.write(bytes, left) {
+            Ok(n) => Ok(n),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Each write was flushed already (TLS records leave at once).
+    fn flush(&mut self) -> Result<(), WireError> {
+        Ok(())
+    }
+}
+
+/// The message content as the core's loop reads it; the failure is kept whole.
+struct BodyIo<'b> {
+    src: Body<'b>,
+    failed: Option<io::Error>,
+}
+
+impl embedded_io::ErrorType for BodyIo<'_> {
+    type Error = WireError;
+}
+
+impl embedded_io::Read for BodyIo<'_> {
+    fn read(&mut self, into: &mut [u8]) -> Result<usize, WireError> {
+        let Some(src) = self.src.as_deref_mut() else {
+            return Ok(0);
+        };
+        loop {
+            match src.read(into) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.failed = Some(e);
+                    return Err(WireError);
+                }
+            }
+        }
+    }
+}
+
+/// Drives `core` until it needs a TLS handshake, is idle, or is closed, through the
+/// core's blocking loop. `envelope` is the one submitted, if a transaction is in flight:
+/// its later flights of RCPT come from it.
+pub(crate) fn run(
+    core: &mut Core<'_>,
+    wire: &mut Wire,
+    body: Body<'_>,
+    envelope: Option<&postel_proto::Envelope<'_>>,
+    events: &mut Collector,
+) -> Result<Stop, Error> {
+    let deadline = Deadline::new(StdClock::new());
+    let mut body = BodyIo {
+        src: body,
+        failed: None,
+    };
     loop {
-        match src.read(into) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::Source(e)),
+        let mut io = WireIo {
+            wire: &mut *wire,
+            deadline: &deadline,
+            failed: None,
+        };
+        let result = blocking::run(core, &mut io, &mut body, &deadline, |e| events.on_event(e));
+        let failed = io.failed.take();
+        match result {
+            Ok(DriveStop::Recipients) => {
+                // More RCPT than one write holds: the next flight of this envelope.
+                let envelope = envelope.ok_or(Error::Protocol(postel_proto::Error::Busy))?;
+                core.handle_recipients(envelope)?;
+            }
+            Ok(DriveStop::StartTls) => return Ok(Stop::StartTls),
+            Ok(DriveStop::Idle) => return Ok(Stop::Idle),
+            Ok(DriveStop::Closed) => return Ok(Stop::Closed),
+            Err(e) => return Err(failure(core, wire, failed, body.failed.take(), e)),
+        }
+    }
+}
+
+/// The report of a failed loop: the wire's failure (`wire_failed`) or the source's
+/// (`body_failed`) whole, a timeout with the step's own timeout, the session's error.
+fn failure(
+    core: &Core<'_>,
+    wire: &Wire,
+    wire_failed: Option<io::Error>,
+    body_failed: Option<io::Error>,
+    e: DriveError<WireError>,
+) -> Error {
+    let state = core.state();
+    let timed_out = |step: Step| Error::Timeout {
+        state,
+        within: wire.bound(step.timeout(&wire.timeouts)),
+    };
+    let note = |e: &dyn std::fmt::Display| wire.recorder.note(format!("error: {e} ({state})"));
+    match e {
+        DriveError::Body(_) => {
+            Error::Source(body_failed.unwrap_or_else(|| io::Error::other("the source failed")))
+        }
+        DriveError::Session(e) => {
+            // The wire failed and the session had already ended with this error.
+            if let Some(io) = &wire_failed {
+                note(io);
+            }
+            Error::Protocol(e)
+        }
+        DriveError::Timeout(step) => {
+            note(&wire_failed.unwrap_or_else(|| io::ErrorKind::TimedOut.into()));
+            timed_out(step)
+        }
+        DriveError::WriteZero => {
+            let e = io::Error::from(io::ErrorKind::WriteZero);
+            note(&e);
+            Error::Io(e)
+        }
+        DriveError::Transport(WireError) => {
+            let e = wire_failed.unwrap_or_else(|| io::Error::other("the wire failed"));
+            note(&e);
+            match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => timed_out(core.step()),
+                _ => Error::Io(e),
+            }
         }
     }
 }

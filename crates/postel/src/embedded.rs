@@ -7,6 +7,7 @@
 //! runs a session with them; a device without std uses [`postel_proto::drive`] directly and
 //! implements [`Clock`] on its own tick counter.
 
+#[cfg(feature = "tokio")]
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,7 @@ impl Clock for StdClock {
     }
 }
 
+#[cfg(feature = "tokio")]
 /// An [`AsyncClock`] on tokio's timer (`tokio::time`): milliseconds since the clock was
 /// made, sleeps with [`tokio::time::sleep_until`]. Needs a runtime with time enabled, and
 /// follows tokio's paused time in tests.
@@ -57,6 +59,7 @@ pub struct TokioClock {
     start: tokio::time::Instant,
 }
 
+#[cfg(feature = "tokio")]
 impl TokioClock {
     /// A clock starting now (tokio's now: paused time in tests is followed).
     pub fn new() -> Self {
@@ -66,18 +69,21 @@ impl TokioClock {
     }
 }
 
+#[cfg(feature = "tokio")]
 impl Default for TokioClock {
     fn default() -> Self {
         TokioClock::new()
     }
 }
 
+#[cfg(feature = "tokio")]
 impl Clock for TokioClock {
     fn now_ms(&self) -> u64 {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 }
 
+#[cfg(feature = "tokio")]
 impl AsyncClock for TokioClock {
     fn sleep_until(&self, at_ms: u64) -> impl Future<Output = ()> {
         let at = self

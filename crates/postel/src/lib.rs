@@ -49,6 +49,13 @@
 //! over plaintext unless [`ClientBuilder::dangerous_allow_plaintext_auth`] says so. A
 //! failed verification is a [`TlsError`] naming the reason, before anything private
 //! was sent. Transcripts ([`ClientBuilder::transcript`]) redact every AUTH line.
+//!
+//! Features (docs/features.md): `tokio` (default) for [`AsyncClient`] and [`Pool`]; `mx`
+//! for direct delivery to each domain's MX hosts (`postel::mx`, with hickory's
+//! resolver; implies `queue`); `queue` for the durable queue (`postel::queue`);
+//! `postgres` for the queue in PostgreSQL (implies `queue`). With
+//! `default-features = false` only the blocking [`Client`] is built: no tokio, no
+//! hickory.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
@@ -61,13 +68,19 @@ pub mod embedded;
 mod envelope;
 mod error;
 mod message;
+#[cfg(feature = "mx")]
 pub mod mx;
+#[cfg(feature = "tokio")]
 mod pool;
+#[cfg(feature = "queue")]
 pub mod queue;
 mod report;
 mod tls;
+#[cfg(feature = "tokio")]
 mod tokio_conn;
+#[cfg(feature = "tokio")]
 mod tokio_drive;
+#[cfg(feature = "tokio")]
 mod tokio_transport;
 mod transcript;
 mod transport;
@@ -77,6 +90,7 @@ pub use client::Client;
 pub use envelope::Envelope;
 pub use error::Error;
 pub use message::{SendHooks, Sendable};
+#[cfg(feature = "tokio")]
 pub use pool::{AsyncClient, Pool};
 pub use report::{Accepted, Refused, SendReport, ServerReply};
 pub use tls::{Roots, TlsError};

@@ -668,6 +668,8 @@ pub(crate) fn new_id() -> String {
     )
 }
 
+// For `mx::Direct` (feature `mx`).
+#[cfg(feature = "mx")]
 pub(crate) use worker::{
     may_have_delivered as worker_may_have_delivered, outcomes_of as worker_outcomes,
 };

@@ -9,7 +9,7 @@ use core::time::Duration;
 use embedded_io_async::{Error as _, Read, Write};
 
 use super::race::{expiry, race, Either};
-use super::{transport_error, AsyncClock, Deadline, DriveError, Stop, Waits};
+use super::{io_failure, transport_error, AsyncClock, Deadline, DriveError, Stop, Waits};
 use crate::{Action, Client, Event, Step};
 
 /// Drives `client` over `transport` until it needs the caller (see [`Stop`]). Message
@@ -56,21 +56,26 @@ where
         let stop = match action {
             Action::Send { bytes, within } => {
                 waits.write(deadline, within);
-                let n = bounded(deadline, step, transport.write(bytes)).await?;
-                if n == 0 {
-                    return Err(DriveError::WriteZero);
-                }
+                let n = match bounded(deadline, step, transport.write(bytes)).await {
+                    Ok(0) => Err(DriveError::WriteZero),
+                    other => other,
+                };
+                let n = n.map_err(|e| io_failure(client, e))?;
                 client.handle_sent(n);
                 unflushed = Some((step, within));
                 continue;
             }
             Action::Receive { into, within } => {
+                let mut waited = Ok(());
                 if let Some((step, within)) = unflushed.take() {
                     deadline.start(within);
-                    bounded(deadline, step, transport.flush()).await?;
+                    waited = bounded(deadline, step, transport.flush()).await;
                 }
-                waits.read(deadline, step, within)?;
-                let n = bounded(deadline, step, transport.read(into)).await?;
+                let read = match waited.and_then(|()| waits.read(deadline, step, within)) {
+                    Ok(()) => bounded(deadline, step, transport.read(into)).await,
+                    Err(e) => Err(e),
+                };
+                let n = read.map_err(|e| io_failure(client, e))?;
                 client.handle_received(n)?;
                 continue;
             }
@@ -95,7 +100,9 @@ where
         };
         if let Some((step, within)) = unflushed {
             deadline.start(within);
-            bounded(deadline, step, transport.flush()).await?;
+            bounded(deadline, step, transport.flush())
+                .await
+                .map_err(|e| io_failure(client, e))?;
         }
         return Ok(stop);
     }

@@ -53,7 +53,7 @@ use core::time::Duration;
 
 use embedded_io::{Error as _, Read, Write};
 
-use super::{transport_error, Clock, Deadline, DriveError, Stop, Waits};
+use super::{io_failure, transport_error, Clock, Deadline, DriveError, Stop, Waits};
 use crate::{Action, Client, Event, Step};
 
 /// Drives `client` over `transport` until it needs the caller (see [`Stop`]). Message
@@ -100,24 +100,27 @@ where
         let stop = match action {
             Action::Send { bytes, within } => {
                 waits.write(deadline, within);
-                let n = transport
-                    .write(bytes)
-                    .map_err(|e| transport_error(e, deadline, step))?;
-                if n == 0 {
-                    return Err(DriveError::WriteZero);
-                }
+                let n = match transport.write(bytes) {
+                    Ok(0) => return Err(io_failure(client, DriveError::WriteZero)),
+                    Ok(n) => n,
+                    Err(e) => return Err(io_failure(client, transport_error(e, deadline, step))),
+                };
                 client.handle_sent(n);
                 unflushed = Some((step, within));
                 continue;
             }
             Action::Receive { into, within } => {
-                if let Some((step, within)) = unflushed.take() {
-                    flush(transport, deadline, step, within)?;
+                let waited = match unflushed.take() {
+                    Some((step, within)) => flush(transport, deadline, step, within),
+                    None => Ok(()),
                 }
-                waits.read(deadline, step, within)?;
-                let n = transport
-                    .read(into)
-                    .map_err(|e| transport_error(e, deadline, step))?;
+                .and_then(|()| waits.read(deadline, step, within));
+                let read = waited.and_then(|()| {
+                    transport
+                        .read(into)
+                        .map_err(|e| transport_error(e, deadline, step))
+                });
+                let n = read.map_err(|e| io_failure(client, e))?;
                 client.handle_received(n)?;
                 continue;
             }
@@ -138,7 +141,7 @@ where
             Action::Closed => Stop::Closed,
         };
         if let Some((step, within)) = unflushed {
-            flush(transport, deadline, step, within)?;
+            flush(transport, deadline, step, within).map_err(|e| io_failure(client, e))?;
         }
         return Ok(stop);
     }

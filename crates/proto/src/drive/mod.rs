@@ -79,7 +79,9 @@ pub enum Stop {
     Closed,
 }
 
-/// A driver loop failed; the session cannot go on, close the transport.
+/// A driver loop failed; the session cannot go on, close the transport. When the session
+/// already has an error of its own ([`Client::error`](crate::Client::error)), a transport
+/// failure is reported as that error ([`DriveError::Session`]).
 #[derive(Debug)]
 pub enum DriveError<E> {
     /// Reading from or writing to the transport failed.
@@ -127,6 +129,17 @@ fn transport_error<E, C: Clock>(e: E, deadline: &Deadline<C>, step: Step) -> Dri
         DriveError::Timeout(step)
     } else {
         DriveError::Transport(e)
+    }
+}
+
+/// What a failure of the transport (or of its deadline) ends the loop with: the session's
+/// own error when it already has one. A server that refused the session (a 554 greeting)
+/// and hung up while the client says QUIT is reported as the refusal, not as the hang-up
+/// (see [`Client::error`](crate::Client::error)).
+fn io_failure<E>(client: &crate::Client<'_>, failure: DriveError<E>) -> DriveError<E> {
+    match client.error() {
+        Some(e) => DriveError::Session(e),
+        None => failure,
     }
 }
 
