@@ -593,21 +593,8 @@ fn a_message_over_the_size_limit_fails_before_anything_is_sent() {
     };
     let mut client = s.client(TlsMode::Disabled).build().unwrap();
     let env = Envelope::new("alice@example.test", ["bob@example.test"]);
-    let too_big = sized(1001);
-    let err = client.send_bytes(&env, &too_big).unwrap_err();
-    assert_eq!(
-        proto_error(err),
-        postel::proto::Error::MessageTooLarge {
-            size: 1001,
-            limit: 1000
-        }
-    );
-    let t = client.transcript().unwrap();
+    let t = scenarios::over_size_limit(&s, &mut client, 1000);
     assert!(t.contains_line("250-SIZE 1000"), "{t}");
-    assert!(
-        !t.contains_line("MAIL"),
-        "nothing sent for the message:\n{t}"
-    );
 
     // Exactly at the limit is allowed (RFC 1870 §6.1: "exceeds").
     let fits = sized(1000);
@@ -624,16 +611,7 @@ fn a_streamed_message_growing_over_the_limit_is_abandoned_before_its_end() {
     };
     let mut client = s.client(TlsMode::Disabled).build().unwrap();
     let env = Envelope::new("alice@example.test", ["bob@example.test"]);
-    let big = sized(5000);
-    let err = client.send_reader(&env, &big[..]).unwrap_err();
-    match proto_error(err) {
-        postel::proto::Error::MessageTooLarge { size, limit } => {
-            assert_eq!(limit, 1000);
-            assert!(size > 1000, "{size}");
-        }
-        other => panic!("expected MessageTooLarge, got {other:?}"),
-    }
-    let t = client.transcript().unwrap();
+    let t = scenarios::streamed_over_size_limit(&s, &mut client, 1000, 5000);
     let d = dialogue(&t);
     assert!(d.iter().any(|l| l == "C: DATA"), "{t}");
     assert!(

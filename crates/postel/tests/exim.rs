@@ -359,24 +359,14 @@ fn a_deferred_recipient_is_transient_and_the_session_goes_on() {
     let Some(x) = env("tempfail recipient") else {
         return;
     };
-    let mut client = x.client("PLAIN", TlsMode::StartTls).build().unwrap();
-    let env = Envelope::new("alice@example.test", [x.var("TEMPFAIL")]);
-    match client.send_bytes(&env, b"Subject: x\r\n\r\nx\r\n") {
-        Err(e @ Error::Rejected { .. }) => {
-            assert!(e.is_transient(), "{e}");
-            let reply = e.reply().unwrap();
-            // Exim's `defer` verb answers 451 unless the ACL names another code.
-            assert_eq!(reply.code, 451);
-            assert_eq!(
-                reply.enhanced.map(|c| c.to_string()).as_deref(),
-                Some("4.2.1")
-            );
-        }
-        other => panic!("expected Rejected, got {other:?}"),
-    }
-    send_and_read_back(&x, &mut client);
-    let t = client.transcript().unwrap();
-    assert_eq!(connections(&t), 1, "{t}");
+    // Exim's `defer` verb answers 451 unless the ACL names another code.
+    let t = scenarios::temporarily_refused_recipient(
+        &x,
+        &mut x.client("PLAIN", TlsMode::StartTls).build().unwrap(),
+        &x.var("TEMPFAIL"),
+        451,
+        Some("4.2.1"),
+    );
     assert!(!t.contains_line("554"), "{t}");
 }
 
@@ -716,19 +706,7 @@ fn limit(x: &Exim) -> usize {
 
 /// A CRLF message of exactly `len` octets with `marker` in a header.
 fn sized(marker: &str, len: usize) -> Vec<u8> {
-    let mut m = format!("Subject: sized\r\nX-Postel-Marker: {marker}\r\n\r\n").into_bytes();
-    while m.len() < len {
-        let left = len - m.len();
-        let line = left.min(78);
-        if line < 3 {
-            let at = m.len() - 2;
-            m.splice(at..at, std::iter::repeat_n(b'y', left));
-        } else {
-            m.extend(std::iter::repeat_n(b'x', line - 2));
-            m.extend_from_slice(b"\r\n");
-        }
-    }
-    m
+    scenarios::sized(marker, len)
 }
 
 #[test]
@@ -736,45 +714,15 @@ fn a_message_over_size_is_refused_before_mail_and_a_streamed_one_before_its_end(
     let Some(x) = env("size") else { return };
     let limit = limit(&x);
     let mut client = x.client("PLAIN", TlsMode::Disabled).build().unwrap();
-    let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
-    let mark = marker("exim-");
-    let err = client
-        .send_bytes(&env, &sized(&mark, limit + 1))
-        .unwrap_err();
-    assert_eq!(
-        proto_error(err),
-        postel::proto::Error::MessageTooLarge {
-            size: limit as u64 + 1,
-            limit: limit as u64
-        }
-    );
-    let t = client.transcript().unwrap();
-    assert!(t.contains_line(&format!("250-SIZE {limit}")), "{t}");
-    assert!(
-        !t.contains_line("MAIL"),
-        "nothing sent for the message:\n{t}"
-    );
+    scenarios::over_size_limit(&x, &mut client, limit as u64);
 
     // Of unknown size: abandoned before the last chunk; Exim keeps nothing.
-    let streamed = sized(&mark, limit * 2);
-    let err = client.send_reader(&env, &streamed[..]).unwrap_err();
-    match proto_error(err) {
-        postel::proto::Error::MessageTooLarge { size, limit: l } => {
-            assert_eq!(l, limit as u64);
-            assert!(size > l, "{size}");
-        }
-        other => panic!("expected MessageTooLarge, got {other:?}"),
-    }
-    let t = client.transcript().unwrap();
+    let t = scenarios::streamed_over_size_limit(&x, &mut client, limit as u64, limit * 2);
     assert!(t.contains_line("BDAT"), "{t}");
-    assert!(
-        !t.entries()
-            .iter()
-            .any(|e| e.side == Side::Client && e.text.ends_with(" LAST")),
-        "the last chunk was not sent:\n{t}"
-    );
 
     // The client goes on (over a new connection if it had to drop the old one).
+    let mark = marker("exim-");
+    let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
     let fits = message(&mark);
     client.send_bytes(&env, &fits).unwrap();
     assert_eq!(x.delivered(&mark), fits, "only the small message arrived");

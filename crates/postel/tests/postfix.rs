@@ -322,26 +322,12 @@ fn a_temporarily_refused_recipient_is_transient() {
     let Some(p) = env("tempfail recipient") else {
         return;
     };
-    let mut client = p.client("PLAIN", TlsMode::StartTls).build().unwrap();
-    let env = Envelope::new("alice@example.test", [p.var("TEMPFAIL")]);
-    match client.send_bytes(&env, b"Subject: x\r\n\r\nx\r\n") {
-        Err(e @ Error::Rejected { .. }) => {
-            assert!(e.is_transient(), "{e}");
-            assert_eq!(e.reply().map(|r| r.code), Some(450));
-        }
-        other => panic!("expected Rejected, got {other:?}"),
-    }
-    // The session survives the refusal: the next message goes over it.
-    send_and_read_back(&p, &mut client);
-    assert_eq!(
-        client
-            .transcript()
-            .unwrap()
-            .entries()
-            .iter()
-            .filter(|e| e.text.starts_with("connected to"))
-            .count(),
-        1
+    scenarios::temporarily_refused_recipient(
+        &p,
+        &mut p.client("PLAIN", TlsMode::StartTls).build().unwrap(),
+        &p.var("TEMPFAIL"),
+        450,
+        None,
     );
 }
 
@@ -453,40 +439,12 @@ fn a_client_certificate_is_presented_when_required() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_async_pool_delivers_concurrently_over_submission_with_auth() {
     let Some(p) = env("async pool") else { return };
-    let (user, password) = p.user();
-    let pool = p
-        .client("SUBMISSION", TlsMode::StartTls)
-        .credentials(user, password)
-        .max_connections(3)
-        .build_pool()
-        .unwrap();
-    let mut set = tokio::task::JoinSet::new();
-    let mut expected = Vec::new();
-    for _ in 0..9 {
-        let mark = marker("");
-        let msg = message(&mark);
-        expected.push((mark, lf(&msg)));
-        let pool = pool.clone();
-        let env = Envelope::new("alice@example.test", [p.rcpt("bob")]);
-        set.spawn(async move { pool.send_bytes(&env, msg).await });
-    }
-    while let Some(r) = set.join_next().await {
-        let report = r.unwrap().unwrap();
-        assert!(report.encrypted);
-        assert_eq!(report.authenticated, Some(Mechanism::ScramSha256));
-    }
-    for (mark, body) in expected {
-        assert_eq!(p.delivered(&mark), body);
-    }
-    let t = pool.transcript().unwrap();
-    let connects = t
-        .entries()
-        .iter()
-        .filter(|e| e.text.starts_with("connected to"))
-        .count();
-    assert!((1..=3).contains(&connects), "{connects} connections");
-    assert!(t.contains_line("BDAT"), "{t}");
-    pool.close().await;
+    scenarios::pool_delivers_concurrently(
+        &p,
+        p.client("SUBMISSION", TlsMode::StartTls),
+        Mechanism::ScramSha256,
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -103,6 +103,7 @@ impl Setup {
             .arg("--dir")
             .arg(dir.join("mail"));
         let mut ca_pem = None;
+        let size_offered = self.size.is_some();
         if self.tls {
             let pki = generate_pki();
             let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
@@ -150,6 +151,7 @@ impl Setup {
             port,
             dir,
             ca_pem,
+            size_offered,
         })
     }
 }
@@ -160,6 +162,7 @@ struct Server {
     port: u16,
     dir: PathBuf,
     ca_pem: Option<String>,
+    size_offered: bool,
 }
 
 /// One message as the server got it.
@@ -268,9 +271,9 @@ impl scenarios::Server for Server {
     fn framing(&self) -> Framing {
         Framing::PipelinedData
     }
-    /// Not offered unless `size` is set: no test here that sends without a limit sets one.
+    /// Offered when the setup has a `size`.
     fn offers_size(&self) -> bool {
-        false
+        self.size_offered
     }
     /// One message for all of `to`, exactly `wire`.
     fn assert_delivered(&self, marker: &str, wire: &[u8], to: &[String]) {
@@ -845,17 +848,9 @@ fn a_message_over_the_size_limit_is_refused_before_any_of_it_is_sent() {
     };
     let mut client = server.builder(TlsMode::Disabled).build().unwrap();
     let env = Envelope::new("alice@example.test", ["bob@example.test"]);
-    let big = big_message();
-    let err = client.send_bytes(&env, &big).unwrap_err();
-    match err {
-        Error::Protocol(postel::proto::Error::MessageTooLarge { size, limit }) => {
-            assert_eq!((size, limit), (crlf(&big).len() as u64, 2000));
-        }
-        other => panic!("expected MessageTooLarge, got {other:?}"),
-    }
-    let t = client.transcript().unwrap();
+    let t = scenarios::over_size_limit(&server, &mut client, 2000);
     assert!(t.contains_line("250 SIZE 2000"), "{t}");
-    assert!(!t.contains_line("MAIL") && !t.contains_line("DATA"), "{t}");
+    assert!(!t.contains_line("DATA"), "{t}");
     assert_eq!(server.commands(), ["EHLO client.postel.test"]);
 
     // A message within the limit still goes, declaring its size.
@@ -869,14 +864,7 @@ fn a_message_over_the_size_limit_is_refused_before_any_of_it_is_sent() {
     // Of unknown size, the message is abandoned once it passes the limit: the server
     // never gets its end of data, and keeps nothing.
     let mut client = server.builder(TlsMode::Disabled).build().unwrap();
-    let err = client.send_reader(&env, big.as_slice()).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Protocol(postel::proto::Error::MessageTooLarge { limit: 2000, .. })
-        ),
-        "{err:?}"
-    );
+    scenarios::streamed_over_size_limit(&server, &mut client, 2000, big_message().len());
     assert_eq!(server.messages().len(), 1);
 }
 
@@ -987,41 +975,12 @@ async fn the_pool_delivers_concurrently_over_starttls_with_auth() {
     let Some(server) = auth_setup().start("pool") else {
         return;
     };
-    let pool = server
-        .builder(TlsMode::StartTls)
-        .credentials(USER, PASSWORD)
-        .max_connections(3)
-        .build_pool()
-        .unwrap();
-    let mut set = tokio::task::JoinSet::new();
-    for i in 0..9 {
-        let pool = pool.clone();
-        let env = Envelope::new("alice@example.test", [format!("r{i}@example.test")]);
-        let msg = format!("Subject: pool {i}\r\n\r\n.{i}\n").into_bytes();
-        set.spawn(async move { pool.send_bytes(&env, msg).await });
-    }
-    while let Some(r) = set.join_next().await {
-        let report = r.unwrap().unwrap();
-        assert!(report.encrypted);
-        assert_eq!(report.authenticated, Some(Mechanism::CramMd5));
-    }
-    pool.close().await;
-    let t = pool.transcript().unwrap();
-    assert!((1..=3).contains(&connections(&t)), "{t}");
-    assert_pipelined_data(&t, 9);
-    let mut got: Vec<_> = server
-        .messages()
-        .into_iter()
-        .map(|m| (m.recipients()[0].to_owned(), m.data))
-        .collect();
-    got.sort();
-    let want: Vec<_> = (0..9)
-        .map(|i| {
-            (
-                format!("r{i}@example.test"),
-                format!("Subject: pool {i}\r\n\r\n.{i}\r\n").into_bytes(),
-            )
-        })
-        .collect();
-    assert_eq!(got, want);
+    scenarios::pool_delivers_concurrently(
+        &server,
+        server.builder(TlsMode::StartTls),
+        Mechanism::CramMd5,
+    )
+    .await;
+    assert_eq!(server.messages().len(), 9);
+    assert!(server.messages().iter().all(Delivered::secure));
 }

@@ -17,6 +17,10 @@
 //! | [`many_messages_one_connection`]       | x       | x    | x        | x           |
 //! | [`dots_and_bare_line_ends`]            |         | x    | x        | x           |
 //! | [`smtputf8`]                           |         | x    | x        | x           |
+//! | [`temporarily_refused_recipient`]      | x       | x    |          |             |
+//! | [`over_size_limit`]                    |         | x    | x        | x           |
+//! | [`streamed_over_size_limit`]           |         | x    | x        | x           |
+//! | [`pool_delivers_concurrently`]         | x       |      |          | x           |
 #![allow(dead_code)]
 
 use std::time::Duration;
@@ -675,4 +679,153 @@ pub fn smtputf8(s: &dyn Server, client: &mut Client, from: &str, to: &str) -> (S
         "no {mail:?} in\n{t}"
     );
     (report, mark)
+}
+
+/// A recipient the server defers (`tempfail`): a transient rejection with `code` (and
+/// `enhanced`, when given), after which the same connection carries the next message.
+/// Returns the transcript.
+pub fn temporarily_refused_recipient(
+    s: &dyn Server,
+    client: &mut Client,
+    tempfail: &str,
+    code: u16,
+    enhanced: Option<&str>,
+) -> Transcript {
+    let env = Envelope::new("alice@example.test", [tempfail]);
+    match client.send_bytes(&env, b"Subject: x\r\n\r\nx\r\n") {
+        Err(e @ Error::Rejected { .. }) => {
+            assert!(e.is_transient(), "{e}");
+            let reply = e.reply().unwrap();
+            assert_eq!(reply.code, code);
+            if let Some(want) = enhanced {
+                assert_eq!(reply.enhanced.map(|c| c.to_string()).as_deref(), Some(want));
+            }
+        }
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+    // The session survives the refusal: the next message goes over it.
+    send_tricky(s, client, &[s.rcpt("bob")]);
+    let t = transcript(client);
+    assert_eq!(connections(&t), 1, "{t}");
+    t
+}
+
+/// A CRLF message of exactly `len` octets (at least 60) with `marker` in a header and no
+/// line starting with a dot.
+pub fn sized(marker: &str, len: usize) -> Vec<u8> {
+    let mut m = format!("Subject: sized\r\nX-Postel-Marker: {marker}\r\n\r\n").into_bytes();
+    while m.len() < len {
+        let left = len - m.len();
+        let line = left.min(78);
+        if line < 3 {
+            // Too short for a line of its own: lengthen the previous one.
+            let at = m.len() - 2;
+            m.splice(at..at, std::iter::repeat_n(b'y', left));
+        } else {
+            m.extend(std::iter::repeat_n(b'x', line - 2));
+            m.extend_from_slice(b"\r\n");
+        }
+    }
+    assert_eq!(m.len(), len);
+    m
+}
+
+/// A message one octet over the server's SIZE `limit` (offered in the EHLO reply): a
+/// `MessageTooLarge` naming both, before MAIL; nothing stored. Returns the transcript.
+pub fn over_size_limit(s: &dyn Server, client: &mut Client, limit: u64) -> Transcript {
+    let mark = marker("scenario-");
+    let env = Envelope::new("alice@example.test", [s.rcpt("bob")]);
+    let err = client
+        .send_bytes(&env, &sized(&mark, limit as usize + 1))
+        .unwrap_err();
+    match err {
+        Error::Protocol(e) => assert_eq!(
+            e,
+            postel::proto::Error::MessageTooLarge {
+                size: limit + 1,
+                limit
+            }
+        ),
+        other => panic!("expected MessageTooLarge, got {other:?}"),
+    }
+    let t = transcript(client);
+    assert!(
+        t.contains_line(&format!("250-SIZE {limit}"))
+            || t.contains_line(&format!("250 SIZE {limit}")),
+        "{t}"
+    );
+    assert!(
+        !t.contains_line("MAIL"),
+        "nothing sent for the message:\n{t}"
+    );
+    s.assert_not_delivered(&mark);
+    t
+}
+
+/// A message of unknown size (`len` octets read from a reader) over the SIZE `limit`: a
+/// `MessageTooLarge` with that limit once it passes it, the end of the content never sent
+/// (no `BDAT … LAST`, no final dot), nothing stored. Returns the transcript.
+pub fn streamed_over_size_limit(
+    s: &dyn Server,
+    client: &mut Client,
+    limit: u64,
+    len: usize,
+) -> Transcript {
+    let mark = marker("scenario-");
+    let env = Envelope::new("alice@example.test", [s.rcpt("bob")]);
+    let big = sized(&mark, len);
+    let err = client.send_reader(&env, &big[..]).unwrap_err();
+    match err {
+        Error::Protocol(postel::proto::Error::MessageTooLarge { size, limit: l }) => {
+            assert_eq!(l, limit);
+            assert!(size > l, "{size}");
+        }
+        other => panic!("expected MessageTooLarge, got {other:?}"),
+    }
+    let t = transcript(client);
+    let lines = client_lines(&t);
+    assert!(
+        !lines.iter().any(|l| l.ends_with(" LAST") || *l == "."),
+        "the end of the content was not sent:\n{t}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("BDAT ") || *l == "DATA"),
+        "{t}"
+    );
+    s.assert_not_delivered(&mark);
+    t
+}
+
+/// Nine messages through a `Pool` of at most three connections (from `b`, logged in):
+/// every report says encrypted and `mechanism`, every message arrives, the transcript shows
+/// one to three connections and each transaction framed as the server's [`Framing`].
+pub async fn pool_delivers_concurrently(s: &dyn Server, b: ClientBuilder, mechanism: Mechanism) {
+    let (user, password) = s.user();
+    let pool = b
+        .credentials(user, password)
+        .max_connections(3)
+        .build_pool()
+        .unwrap();
+    let mut set = tokio::task::JoinSet::new();
+    let mut expected = Vec::new();
+    for _ in 0..9 {
+        let mark = marker("scenario-");
+        let msg = tricky(&mark);
+        expected.push((mark, normalized(&msg)));
+        let pool = pool.clone();
+        let env = Envelope::new("alice@example.test", [s.rcpt("bob")]);
+        set.spawn(async move { pool.send_bytes(&env, msg).await });
+    }
+    while let Some(r) = set.join_next().await {
+        let report = r.unwrap().unwrap();
+        assert!(report.encrypted);
+        assert_eq!(report.authenticated, Some(mechanism));
+    }
+    pool.close().await;
+    for (mark, wire) in expected {
+        s.assert_delivered(&mark, &wire, &[s.rcpt("bob")]);
+    }
+    let t = pool.transcript().unwrap();
+    assert!((1..=3).contains(&connections(&t)), "{t}");
+    assert_framing(&t, s.framing(), 9);
 }
