@@ -98,27 +98,8 @@ impl fmt::Debug for Account {
     }
 }
 
-/// A password: never printed, not even by `Debug`.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a password.
-    pub fn new(s: String) -> Secret {
-        Secret(s)
-    }
-
-    /// The password, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(..)")
-    }
-}
+/// A password: never printed, not even by `Debug`; the core's one secret type.
+pub type Secret = postel::proto::Secret<String>;
 
 /// Where the config file is: `--config FILE`, else `$XDG_CONFIG_HOME/postel/config.toml`,
 /// else `~/.config/postel/config.toml`.
