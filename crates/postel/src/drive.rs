@@ -201,7 +201,7 @@ pub(crate) type Body<'b> = Option<&'b mut dyn Read>;
 /// A failure of the wire or the source as the core's loop sees it; the failure itself is
 /// kept aside, whole, for the report.
 #[derive(Debug)]
-struct WireError;
+pub(crate) struct WireError;
 
 impl std::fmt::Display for WireError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -329,16 +329,22 @@ pub(crate) fn run(
             Ok(DriveStop::StartTls) => return Ok(Stop::StartTls),
             Ok(DriveStop::Idle) => return Ok(Stop::Idle),
             Ok(DriveStop::Closed) => return Ok(Stop::Closed),
-            Err(e) => return Err(failure(core, wire, failed, body.failed.take(), e)),
+            Err(e) => {
+                let within = |step: Step| wire.bound(step.timeout(&wire.timeouts));
+                let source = body.failed.take();
+                return Err(failure(core, &wire.recorder, within, failed, source, e));
+            }
         }
     }
 }
 
-/// The report of a failed loop: the wire's failure (`wire_failed`) or the source's
-/// (`body_failed`) whole, a timeout with the step's own timeout, the session's error.
-fn failure(
+/// The report of a failed loop (either driver's): the wire's failure (`wire_failed`) or
+/// the source's (`body_failed`) whole, a timeout with the step's timeout (`within`), the
+/// session's error; noted in the transcript as the old drivers did.
+pub(crate) fn failure(
     core: &Core<'_>,
-    wire: &Wire,
+    recorder: &Recorder,
+    within: impl Fn(Step) -> Duration,
     wire_failed: Option<io::Error>,
     body_failed: Option<io::Error>,
     e: DriveError<WireError>,
@@ -346,9 +352,9 @@ fn failure(
     let state = core.state();
     let timed_out = |step: Step| Error::Timeout {
         state,
-        within: wire.bound(step.timeout(&wire.timeouts)),
+        within: within(step),
     };
-    let note = |e: &dyn std::fmt::Display| wire.recorder.note(format!("error: {e} ({state})"));
+    let note = |e: &dyn std::fmt::Display| recorder.note(format!("error: {e} ({state})"));
     match e {
         DriveError::Body(_) => {
             Error::Source(body_failed.unwrap_or_else(|| io::Error::other("the source failed")))

@@ -61,7 +61,6 @@
 
 mod builder;
 mod client;
-mod deadline;
 mod deferred;
 mod drive;
 pub mod embedded;

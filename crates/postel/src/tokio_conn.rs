@@ -140,7 +140,9 @@ async fn session(
 ) -> Result<(), Error> {
     loop {
         let stream = &mut wire.stream;
-        match tokio_drive::run(core, stream, &mut wire.recorder, body, envelope, events).await? {
+        let recorder = &mut wire.recorder;
+        let timeouts = &settings.timeouts;
+        match tokio_drive::run(core, stream, recorder, body, envelope, events, timeouts).await? {
             Stop::Idle => return Ok(()),
             Stop::Closed => return Err(Error::Protocol(postel_proto::Error::Closed)),
             Stop::StartTls => {

@@ -2,13 +2,13 @@
 //! what it says, and nothing else. The twin of [`crate::drive`].
 
 use std::io;
-use std::time::Duration;
 
-use postel_proto::{Action, Client as Core};
+use postel_proto::drive::{asynch, embedded_io_async, Deadline, DriveError, Stop as DriveStop};
+use postel_proto::{Client as Core, Step, Timeouts};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::deadline::ReplyDeadline;
-use crate::drive::{Collector, Stop};
+use crate::drive::{failure, Collector, Stop, WireError};
+use crate::embedded::TokioClock;
 use crate::error::Error;
 use crate::transcript::Recorder;
 
@@ -78,60 +78,99 @@ impl AsyncBody {
     }
 }
 
-/// Writes one action's bytes: one write (and a flush, for TLS records) within `within`.
-async fn write<S: AsyncWrite + Unpin>(
-    io: &mut S,
-    bytes: &[u8],
-    within: Duration,
-) -> io::Result<usize> {
-    let step = async {
+/// A tokio stream as the core's async loop drives it: each read and write recorded in the
+/// transcript, the failure kept whole for the report (the loop races each against the
+/// deadline itself).
+struct StreamIo<'s, S> {
+    io: &'s mut S,
+    recorder: &'s mut Recorder,
+    failed: Option<io::Error>,
+}
+
+impl<S> embedded_io_async::ErrorType for StreamIo<'_, S> {
+    type Error = WireError;
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> embedded_io_async::Read for StreamIo<'_, S> {
+    async fn read(&mut self, into: &mut [u8]) -> Result<usize, WireError> {
         let n = loop {
-            match io.write(bytes).await {
-                Ok(0) if !bytes.is_empty() => return Err(io::ErrorKind::WriteZero.into()),
+            match self.io.read(into).await {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                // A TLS peer that closes without close_notify: an EOF for SMTP's purposes.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break 0,
+                Err(e) => {
+                    self.failed = Some(e);
+                    return Err(WireError);
+                }
             }
         };
-        io.flush().await?;
+        self.recorder.received(&into[..n]);
         Ok(n)
-    };
-    with_timeout(within, step).await
+    }
 }
 
-async fn read<S: AsyncRead + Unpin>(
-    io: &mut S,
-    into: &mut [u8],
-    within: Duration,
-) -> io::Result<usize> {
-    let step = async {
-        loop {
-            match io.read(into).await {
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
-                Err(e) => return Err(e),
+impl<S: AsyncRead + AsyncWrite + Unpin> embedded_io_async::Write for StreamIo<'_, S> {
+    /// One write, and a flush (TLS records leave at once).
+    async fn write(&mut self, bytes: &[u8]) -> Result<usize, WireError> {
+        let written = async {
+            let n = loop {
+                match self.io.write(bytes).await {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            };
+            if n > 0 {
+                self.io.flush().await?;
+            }
+            Ok(n)
+        }
+        .await;
+        match written {
+            Ok(n) => {
+                self.recorder.sent(&bytes[..n]);
+                Ok(n)
+            }
+            Err(e) => {
+                self.failed = Some(e);
+                Err(WireError)
             }
         }
-    };
-    with_timeout(within, step).await
-}
-
-async fn with_timeout<T>(
-    within: Duration,
-    f: impl std::future::Future<Output = io::Result<T>>,
-) -> io::Result<T> {
-    if within.is_zero() {
-        return f.await;
     }
-    match tokio::time::timeout(within, f).await {
-        Ok(r) => r,
-        Err(_) => Err(io::ErrorKind::TimedOut.into()),
+
+    /// Each write was flushed already.
+    async fn flush(&mut self) -> Result<(), WireError> {
+        Ok(())
     }
 }
 
-/// Drives `core` over `io` until it needs a TLS handshake, is idle, or is closed; `envelope`
-/// is the one submitted, if any (its later flights of RCPT come from it).
+/// The message content as the core's async loop reads it; the failure is kept whole.
+struct BodyIo<'b> {
+    body: &'b mut AsyncBody,
+    failed: Option<Error>,
+}
+
+impl embedded_io_async::ErrorType for BodyIo<'_> {
+    type Error = WireError;
+}
+
+impl embedded_io_async::Read for BodyIo<'_> {
+    async fn read(&mut self, into: &mut [u8]) -> Result<usize, WireError> {
+        match self.body.read(into).await {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                self.failed = Some(e);
+                Err(WireError)
+            }
+        }
+    }
+}
+
+/// Drives `core` over `io` until it needs a TLS handshake, is idle, or is closed, through
+/// the core's async loop on tokio's timer; `envelope` is the one submitted, if any (its
+/// later flights of RCPT come from it). `timeouts` are the core's: what a timed-out step
+/// reports.
 pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     core: &mut Core<'_>,
     io: &mut S,
@@ -139,70 +178,40 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     body: &mut AsyncBody,
     envelope: Option<&postel_proto::Envelope<'_>>,
     events: &mut Collector,
+    timeouts: &Timeouts,
 ) -> Result<Stop, Error> {
-    let mut deadline = ReplyDeadline::default();
+    let deadline = Deadline::new(TokioClock::new());
+    let mut body = BodyIo { body, failed: None };
     loop {
-        // The step of this very action (see drive.rs).
-        let (step, action) = core.poll_step()?;
-        let failed: Option<(io::Error, Duration)> = match action {
-            Action::Send { bytes, within } => {
-                deadline.reset();
-                match write(io, bytes, within).await {
-                    Ok(n) => {
-                        recorder.sent(&bytes[..n]);
-                        core.handle_sent(n);
-                        None
-                    }
-                    Err(e) => Some((e, within)),
-                }
-            }
-            Action::Receive { into, within } => match deadline.left(step, within) {
-                None => Some((io::ErrorKind::TimedOut.into(), within)),
-                Some(left) => match read(io, into, left).await {
-                    Ok(n) => {
-                        recorder.received(&into[..n]);
-                        core.handle_received(n)?;
-                        None
-                    }
-                    Err(e) => Some((e, within)),
-                },
-            },
-            Action::Body { into } => {
-                deadline.reset();
-                let n = body.read(into).await?;
-                core.handle_body(n)?;
-                None
-            }
-            Action::Recipients { .. } => {
+        let mut stream = StreamIo {
+            io: &mut *io,
+            recorder: &mut *recorder,
+            failed: None,
+        };
+        let result = asynch::run(core, &mut stream, &mut body, &deadline, |e| {
+            events.on_event(e)
+        })
+        .await;
+        let failed = stream.failed.take();
+        match result {
+            Ok(DriveStop::Recipients) => {
                 // More RCPT than one write holds: the next flight of this envelope.
-                deadline.reset();
                 let envelope = envelope.ok_or(Error::Protocol(postel_proto::Error::Busy))?;
                 core.handle_recipients(envelope)?;
-                None
             }
-            Action::StartTls => return Ok(Stop::StartTls),
-            Action::Event(e) => {
-                deadline.reset();
-                events.on_event(e);
-                None
+            Ok(DriveStop::StartTls) => return Ok(Stop::StartTls),
+            Ok(DriveStop::Idle) => return Ok(Stop::Idle),
+            Ok(DriveStop::Closed) => return Ok(Stop::Closed),
+            Err(DriveError::Body(_)) if body.failed.is_some() => {
+                return Err(body
+                    .failed
+                    .take()
+                    .unwrap_or(Error::Protocol(postel_proto::Error::Busy)))
             }
-            Action::Idle => return Ok(Stop::Idle),
-            Action::Closed => return Ok(Stop::Closed),
-        };
-        if let Some((e, within)) = failed {
-            let state = core.state();
-            recorder.note(format!("error: {e} ({state})"));
-            // The server refused the session (a 554 greeting) and the client is saying QUIT
-            // before reporting it: a server that hung up meanwhile does not hide the refusal.
-            if let Some(refusal) = core.error() {
-                return Err(Error::Protocol(refusal));
+            Err(e) => {
+                let within = |step: Step| step.timeout(timeouts);
+                return Err(failure(core, recorder, within, failed, None, e));
             }
-            return Err(match e.kind() {
-                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-                    Error::Timeout { state, within }
-                }
-                _ => Error::Io(e),
-            });
         }
     }
 }

@@ -8,6 +8,7 @@
 //! that dribbles a byte now and then is cut off at the step's timeout however many layers
 //! the bytes pass through.
 
+#[cfg(any(test, not(target_has_atomic = "64")))]
 use core::cell::Cell;
 use core::fmt;
 use core::future::Future;
@@ -74,7 +75,58 @@ impl<C: AsyncClock + ?Sized> AsyncClock for &C {
 /// ```
 pub struct Deadline<C: Clock> {
     clock: C,
+    at: Slot,
+}
+
+/// Where a [`Deadline`] keeps its expiry: an atomic where the target has 64-bit atomics, so
+/// a `Deadline` is `Sync` and an async loop holding `&Deadline` across an `.await` can run
+/// in a task that moves between threads (tokio); a `Cell` elsewhere (Cortex-M3). Only the
+/// loop that owns the deadline writes it, so relaxed ordering is enough.
+struct Slot {
+    #[cfg(target_has_atomic = "64")]
+    at: core::sync::atomic::AtomicU64,
+    #[cfg(target_has_atomic = "64")]
+    limited: core::sync::atomic::AtomicBool,
+    #[cfg(not(target_has_atomic = "64"))]
     at: Cell<Option<u64>>,
+}
+
+#[cfg(target_has_atomic = "64")]
+impl Slot {
+    const fn new() -> Slot {
+        Slot {
+            at: core::sync::atomic::AtomicU64::new(0),
+            limited: core::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn get(&self) -> Option<u64> {
+        use core::sync::atomic::Ordering::Relaxed;
+        self.limited.load(Relaxed).then(|| self.at.load(Relaxed))
+    }
+
+    fn set(&self, at: Option<u64>) {
+        use core::sync::atomic::Ordering::Relaxed;
+        self.at.store(at.unwrap_or(0), Relaxed);
+        self.limited.store(at.is_some(), Relaxed);
+    }
+}
+
+#[cfg(not(target_has_atomic = "64"))]
+impl Slot {
+    const fn new() -> Slot {
+        Slot {
+            at: Cell::new(None),
+        }
+    }
+
+    fn get(&self) -> Option<u64> {
+        self.at.get()
+    }
+
+    fn set(&self, at: Option<u64>) {
+        self.at.set(at);
+    }
 }
 
 impl<C: Clock> Deadline<C> {
@@ -82,7 +134,7 @@ impl<C: Clock> Deadline<C> {
     pub const fn new(clock: C) -> Self {
         Deadline {
             clock,
-            at: Cell::new(None),
+            at: Slot::new(),
         }
     }
 
