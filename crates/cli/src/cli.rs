@@ -3,7 +3,8 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+use postel::TlsMode;
 
 /// Send mail over SMTP, test servers, run a local simulator.
 #[derive(Debug, Parser)]
@@ -61,17 +62,17 @@ pub enum Command {
     },
 }
 
-/// When to use TLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Tls {
-    /// STARTTLS, required (the default; port 587).
-    Starttls,
-    /// TLS from the first byte (port 465; the default there).
-    Implicit,
-    /// STARTTLS when offered, plaintext otherwise.
-    Opportunistic,
-    /// Never TLS (port 25).
-    None,
+/// `--tls`: the library's [`TlsMode`] by name (one type, not a copy of it).
+fn tls_value() -> impl clap::builder::TypedValueParser<Value = TlsMode> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("starttls").help("STARTTLS, required (the default; port 587)"),
+        PossibleValue::new("implicit")
+            .help("TLS from the first byte (port 465; the default there)"),
+        PossibleValue::new("opportunistic").help("STARTTLS when offered, plaintext otherwise"),
+        PossibleValue::new("none").help("Never TLS (port 25)"),
+    ])
+    .try_map(|s| s.parse::<TlsMode>())
 }
 
 /// Which server, and how to log in.
@@ -85,8 +86,8 @@ pub struct ServerArgs {
     #[arg(long, value_name = "HOST[:PORT]")]
     pub server: Option<String>,
     /// When to use TLS [default: starttls; implicit on port 465].
-    #[arg(long, value_enum)]
-    pub tls: Option<Tls>,
+    #[arg(long, value_parser = tls_value())]
+    pub tls: Option<TlsMode>,
     /// Trust only the CA certificates in this PEM file.
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
@@ -228,8 +229,8 @@ pub struct ProbeArgs {
     #[arg(value_name = "HOST[:PORT]")]
     pub server: String,
     /// How to reach TLS [default: starttls; implicit on port 465].
-    #[arg(long, value_enum)]
-    pub tls: Option<Tls>,
+    #[arg(long, value_parser = tls_value())]
+    pub tls: Option<TlsMode>,
     /// Verify against the CA certificates in this PEM file instead of the platform's.
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,

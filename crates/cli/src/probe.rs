@@ -31,10 +31,12 @@ use rustls::{
 };
 use serde_json::{json, Value};
 
-use crate::cli::{ProbeArgs, Tls};
+use postel::TlsMode;
+
+use crate::cli::ProbeArgs;
 use crate::exit::{self, Failure};
 use crate::output;
-use crate::server::{default_port, mode_of, split_host_port};
+use crate::server::{default_port, split_host_port};
 
 const TIMEOUT: Duration = Duration::from_secs(15);
 /// The longest reply the probe reads (the core's default `max_reply_bytes`).
@@ -326,11 +328,11 @@ fn general_name(n: &x509_parser::extensions::GeneralName<'_>) -> String {
 pub fn run(args: &ProbeArgs) -> Result<u8, Failure> {
     let (host, port) = split_host_port(&args.server)?;
     let mode = args.tls.unwrap_or(if port == Some(465) {
-        Tls::Implicit
+        TlsMode::Implicit
     } else {
-        Tls::Starttls
+        TlsMode::StartTls
     });
-    let port = port.unwrap_or(default_port(mode_of(mode)));
+    let port = port.unwrap_or(default_port(mode));
     let endpoint = if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
@@ -366,7 +368,7 @@ pub fn run(args: &ProbeArgs) -> Result<u8, Failure> {
 
     let mut log = Vec::new();
     let mut tls = None;
-    let mut conn = if mode == Tls::Implicit {
+    let mut conn = if mode == TlsMode::Implicit {
         let (s, facts) = handshake(tcp, args, &host)?;
         tls = Some(facts);
         Conn::Tls(Box::new(BufReader::new(s)))
@@ -374,7 +376,7 @@ pub fn run(args: &ProbeArgs) -> Result<u8, Failure> {
         Conn::Plain(BufReader::new(tcp))
     };
     let (code, greeting) = conn.reply(&mut log).map_err(|mut f| {
-        if log.is_empty() && mode != Tls::Implicit {
+        if log.is_empty() && mode != TlsMode::Implicit {
             f.message.push_str(
                 " (no greeting: if the port speaks TLS from the first byte, try --tls implicit)",
             );
@@ -412,7 +414,7 @@ pub fn run(args: &ProbeArgs) -> Result<u8, Failure> {
     let offers_starttls = keywords(&ehlo)
         .iter()
         .any(|k| k.eq_ignore_ascii_case("STARTTLS"));
-    if matches!(mode, Tls::Starttls | Tls::Opportunistic) && tls.is_none() {
+    if matches!(mode, TlsMode::StartTls | TlsMode::Opportunistic) && tls.is_none() {
         if offers_starttls {
             conn.send("STARTTLS", &mut log)?;
             let (code, reply) = conn.reply(&mut log)?;
@@ -435,7 +437,7 @@ pub fn run(args: &ProbeArgs) -> Result<u8, Failure> {
             } else {
                 problem = Some(format!("STARTTLS refused: {}", reply.join(" / ")));
             }
-        } else if mode == Tls::Starttls {
+        } else if mode == TlsMode::StartTls {
             problem = Some("the server does not offer STARTTLS".to_owned());
         }
     }

@@ -558,7 +558,7 @@ pub fn direct(d: &DirectArgs, server: &ServerArgs) -> Result<Direct, Failure> {
     if let Some(secs) = d.mx_deadline {
         direct = direct.message_deadline(std::time::Duration::from_secs(secs));
     }
-    if server.tls == Some(crate::cli::Tls::Starttls) {
+    if server.tls == Some(postel::TlsMode::StartTls) {
         direct = direct.require_tls(true);
     }
     if let Some(ca) = &server.ca_file {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use postel::{Client, Mechanism, Timeouts, TlsMode};
 
-use crate::cli::{ServerArgs, Tls};
+use crate::cli::ServerArgs;
 use crate::config::{Account, ConfigFile, PasswordSource};
 use crate::exit::Failure;
 
@@ -109,12 +109,12 @@ pub fn split_host_port(s: &str) -> Result<(String, Option<u16>), Failure> {
 
 /// The TLS mode named in the flags or the account, else by port (465 implicit).
 fn tls_mode(
-    flag: Option<Tls>,
+    flag: Option<TlsMode>,
     account: Option<&str>,
     port: Option<u16>,
 ) -> Result<TlsMode, Failure> {
     if let Some(t) = flag {
-        return Ok(mode_of(t));
+        return Ok(t);
     }
     if let Some(name) = account {
         return name
@@ -126,16 +126,6 @@ fn tls_mode(
     } else {
         TlsMode::StartTls
     })
-}
-
-/// The library's mode for the flag's.
-pub fn mode_of(t: Tls) -> TlsMode {
-    match t {
-        Tls::Starttls => TlsMode::StartTls,
-        Tls::Implicit => TlsMode::Implicit,
-        Tls::Opportunistic => TlsMode::Opportunistic,
-        Tls::None => TlsMode::Disabled,
-    }
 }
 
 /// The port for a mode when none is given: 587 STARTTLS, 465 implicit, 25 otherwise
@@ -307,7 +297,7 @@ mod tests {
         assert_eq!(tls_mode(None, None, Some(465)).unwrap(), TlsMode::Implicit);
         assert_eq!(tls_mode(None, None, Some(587)).unwrap(), TlsMode::StartTls);
         assert_eq!(
-            tls_mode(Some(Tls::None), None, Some(465)).unwrap(),
+            tls_mode(Some(TlsMode::Disabled), None, Some(465)).unwrap(),
             TlsMode::Disabled
         );
     }
