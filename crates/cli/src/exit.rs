@@ -112,6 +112,8 @@ pub fn code_for_error(e: &Error) -> u8 {
             }
         }
         Error::Protocol(p) => code_for_core(p),
+        // A call the library does not allow: our bug, not the server's.
+        Error::Misuse(_) => SOFTWARE,
         _ if e.is_transient() => TEMPFAIL,
         _ => SOFTWARE,
     }
@@ -237,6 +239,7 @@ mod tests {
         assert_eq!(core(CoreError::DataAfterStartTls), PROTOCOL);
         assert_eq!(core(CoreError::LineTooLong { length: 1200 }), DATAERR);
         assert_eq!(core(CoreError::TlsUnavailable { reply: None }), PROTOCOL);
+        assert_eq!(code_for_error(&postel::Misuse::PoolClosed.into()), SOFTWARE);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
-use postel_proto::State;
+use postel_proto::{Fault, State};
 
 use crate::report::{Refused, ServerReply};
 use crate::tls::TlsError;
@@ -62,6 +62,30 @@ pub enum Error {
     /// Reading the message content from the caller's reader failed.
     #[error("reading the message content: {0}")]
     Source(#[source] io::Error),
+    /// The call does not fit the client's state: a bug in the calling program (or in
+    /// postel), never the server's fault or the network's.
+    #[error("{0}")]
+    Misuse(Misuse),
+}
+
+/// What a caller did that the API does not allow (see [`Error::Misuse`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Misuse {
+    /// A send on a pool that was closed.
+    #[error("the pool is closed")]
+    PoolClosed,
+    /// A message type that cannot be taken out of the caller's hands
+    /// ([`Sendable::placeholder`](crate::Sendable::placeholder) is `None`) given to a call
+    /// that encodes on another thread.
+    #[error("the message type has no placeholder, so it cannot be encoded on another thread")]
+    NoPlaceholder,
+    /// A send with no message and no envelope.
+    #[error("nothing to send")]
+    NothingToSend,
+    /// STARTTLS over a connection already encrypted.
+    #[error("TLS is already up")]
+    TlsAlreadyUp,
 }
 
 impl Error {
@@ -79,7 +103,24 @@ impl Error {
             Error::Protocol(e) => e.is_transient(),
             Error::Rejected { reply, .. } => reply.is_transient(),
             Error::Tls(e) => e.is_transient(),
-            Error::Config(_) | Error::Message(_) | Error::Source(_) => false,
+            Error::Config(_) | Error::Message(_) | Error::Source(_) | Error::Misuse(_) => false,
+        }
+    }
+
+    /// Who is at fault: the server (its protocol, or a refusal with its reply as the
+    /// evidence), the network, TLS, the caller ([`Fault::Misuse`] for a call the API does
+    /// not allow, [`Fault::Input`] for a message or content that cannot be sent), or the
+    /// local configuration.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Error::Connect { .. } | Error::Io(_) | Error::Timeout { .. } => Fault::Network,
+            Error::Tls(TlsError::Setup(_) | TlsError::NotTls) => Fault::Config,
+            Error::Tls(_) => Fault::Tls,
+            Error::Protocol(e) => e.fault(),
+            Error::Rejected { .. } => Fault::Refused,
+            Error::Config(_) => Fault::Config,
+            Error::Message(_) | Error::Source(_) => Fault::Input,
+            Error::Misuse(_) => Fault::Misuse,
         }
     }
 
@@ -90,6 +131,12 @@ impl Error {
             Error::Protocol(e) => e.reply().map(ServerReply::from_info),
             _ => None,
         }
+    }
+}
+
+impl From<Misuse> for Error {
+    fn from(m: Misuse) -> Error {
+        Error::Misuse(m)
     }
 }
 

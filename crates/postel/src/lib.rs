@@ -87,7 +87,7 @@ mod transport;
 pub use builder::{ClientBuilder, TlsMode};
 pub use client::Client;
 pub use envelope::Envelope;
-pub use error::Error;
+pub use error::{Error, Misuse};
 pub use message::{SendHooks, Sendable};
 #[cfg(feature = "tokio")]
 pub use pool::{AsyncClient, Pool};
@@ -100,6 +100,6 @@ pub use postel_mime as mime;
 /// The sans-IO core, for drivers of your own.
 pub use postel_proto as proto;
 pub use postel_proto::{
-    BodyType, Capabilities, EnhancedCode, Extension, Mechanism, Notify, Options, Ret, State, Step,
-    Timeouts,
+    BodyType, Capabilities, EnhancedCode, Extension, Fault, Mechanism, Notify, Options, Ret, State,
+    Step, Timeouts,
 };

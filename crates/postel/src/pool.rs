@@ -10,7 +10,7 @@ use tokio::sync::{oneshot, Semaphore};
 use crate::builder::{ClientBuilder, Settings};
 use crate::deferred::Deferred;
 use crate::envelope::Envelope;
-use crate::error::Error;
+use crate::error::{Error, Misuse};
 use crate::message::{describe, encode_options, Sendable};
 use crate::report::SendReport;
 use crate::tokio_conn::{self, Handle, Job, JobResult};
@@ -117,7 +117,7 @@ impl Pool {
             .permits
             .acquire()
             .await
-            .map_err(|_| Error::Config("the pool is closed".to_owned()))?;
+            .map_err(|_| Misuse::PoolClosed)?;
         let mut prepare = Some(prepare);
         let mut job: Option<(Envelope, AsyncBody)> = None;
         for _ in 0..MAX_HANDOFFS {
@@ -129,7 +129,7 @@ impl Pool {
                     envelope.check()?;
                     (envelope, body)
                 }
-                (None, None) => return Err(Error::Config("nothing to send".to_owned())),
+                (None, None) => return Err(Misuse::NothingToSend.into()),
             };
             let (done, result) = oneshot::channel();
             if let Err(e) = handle
@@ -199,8 +199,7 @@ impl Pool {
             Some(_) => None,
             None => Some(message.envelope()?),
         };
-        let placeholder = M::placeholder()
-            .ok_or_else(|| Error::Config("no placeholder for the message".to_owned()))?;
+        let placeholder = M::placeholder().ok_or(Misuse::NoPlaceholder)?;
         let owned = std::mem::replace(message, placeholder);
         let (start_tx, start_rx) = oneshot::channel();
         let (described_tx, described_rx) = oneshot::channel();
@@ -212,7 +211,7 @@ impl Pool {
             let envelope = match (envelope, headers) {
                 (Some(e), _) => e.clone(),
                 (None, Some(h)) => Envelope::from_mime(&h, opts.smtputf8)?,
-                (None, None) => return Err(Error::Config("no envelope".to_owned())),
+                (None, None) => return Err(Misuse::NothingToSend.into()),
             };
             if start_tx.send((opts, envelope)).is_err() {
                 return Err(encoder_gone());

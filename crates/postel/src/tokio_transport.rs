@@ -72,7 +72,7 @@ impl AsyncStream {
         within: Duration,
     ) -> Result<(), Error> {
         let AsyncStream::Plain(tcp) = std::mem::replace(self, AsyncStream::Gone) else {
-            return Err(Error::Io(io::Error::other("TLS is already up")));
+            return Err(crate::error::Misuse::TlsAlreadyUp.into());
         };
         let label = name.to_str().into_owned();
         let connector = TlsConnector::from(Arc::clone(config));

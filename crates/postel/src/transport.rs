@@ -85,7 +85,7 @@ impl Stream {
         within: Duration,
     ) -> Result<(), Error> {
         let Stream::Plain(_) = self else {
-            return Err(Error::Io(io::Error::other("TLS is already up")));
+            return Err(crate::error::Misuse::TlsAlreadyUp.into());
         };
         let Stream::Plain(mut tcp) = std::mem::replace(self, Stream::Gone) else {
             return Err(Error::Io(gone()));
