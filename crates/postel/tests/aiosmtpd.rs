@@ -472,21 +472,7 @@ fn sized(len: usize) -> Vec<u8> {
 
 /// `start` (whole CRLF lines) and lines of `x` up to exactly `len` octets.
 fn padded(start: &[u8], len: usize) -> Vec<u8> {
-    let mut m = start.to_vec();
-    while m.len() < len {
-        let left = len - m.len();
-        let line = left.min(78);
-        if line < 3 {
-            // Too short for a line of its own: lengthen the previous one.
-            let at = m.len() - 2;
-            m.splice(at..at, std::iter::repeat_n(b'y', left));
-        } else {
-            m.extend(std::iter::repeat_n(b'x', line - 2));
-            m.extend_from_slice(b"\r\n");
-        }
-    }
-    assert_eq!(m.len(), len);
-    m
+    scenarios::padded(start, len)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -713,7 +713,15 @@ pub fn temporarily_refused_recipient(
 /// A CRLF message of exactly `len` octets (at least 60) with `marker` in a header and no
 /// line starting with a dot.
 pub fn sized(marker: &str, len: usize) -> Vec<u8> {
-    let mut m = format!("Subject: sized\r\nX-Postel-Marker: {marker}\r\n\r\n").into_bytes();
+    padded(
+        format!("Subject: sized\r\nX-Postel-Marker: {marker}\r\n\r\n").as_bytes(),
+        len,
+    )
+}
+
+/// `start` (whole CRLF lines) and lines of `x` up to exactly `len` octets.
+pub fn padded(start: &[u8], len: usize) -> Vec<u8> {
+    let mut m = start.to_vec();
     while m.len() < len {
         let left = len - m.len();
         let line = left.min(78);
