@@ -351,6 +351,7 @@ pub(crate) fn failure(
 ) -> Error {
     let state = core.state();
     let timed_out = |step: Step| Error::Timeout {
+        step,
         state,
         within: within(step),
     };

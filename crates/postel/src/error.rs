@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
-use postel_proto::{Fault, State};
+use postel_proto::{Fault, State, Step};
 
 use crate::report::{Refused, ServerReply};
 use crate::tls::TlsError;
@@ -32,6 +32,8 @@ pub enum Error {
     /// The server did not answer, or did not take our bytes, in time (RFC 5321 §4.5.3.2).
     #[error("timed out after {within:?} ({state})")]
     Timeout {
+        /// The step whose reply (or write, or TLS handshake) did not come in time.
+        step: Step,
         /// Where the session was.
         state: State,
         /// The timeout that ran out.

@@ -81,6 +81,7 @@ impl AsyncStream {
             Ok(Err(e)) => return Err(tls::io_error(e, &label)),
             Err(_) => {
                 return Err(Error::Timeout {
+                    step: postel_proto::Step::TlsHandshake,
                     state: postel_proto::State::TlsHandshake,
                     within,
                 })

@@ -101,6 +101,7 @@ impl Stream {
                 let _ = conn.write_tls(&mut tcp);
                 return Err(match e.kind() {
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout {
+                        step: postel_proto::Step::TlsHandshake,
                         state: postel_proto::State::TlsHandshake,
                         within,
                     },

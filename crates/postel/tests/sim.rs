@@ -351,9 +351,15 @@ fn a_slow_server_is_a_timeout_naming_the_state() {
     match client.send_bytes(&env, MESSAGE) {
         Err(e @ Error::Timeout { .. }) => {
             assert!(e.is_transient());
-            let Error::Timeout { state, within } = e else {
+            let Error::Timeout {
+                step,
+                state,
+                within,
+            } = e
+            else {
                 unreachable!()
             };
+            assert_eq!(step, postel::Step::Greeting);
             assert_eq!(state, postel::State::AwaitingGreeting);
             assert_eq!(within, Duration::from_millis(200));
         }

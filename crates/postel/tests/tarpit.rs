@@ -42,7 +42,12 @@ fn builder(addr: SocketAddr) -> postel::ClientBuilder {
 
 fn assert_greeting_timeout(result: Result<postel::SendReport, Error>) {
     match result {
-        Err(Error::Timeout { state, within }) => {
+        Err(Error::Timeout {
+            step,
+            state,
+            within,
+        }) => {
+            assert_eq!(step, postel::Step::Greeting);
             assert_eq!(state, State::AwaitingGreeting);
             assert_eq!(within, Duration::from_millis(400));
         }
