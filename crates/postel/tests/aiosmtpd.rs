@@ -719,32 +719,22 @@ async fn async_client_starttls_auth_and_two_messages_on_one_connection() {
     let Some(s) = auth_server("async starttls auth") else {
         return;
     };
-    let client = s
-        .client(TlsMode::StartTls)
-        .credentials("alice", "s3cret")
-        .mechanism(Mechanism::Login)
-        .build_async()
-        .unwrap();
-    let msg = message();
+    let client =
+        scenarios::async_client_messages(&s, s.client(TlsMode::StartTls), Mechanism::Login, 1)
+            .await;
     let env = Envelope::new("alice@example.test", ["bob@example.test"]);
-    let report = client.send_bytes(&env, msg.clone()).await.unwrap();
-    assert!(report.encrypted);
-    assert_eq!(report.authenticated, Some(Mechanism::Login));
     client.send_bytes(&env, BARE).await.unwrap();
-    client.quit().await;
+    let t = scenarios::async_client_done(&s, client, 2).await;
+    assert!(t.contains_line("221 Bye"), "{t}");
 
     let m = s.messages();
     assert_eq!(m.len(), 2);
-    assert_eq!(m[0].data, msg);
     assert_eq!(m[1].data, BARE_DELIVERED);
     for d in &m {
         assert_eq!(d.connection(), 1);
         assert_eq!(d.meta["tls"], true);
         assert_eq!(d.meta["auth"]["mechanism"], "LOGIN");
     }
-    let t = client.transcript().unwrap();
-    assert_lock_step(&t);
-    assert!(t.contains_line("221 Bye"), "{t}");
 }
 
 #[tokio::test]

@@ -736,37 +736,20 @@ async fn async_client_starttls_auth_several_messages_and_a_refused_recipient() {
     let Some(x) = env("async starttls") else {
         return;
     };
-    let (user, password) = x.user();
-    let client = x
-        .client("PLAIN", TlsMode::StartTls)
-        .credentials(&user, &password)
-        .mechanism(Mechanism::Login)
-        .build_async()
-        .unwrap();
-    let mut marks = Vec::new();
-    for _ in 0..2 {
-        let mark = marker("exim-");
-        let env = Envelope::new("alice@example.test", [x.rcpt("bob")]);
-        let report = client.send_bytes(&env, message(&mark)).await.unwrap();
-        assert!(report.encrypted);
-        assert_eq!(report.authenticated, Some(Mechanism::Login));
-        marks.push(mark);
-    }
+    let client = scenarios::async_client_messages(
+        &x,
+        x.client("PLAIN", TlsMode::StartTls),
+        Mechanism::Login,
+        2,
+    )
+    .await;
     let mark = marker("exim-");
     let env = Envelope::new("alice@example.test", [x.var("REFUSED"), x.rcpt("carol")]);
     let report = client.send_bytes(&env, bare(&mark)).await.unwrap();
     assert_eq!(report.accepted.len(), 1);
     assert_eq!(report.refused[0].reply.code, 550);
-    client.quit().await;
-
-    for m in &marks {
-        assert_eq!(x.delivered(m), message(m));
-    }
+    scenarios::async_client_done(&x, client, 3).await;
     assert_eq!(x.delivered(&mark), bare_delivered(&mark));
-    let t = client.transcript().unwrap();
-    assert_eq!(connections(&t), 1, "{t}");
-    assert_pipelined_bdat(&t, 3);
-    assert!(!t.to_string().contains(&password), "{t}");
 }
 
 #[tokio::test]

@@ -21,6 +21,7 @@
 //! | [`over_size_limit`]                    |         | x    | x        | x           |
 //! | [`streamed_over_size_limit`]           |         | x    | x        | x           |
 //! | [`pool_delivers_concurrently`]         | x       |      |          | x           |
+//! | [`async_client_messages`] + [`async_client_done`] |  | x | x      |             |
 #![allow(dead_code)]
 
 use std::time::Duration;
@@ -836,4 +837,47 @@ pub async fn pool_delivers_concurrently(s: &dyn Server, b: ClientBuilder, mechan
     let t = pool.transcript().unwrap();
     assert!((1..=3).contains(&connections(&t)), "{t}");
     assert_framing(&t, s.framing(), 9);
+}
+
+/// An `AsyncClient` from `b`, logged in with `mechanism`, sends [`tricky`] `n` times: each
+/// report says encrypted and `mechanism`, each message arrives. Returns the client for the
+/// server's own messages over the same connection, then [`async_client_done`].
+pub async fn async_client_messages(
+    s: &dyn Server,
+    b: ClientBuilder,
+    mechanism: Mechanism,
+    n: usize,
+) -> postel::AsyncClient {
+    let (user, password) = s.user();
+    let client = b
+        .credentials(user, password)
+        .mechanism(mechanism)
+        .build_async()
+        .unwrap();
+    for _ in 0..n {
+        let mark = marker("scenario-");
+        let msg = tricky(&mark);
+        let env = Envelope::new("alice@example.test", [s.rcpt("bob")]);
+        let report = client.send_bytes(&env, msg.clone()).await.unwrap();
+        assert!(report.encrypted);
+        assert_eq!(report.authenticated, Some(mechanism));
+        s.assert_delivered(&mark, &normalized(&msg), &[s.rcpt("bob")]);
+    }
+    client
+}
+
+/// QUITs `client` and checks its session: one connection, `transactions` transactions
+/// framed as the server's [`Framing`], the QUIT answered, no password in the transcript.
+pub async fn async_client_done(
+    s: &dyn Server,
+    client: postel::AsyncClient,
+    transactions: usize,
+) -> Transcript {
+    client.quit().await;
+    let t = client.transcript().unwrap();
+    assert_eq!(connections(&t), 1, "{t}");
+    assert_framing(&t, s.framing(), transactions);
+    assert!(t.contains_line("221"), "{t}");
+    assert!(!t.to_string().contains(&s.user().1), "{t}");
+    t
 }
