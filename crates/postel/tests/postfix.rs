@@ -197,6 +197,18 @@ fn data_framing_when_chunking_is_off_delivers_byte_for_byte() {
 }
 
 #[test]
+fn dots_and_bare_line_ends_arrive_unstuffed_with_bdat_and_data() {
+    let Some(p) = env("dots and bare line ends") else {
+        return;
+    };
+    scenarios::dots_and_bare_line_ends(
+        &p,
+        &|o| p.client("PLAIN", TlsMode::StartTls).options(o),
+        &[true, false],
+    );
+}
+
+#[test]
 fn ipv6_loopback_delivers() {
     let Some(p) = env("plain ipv6") else { return };
     if std::env::var("POSTEL_POSTFIX_PLAIN6").is_err() {

@@ -904,11 +904,7 @@ async fn async_client_starttls_auth_several_messages_on_one_connection() {
         )
         .await
         .unwrap();
-    client.quit().await;
-
-    let t = client.transcript().unwrap();
-    assert_eq!(connections(&t), 1, "{t}");
-    assert_pipelined_data(&t, 4);
+    scenarios::async_client_done(&server, client, 4).await;
     let got = server.messages();
     assert_eq!(got.len(), 4);
     for m in &got[..3] {

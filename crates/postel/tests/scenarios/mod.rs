@@ -15,13 +15,14 @@
 //! | [`bad_certificate`]                    | x       | x    | x        |             |
 //! | [`opportunistic_tls`]                  | x       | x    | x        |             |
 //! | [`many_messages_one_connection`]       | x       | x    | x        | x           |
-//! | [`dots_and_bare_line_ends`]            |         | x    | x        | x           |
+//! | [`dots_and_bare_line_ends`]            | x       | x    | x        | x           |
 //! | [`smtputf8`]                           |         | x    | x        | x           |
 //! | [`temporarily_refused_recipient`]      | x       | x    |          |             |
 //! | [`over_size_limit`]                    |         | x    | x        | x           |
 //! | [`streamed_over_size_limit`]           |         | x    | x        | x           |
 //! | [`pool_delivers_concurrently`]         | x       |      |          | x           |
-//! | [`async_client_messages`] + [`async_client_done`] |  | x | x      |             |
+//! | [`async_client_messages`]              |         | x    | x        |             |
+//! | [`async_client_done`]                  |         | x    | x        | x           |
 #![allow(dead_code)]
 
 use std::time::Duration;
