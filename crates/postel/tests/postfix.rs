@@ -209,6 +209,29 @@ fn dots_and_bare_line_ends_arrive_unstuffed_with_bdat_and_data() {
 }
 
 #[test]
+fn an_smtputf8_message_is_delivered_with_its_utf8_envelope() {
+    let Some(p) = env("smtputf8") else { return };
+    let domain = p.var("UTF8_DOMAIN");
+    scenarios::smtputf8(
+        &p,
+        &mut p.client("PLAIN", TlsMode::StartTls).build().unwrap(),
+        &format!("j\u{f6}ran@{domain}"),
+        &format!("\u{7528}\u{6237}@{domain}"),
+    );
+}
+
+#[test]
+fn a_message_over_size_is_refused_before_mail_and_a_streamed_one_before_its_end() {
+    let Some(p) = env("size") else { return };
+    let limit: u64 = p.var("SIZE_LIMIT").parse().expect("a number");
+    let mut client = p.client("PLAIN", TlsMode::Disabled).build().unwrap();
+    scenarios::over_size_limit(&p, &mut client, limit);
+    let t = scenarios::streamed_over_size_limit(&p, &mut client, limit, limit as usize + 100_000);
+    assert!(t.contains_line("BDAT"), "{t}");
+    send_and_read_back(&p, &mut client);
+}
+
+#[test]
 fn ipv6_loopback_delivers() {
     let Some(p) = env("plain ipv6") else { return };
     if std::env::var("POSTEL_POSTFIX_PLAIN6").is_err() {

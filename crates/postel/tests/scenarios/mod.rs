@@ -16,10 +16,10 @@
 //! | [`opportunistic_tls`]                  | x       | x    | x        |             |
 //! | [`many_messages_one_connection`]       | x       | x    | x        | x           |
 //! | [`dots_and_bare_line_ends`]            | x       | x    | x        | x           |
-//! | [`smtputf8`]                           |         | x    | x        | x           |
+//! | [`smtputf8`]                           | x       | x    | x        | x           |
 //! | [`temporarily_refused_recipient`]      | x       | x    |          |             |
-//! | [`over_size_limit`]                    |         | x    | x        | x           |
-//! | [`streamed_over_size_limit`]           |         | x    | x        | x           |
+//! | [`over_size_limit`]                    | x       | x    | x        | x           |
+//! | [`streamed_over_size_limit`]           | x       | x    | x        | x           |
 //! | [`pool_delivers_concurrently`]         | x       |      |          | x           |
 //! | [`async_client_messages`]              |         | x    | x        |             |
 //! | [`async_client_done`]                  |         | x    | x        | x           |
