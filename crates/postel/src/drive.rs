@@ -1,5 +1,8 @@
-//! The blocking driver: poll the core, do what it says over a [`Wire`], and nothing else.
-//! The only place (with its async twin) that touches the core's actions.
+//! The blocking driver: the core's own blocking loop ([`blocking::run`]) over a [`Wire`]
+//! (socket timeouts from the loop's [`Deadline`], the transcript), the events gathered
+//! into a report, and the loop's failures reported as [`Error`]s (shared with
+//! [`crate::tokio_drive`]). The loop, its whole-reply deadline and the SMTP decisions are
+//! the core's; nothing here reads the core's actions.
 
 use std::io::{self, Read, Write};
 use std::time::Duration;

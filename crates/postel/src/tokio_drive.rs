@@ -1,5 +1,7 @@
-//! The async driver, generic over any tokio `AsyncRead + AsyncWrite`: poll the core, do
-//! what it says, and nothing else. The twin of [`crate::drive`].
+//! The async driver, generic over any tokio `AsyncRead + AsyncWrite`: the core's own async
+//! loop ([`asynch::run`]) on tokio's timer, over an adapter that records the transcript;
+//! the message content sources of the tokio API ([`AsyncBody`]). The twin of
+//! [`crate::drive`].
 
 use std::io;
 
@@ -202,13 +204,11 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(DriveStop::StartTls) => return Ok(Stop::StartTls),
             Ok(DriveStop::Idle) => return Ok(Stop::Idle),
             Ok(DriveStop::Closed) => return Ok(Stop::Closed),
-            Err(DriveError::Body(_)) if body.failed.is_some() => {
-                return Err(body
-                    .failed
-                    .take()
-                    .unwrap_or(Error::Protocol(postel_proto::Error::Busy)))
-            }
             Err(e) => {
+                // The source's own error, whole (an io::Error, or the encoder's).
+                if let (DriveError::Body(_), Some(source)) = (&e, body.failed.take()) {
+                    return Err(source);
+                }
                 let within = |step: Step| step.timeout(timeouts);
                 return Err(failure(core, recorder, within, failed, None, e));
             }

@@ -16,7 +16,7 @@
 //! its end of file ends the message.
 //!
 //! Each loop measures its waits with the application's [`Clock`] through a shared
-//! [`Deadline`], with the semantics of `postel`'s own drivers: the wait for a reply to a
+//! [`Deadline`] (`postel`'s blocking and tokio clients are these loops): the wait for a reply to a
 //! step is measured from its first read and kept across the reads of that step (a server
 //! that dribbles a byte at a time is cut off at the step's timeout: the whole-reply bound of
 //! RFC 5321 §4.5.3.2), and starts again once anything else happens; each write is bounded
