@@ -737,6 +737,17 @@ async fn async_client_starttls_auth_and_two_messages_on_one_connection() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_delivers_concurrently_over_starttls_with_auth() {
+    let Some(s) = auth_server("pool") else {
+        return;
+    };
+    scenarios::pool_delivers_concurrently(&s, s.client(TlsMode::StartTls), Mechanism::Plain).await;
+    let m = s.messages();
+    assert_eq!(m.len(), 9);
+    assert!(m.iter().all(|d| d.meta["tls"] == true));
+}
+
 #[tokio::test]
 async fn async_client_reports_a_refused_recipient_and_utf8() {
     let Some(s) = start("async refused", &["--refuse", "nobody@example.test"]) else {

@@ -752,6 +752,17 @@ async fn async_client_starttls_auth_several_messages_and_a_refused_recipient() {
     assert_eq!(x.delivered(&mark), bare_delivered(&mark));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_delivers_concurrently_over_starttls_with_auth() {
+    let Some(x) = env("pool") else { return };
+    scenarios::pool_delivers_concurrently(
+        &x,
+        x.client("PLAIN", TlsMode::StartTls),
+        Mechanism::CramMd5,
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn async_client_implicit_tls_cram_md5_utf8_and_size() {
     let Some(x) = env("async implicit") else {

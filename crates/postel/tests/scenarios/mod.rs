@@ -20,7 +20,7 @@
 //! | [`temporarily_refused_recipient`]      | x       | x    |          |             |
 //! | [`over_size_limit`]                    | x       | x    | x        | x           |
 //! | [`streamed_over_size_limit`]           | x       | x    | x        | x           |
-//! | [`pool_delivers_concurrently`]         | x       |      |          | x           |
+//! | [`pool_delivers_concurrently`]         | x       | x    | x        | x           |
 //! | [`async_client_messages`]              |         | x    | x        |             |
 //! | [`async_client_done`]                  |         | x    | x        | x           |
 #![allow(dead_code)]
