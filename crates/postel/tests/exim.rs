@@ -14,82 +14,34 @@ mod scenarios;
 use std::time::{Duration, Instant};
 
 use postel::proto::{Notify, Ret};
-use postel::{Client, Envelope, Error, Mechanism, Options, SendReport, Side, TlsMode};
+use postel::{Client, Envelope, Error, Mechanism, Options, Side, TlsMode};
 
 use common::{connections, contains, marker, proto_error};
-use scenarios::{EnvServer, Framing, ReplyText, Server};
+use scenarios::{EnvServer, Framing, Kind, ReplyText, Server};
+
+/// Exim 4.96 as scripts/exim-up.sh configures it. The transport adds no Return-path,
+/// Envelope-to or Delivery-date, and Exim adds no Message-ID or Date to a message from a
+/// remote host (docs/testing-exim.md): only its Received: is prepended.
+static EXIM: Kind = Kind {
+    prefix: "EXIM",
+    name: "Exim",
+    script: "exim",
+    prepended: &["Received: from "],
+    stores_lf: false,
+    // Exim answers BDAT LAST with "250- N byte chunk, total N" and "250 OK id=...".
+    accepted_says: Some("OK id="),
+};
+
+type Exim = EnvServer;
 
 /// The instance's variables, or `None` (after a loud SKIP) when Exim is not running.
 fn env(test: &str) -> Option<Exim> {
-    EnvServer::find("EXIM", "Exim", "exim", test).map(Exim)
+    EnvServer::find(&EXIM, test)
 }
 
-struct Exim(EnvServer);
-
-impl std::ops::Deref for Exim {
-    type Target = EnvServer;
-    fn deref(&self) -> &EnvServer {
-        &self.0
-    }
-}
-
-impl Exim {
-    fn maildir(&self) -> std::path::PathBuf {
-        std::path::PathBuf::from(self.var("MAILDIR")).join("new")
-    }
-
-    /// The delivered files holding `marker`, as Exim wrote them.
-    fn files_with(&self, marker: &str) -> Vec<Vec<u8>> {
-        scenarios::maildir_files_with(&self.maildir(), marker)
-    }
-
-    /// Waits until `n` delivered files hold `marker` (Exim delivers right after the
-    /// transaction, in another process) and returns them without Exim's Received:.
-    fn delivered_n(&self, marker: &str, n: usize) -> Vec<Vec<u8>> {
-        let files = scenarios::wait_for_files(&self.maildir(), marker, n, &self.var("LOG"));
-        assert_eq!(files.len(), n, "more than {n} files hold {marker}");
-        files.iter().map(|f| strip_received(f)).collect()
-    }
-
-    /// The one delivered file holding `marker`, without Exim's Received:.
-    fn delivered(&self, marker: &str) -> Vec<u8> {
-        self.delivered_n(marker, 1).remove(0)
-    }
-}
-
-impl Server for Exim {
-    fn rcpt(&self, local: &str) -> String {
-        self.at_domain(local)
-    }
-    fn refused(&self) -> String {
-        self.var("REFUSED")
-    }
-    fn user(&self) -> (String, String) {
-        self.login()
-    }
-    fn framing(&self) -> Framing {
-        Framing::PipelinedBdat
-    }
-    /// One file per recipient, each exactly `wire` after Exim's Received:.
-    fn assert_delivered(&self, marker: &str, wire: &[u8], to: &[String]) {
-        for file in self.delivered_n(marker, to.len()) {
-            assert_eq!(file, wire, "delivered file differs");
-        }
-    }
-    fn assert_not_delivered(&self, marker: &str) {
-        assert!(self.files_with(marker).is_empty(), "{marker} was delivered");
-    }
-    /// Exim answers BDAT LAST with "250- N byte chunk, total N" and "250 OK id=...".
-    fn assert_accepted(&self, report: &SendReport) {
-        assert!(report.reply.text.contains("OK id="), "{report:?}");
-    }
-}
-
-/// Drops the one header Exim prepends, `Received:` with its continuation lines. The
-/// transport adds no Return-path, Envelope-to or Delivery-date, and Exim adds no
-/// Message-ID or Date to a message from a remote host (docs/testing-exim.md).
+/// Drops the one header Exim prepends, `Received:` with its continuation lines.
 fn strip_received(file: &[u8]) -> Vec<u8> {
-    scenarios::strip_prepended(file, &["Received: from "])
+    scenarios::strip_prepended(file, EXIM.prepended)
 }
 
 /// A CRLF message with what tends to break: a lone dot, leading dots, trailing spaces,

@@ -10,82 +10,29 @@ mod scenarios;
 use postel::{Client, Envelope, Error, Mechanism, Options, TlsError, TlsMode};
 
 use common::{contains, marker};
-use scenarios::{lf, EnvServer, Framing, ReplyText, Server};
+use scenarios::{lf, EnvServer, Kind, ReplyText, Server};
+
+/// Postfix 3.7 as scripts/postfix-up.sh configures it.
+static POSTFIX: Kind = Kind {
+    prefix: "POSTFIX",
+    name: "Postfix",
+    script: "postfix",
+    // docs/testing-postfix.md, "Comparing delivered messages".
+    prepended: &[
+        "Return-Path: ",
+        "X-Original-To: ",
+        "Delivered-To: ",
+        "Received: ",
+    ],
+    stores_lf: true,
+    accepted_says: None,
+};
+
+type Postfix = EnvServer;
 
 /// The instance's variables, or `None` (after a loud SKIP) when Postfix is not running.
 fn env(test: &str) -> Option<Postfix> {
-    EnvServer::find("POSTFIX", "Postfix", "postfix", test).map(Postfix)
-}
-
-struct Postfix(EnvServer);
-
-impl std::ops::Deref for Postfix {
-    type Target = EnvServer;
-    fn deref(&self) -> &EnvServer {
-        &self.0
-    }
-}
-
-impl Postfix {
-    fn maildir(&self) -> std::path::PathBuf {
-        std::path::PathBuf::from(self.var("MAILDIR")).join("new")
-    }
-
-    /// Waits for the delivered file holding `marker`, and returns it without the headers
-    /// Postfix prepends.
-    fn delivered(&self, marker: &str) -> Vec<u8> {
-        let files = scenarios::wait_for_files(&self.maildir(), marker, 1, "the Postfix log");
-        strip_prepended(&files[0])
-    }
-
-    /// How many delivered files hold `marker`.
-    fn delivered_count(&self, marker: &str) -> usize {
-        scenarios::maildir_files_with(&self.maildir(), marker).len()
-    }
-}
-
-impl Server for Postfix {
-    fn rcpt(&self, local: &str) -> String {
-        self.at_domain(local)
-    }
-    fn refused(&self) -> String {
-        self.var("REFUSED")
-    }
-    fn user(&self) -> (String, String) {
-        self.login()
-    }
-    fn framing(&self) -> Framing {
-        Framing::PipelinedBdat
-    }
-    /// One file per recipient, each `wire` with LF line ends after the headers Postfix
-    /// prepends.
-    fn assert_delivered(&self, marker: &str, wire: &[u8], to: &[String]) {
-        assert_eq!(self.delivered(marker), lf(wire), "delivered file differs");
-        // One file per accepted recipient.
-        scenarios::wait_for_files(&self.maildir(), marker, to.len(), "the Postfix log");
-        let files = scenarios::maildir_files_with(&self.maildir(), marker);
-        assert_eq!(files.len(), to.len());
-        for f in files {
-            assert_eq!(strip_prepended(&f), lf(wire), "delivered file differs");
-        }
-    }
-    fn assert_not_delivered(&self, marker: &str) {
-        assert_eq!(self.delivered_count(marker), 0, "{marker} was delivered");
-    }
-}
-
-/// Drops Return-Path, X-Original-To, Delivered-To, and Received with its continuation
-/// lines (docs/testing-postfix.md, "Comparing delivered messages").
-fn strip_prepended(file: &[u8]) -> Vec<u8> {
-    scenarios::strip_prepended(
-        file,
-        &[
-            "Return-Path: ",
-            "X-Original-To: ",
-            "Delivered-To: ",
-            "Received: ",
-        ],
-    )
+    EnvServer::find(&POSTFIX, test)
 }
 
 /// A message with what tends to break: a leading dot, a dotted line, trailing spaces,
@@ -114,7 +61,7 @@ fn send_and_read_back(p: &Postfix, client: &mut Client) -> postel::SendReport {
         )
     });
     assert_eq!(report.reply.code, 250, "{report:?}");
-    assert_eq!(p.delivered(&mark), lf(&msg), "delivered file differs");
+    assert_eq!(p.first_delivered(&mark), lf(&msg), "delivered file differs");
     report
 }
 
@@ -399,7 +346,7 @@ fn a_composed_message_is_delivered_byte_for_byte() {
         smtputf8: true,
     };
     let sent = msg.to_vec(&opts).unwrap();
-    assert_eq!(p.delivered(&mark), lf(&sent));
+    assert_eq!(p.first_delivered(&mark), lf(&sent));
     assert!(!contains(&sent, b"hidden@"));
 }
 
@@ -509,7 +456,7 @@ async fn the_async_client_uses_implicit_tls_and_names_bad_certificates() {
         allow_8bit: true,
         smtputf8: true,
     };
-    assert_eq!(p.delivered(&mark), lf(&msg.to_vec(&opts).unwrap()));
+    assert_eq!(p.first_delivered(&mark), lf(&msg.to_vec(&opts).unwrap()));
     client.quit().await;
 
     for (listener, mode, expected) in [

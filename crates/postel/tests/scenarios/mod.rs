@@ -74,18 +74,37 @@ pub trait Server {
 // ---------------------------------------------------------------------------------------
 // A server found through POSTEL_<NAME>_* variables (Postfix, Exim)
 
-/// A server started outside the tests (scripts/postfix-up.sh, scripts/exim-up.sh) and
-/// described by `POSTEL_{prefix}_*` variables.
-pub struct EnvServer {
+/// What differs between the servers found through `POSTEL_{prefix}_*` variables.
+pub struct Kind {
     /// `POSTFIX` or `EXIM`.
     pub prefix: &'static str,
+    /// The server's name, for messages.
+    pub name: &'static str,
+    /// `scripts/{script}-up.sh` starts it and writes `target/{script}/env`.
+    pub script: &'static str,
+    /// The header lines it puts on top of a delivered file, in order.
+    pub prepended: &'static [&'static str],
+    /// Whether its Maildir files have LF line ends (Postfix's local(8)) or the CRLF of the
+    /// wire (Exim's appendfile).
+    pub stores_lf: bool,
+    /// What its reply to an accepted message says beyond its 250, if anything is known.
+    pub accepted_says: Option<&'static str>,
+}
+
+/// A server started outside the tests (scripts/postfix-up.sh, scripts/exim-up.sh),
+/// described by `POSTEL_{prefix}_*` variables, delivering into one Maildir
+/// (`POSTEL_{prefix}_MAILDIR`).
+pub struct EnvServer {
+    /// Which one.
+    pub kind: &'static Kind,
 }
 
 impl EnvServer {
     /// The server, or `None` after a loud SKIP; a panic when real servers are required.
-    pub fn find(prefix: &'static str, name: &str, script: &str, test: &str) -> Option<Self> {
+    pub fn find(kind: &'static Kind, test: &str) -> Option<Self> {
+        let (prefix, name, script) = (kind.prefix, kind.name, kind.script);
         match std::env::var(format!("POSTEL_{prefix}_PLAIN")) {
-            Ok(_) => Some(EnvServer { prefix }),
+            Ok(_) => Some(EnvServer { kind }),
             Err(_) if servers_required() => panic!(
                 "CI=true (or POSTEL_REQUIRE_SERVERS=1) but POSTEL_{prefix}_PLAIN is not set: \
                  {name} did not start (scripts/{script}-up.sh)"
@@ -100,9 +119,45 @@ impl EnvServer {
         }
     }
 
+    /// The Maildir's `new/`.
+    pub fn maildir(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from(self.var("MAILDIR")).join("new")
+    }
+
+    /// The delivered files holding `marker`, as the server wrote them.
+    pub fn files_with(&self, marker: &str) -> Vec<Vec<u8>> {
+        maildir_files_with(&self.maildir(), marker)
+    }
+
+    /// A delivered file without the headers the server prepends.
+    pub fn strip(&self, file: &[u8]) -> Vec<u8> {
+        strip_prepended(file, self.kind.prepended)
+    }
+
+    /// Waits until `n` delivered files hold `marker` (the server delivers after its reply,
+    /// in another process), checks that no more do, and returns them without the headers
+    /// the server prepends.
+    pub fn delivered_n(&self, marker: &str, n: usize) -> Vec<Vec<u8>> {
+        let files = wait_for_files(&self.maildir(), marker, n, &self.var("LOG"));
+        assert_eq!(files.len(), n, "more than {n} files hold {marker}");
+        files.iter().map(|f| self.strip(f)).collect()
+    }
+
+    /// The one delivered file holding `marker`, without the headers the server prepends.
+    pub fn delivered(&self, marker: &str) -> Vec<u8> {
+        self.delivered_n(marker, 1).remove(0)
+    }
+
+    /// The first delivered file found holding `marker` (there may be more: one per
+    /// recipient), without the headers the server prepends.
+    pub fn first_delivered(&self, marker: &str) -> Vec<u8> {
+        let files = wait_for_files(&self.maildir(), marker, 1, &self.var("LOG"));
+        self.strip(&files[0])
+    }
+
     /// `POSTEL_{prefix}_{name}`, which must be set.
     pub fn var(&self, name: &str) -> String {
-        let key = format!("POSTEL_{}_{name}", self.prefix);
+        let key = format!("POSTEL_{}_{name}", self.kind.prefix);
         std::env::var(&key).unwrap_or_else(|_| panic!("{key} is not set"))
     }
 
@@ -132,6 +187,41 @@ impl EnvServer {
     /// `local` at the server's domain.
     pub fn at_domain(&self, local: &str) -> String {
         format!("{local}@{}", self.var("DOMAIN"))
+    }
+}
+
+impl Server for EnvServer {
+    fn rcpt(&self, local: &str) -> String {
+        self.at_domain(local)
+    }
+    fn refused(&self) -> String {
+        self.var("REFUSED")
+    }
+    fn user(&self) -> (String, String) {
+        self.login()
+    }
+    fn framing(&self) -> Framing {
+        Framing::PipelinedBdat
+    }
+    /// One file per recipient, each `wire` (with LF line ends where the server stores
+    /// them so) after the headers the server prepends.
+    fn assert_delivered(&self, marker: &str, wire: &[u8], to: &[String]) {
+        let want = if self.kind.stores_lf {
+            lf(wire)
+        } else {
+            wire.to_vec()
+        };
+        for file in self.delivered_n(marker, to.len()) {
+            assert_eq!(file, want, "delivered file differs");
+        }
+    }
+    fn assert_not_delivered(&self, marker: &str) {
+        assert!(self.files_with(marker).is_empty(), "{marker} was delivered");
+    }
+    fn assert_accepted(&self, report: &SendReport) {
+        if let Some(says) = self.kind.accepted_says {
+            assert!(report.reply.text.contains(says), "{report:?}");
+        }
     }
 }
 
