@@ -16,7 +16,7 @@
 //! The certificate is verified (platform roots or `--ca-file`, and the host name), but a
 //! failure does not stop the probe: it is reported, and the exit code is 69.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -31,6 +31,12 @@ use rustls::{
 };
 use serde_json::{json, Value};
 
+use postel::embedded::StdClock;
+use postel::proto::drive::{blocking, embedded_io, Deadline, DriveError, Stop};
+use postel::proto::reply::ReplyError;
+use postel::proto::{
+    Client as Core, Config, Error as ProtoError, Options, Timeouts, TlsMode as ProtoTls,
+};
 use postel::TlsMode;
 
 use crate::cli::ProbeArgs;
@@ -39,8 +45,6 @@ use crate::output;
 use crate::server::{default_port, split_host_port};
 
 const TIMEOUT: Duration = Duration::from_secs(15);
-/// The longest reply the probe reads (the core's default `max_reply_bytes`).
-const MAX_REPLY_BYTES: usize = 64 * 1024;
 
 /// What the verifier saw: the chain, and the verdict.
 #[derive(Debug, Default)]
@@ -120,80 +124,103 @@ fn why(e: &rustls::Error) -> String {
     }
 }
 
+/// The socket, plain or TLS; `Gone` while STARTTLS moves it into the handshake.
 enum Conn {
-    Plain(BufReader<TcpStream>),
-    Tls(Box<BufReader<StreamOwned<ClientConnection, TcpStream>>>),
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+    Gone,
 }
 
-impl Conn {
-    fn reader(&mut self) -> &mut dyn BufRead {
-        match self {
-            Conn::Plain(r) => r,
-            Conn::Tls(r) => &mut **r,
+/// A failure of the socket, as the core's driver loop sees it.
+#[derive(Debug)]
+struct IoFail(std::io::Error);
+
+impl std::fmt::Display for IoFail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for IoFail {}
+
+impl embedded_io::Error for IoFail {
+    fn kind(&self) -> embedded_io::ErrorKind {
+        embedded_io::ErrorKind::Other
+    }
+}
+
+/// The transport the core drives: the socket, and a copy of every byte in each direction
+/// (what the probe shows; the core has checked each reply before the session goes on).
+struct Wire {
+    conn: Conn,
+    log: Vec<(char, Vec<u8>)>,
+}
+
+impl Wire {
+    fn record(&mut self, side: char, bytes: &[u8]) {
+        match self.log.last_mut() {
+            Some((s, b)) if *s == side => b.extend_from_slice(bytes),
+            _ => self.log.push((side, bytes.to_vec())),
         }
     }
 
-    fn send(&mut self, line: &str, log: &mut Vec<(char, String)>) -> Result<(), Failure> {
-        log.push(('C', line.to_owned()));
-        let bytes = format!("{line}\r\n");
-        let r = match self {
-            Conn::Plain(r) => r.get_mut().write_all(bytes.as_bytes()),
-            Conn::Tls(r) => r
-                .get_mut()
-                .write_all(bytes.as_bytes())
-                .and_then(|()| r.get_mut().flush()),
-        };
-        r.map_err(|e| Failure::new(exit::TEMPFAIL, format!("writing {line:?}: {e}")))
-    }
-
-    /// One reply, every line (without CRLF). Bounded: a server that never ends its reply
-    /// gets an error after [`MAX_REPLY_BYTES`], not all of the probe's memory.
-    fn reply(&mut self, log: &mut Vec<(char, String)>) -> Result<(u16, Vec<String>), Failure> {
-        let mut lines: Vec<String> = Vec::new();
-        let mut total = 0usize;
-        loop {
-            let mut buf = Vec::new();
-            let n = std::io::Read::take(self.reader(), 4096)
-                .read_until(b'\n', &mut buf)
-                .map_err(|e| Failure::new(exit::TEMPFAIL, format!("reading a reply: {e}")))?;
-            if n == 0 {
-                return Err(Failure::new(
-                    exit::TEMPFAIL,
-                    "the server closed the connection",
-                ));
-            }
-            total += n;
-            if total > MAX_REPLY_BYTES {
-                return Err(Failure::new(
-                    exit::PROTOCOL,
-                    format!("a reply longer than {MAX_REPLY_BYTES} bytes: not an SMTP server"),
-                ));
-            }
-            // Inert from here on: the text is shown (and put in JSON) as it is read.
-            let text = String::from_utf8_lossy(&buf);
-            let text = output::inert(text.trim_end_matches(['\r', '\n'])).into_owned();
-            log.push(('S', text.clone()));
-            let code = text
-                .get(..3)
-                .and_then(|c| c.parse::<u16>().ok())
-                .filter(|c| (200..600).contains(c))
-                .ok_or_else(|| {
-                    Failure::new(exit::PROTOCOL, format!("not an SMTP reply: {text:?}"))
-                })?;
-            if let Some(first) = lines.first() {
-                if !first.starts_with(&text[..3]) {
-                    return Err(Failure::new(
-                        exit::PROTOCOL,
-                        format!("the reply code changed within a reply: {text:?}"),
-                    ));
-                }
-            }
-            let last = text.as_bytes().get(3) != Some(&b'-');
-            lines.push(text);
-            if last {
-                return Ok((code, lines));
+    /// Every line so far, server text made inert.
+    fn lines(&self) -> Vec<(char, String)> {
+        let mut out = Vec::new();
+        for (side, bytes) in &self.log {
+            for line in bytes.split_inclusive(|&b| b == b'\n') {
+                let text = String::from_utf8_lossy(line);
+                let text = text.trim_end_matches(['\r', '\n']);
+                out.push((*side, output::inert(text).into_owned()));
             }
         }
+        out
+    }
+}
+
+fn gone() -> IoFail {
+    IoFail(std::io::Error::new(
+        std::io::ErrorKind::NotConnected,
+        "the connection was dropped",
+    ))
+}
+
+impl embedded_io::ErrorType for Wire {
+    type Error = IoFail;
+}
+
+impl embedded_io::Read for Wire {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, IoFail> {
+        let n = match &mut self.conn {
+            Conn::Plain(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
+            Conn::Gone => return Err(gone()),
+        }
+        .map_err(IoFail)?;
+        self.record('S', &buf[..n]);
+        Ok(n)
+    }
+}
+
+impl embedded_io::Write for Wire {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, IoFail> {
+        let n = match &mut self.conn {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
+            Conn::Gone => return Err(gone()),
+        }
+        .map_err(IoFail)?;
+        self.record('C', &buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> Result<(), IoFail> {
+        match &mut self.conn {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(s) => s.flush(),
+            Conn::Gone => return Err(gone()),
+        }
+        .map_err(IoFail)
     }
 }
 
@@ -324,6 +351,125 @@ fn general_name(n: &x509_parser::extensions::GeneralName<'_>) -> String {
     }
 }
 
+/// Why the session stopped before the probe had everything, in the probe's words: a
+/// problem to report with what was seen (exit 69), or a failure (no report).
+enum Ended {
+    Problem(String),
+    Failed(Failure),
+}
+
+/// Drives the core until it is idle (greeting, EHLO, STARTTLS and EHLO again, as the mode
+/// says), doing the TLS handshake when it asks.
+fn session(
+    core: &mut Core<'_>,
+    wire: &mut Wire,
+    deadline: &Deadline<StdClock>,
+    args: &ProbeArgs,
+    host: &str,
+    tls: &mut Option<TlsFacts>,
+) -> Result<(), Ended> {
+    loop {
+        let stop = blocking::run(core, wire, &mut &b""[..], deadline, |_| {});
+        match stop.map_err(|e| ended(e, wire))? {
+            Stop::Idle => return Ok(()),
+            Stop::StartTls => {
+                let Conn::Plain(tcp) = std::mem::replace(&mut wire.conn, Conn::Gone) else {
+                    return Err(Ended::Failed(Failure::new(
+                        exit::SOFTWARE,
+                        "STARTTLS on a TLS connection",
+                    )));
+                };
+                let (s, facts) = handshake(tcp, args, host).map_err(Ended::Failed)?;
+                *tls = Some(facts);
+                wire.conn = Conn::Tls(Box::new(s));
+                wire.log.push(('*', b"TLS established".to_vec()));
+                core.handle_tls_ready()
+                    .map_err(|e| ended(DriveError::Session(e), wire))?;
+            }
+            Stop::Closed | Stop::Recipients => {
+                return Err(Ended::Failed(Failure::new(
+                    exit::TEMPFAIL,
+                    "the server closed the connection",
+                )))
+            }
+        }
+    }
+}
+
+/// "greeting refused: ...", "EHLO refused: ..." or "STARTTLS refused: ...": the last reply
+/// read, named for the command it answered.
+fn refusal(lines: &[(char, String)]) -> String {
+    let end = lines
+        .iter()
+        .rposition(|(s, _)| *s == 'S')
+        .map_or(0, |i| i + 1);
+    let start = lines[..end]
+        .iter()
+        .rposition(|(s, _)| *s != 'S')
+        .map_or(0, |i| i + 1);
+    let reply: Vec<&str> = lines[start..end].iter().map(|(_, l)| l.as_str()).collect();
+    let what = match lines[..start].iter().rev().find(|(s, _)| *s == 'C') {
+        None => "greeting",
+        Some((_, l)) if l.starts_with("STARTTLS") => "STARTTLS",
+        Some(_) => "EHLO",
+    };
+    format!("{what} refused: {}", reply.join(" / "))
+}
+
+/// What a failure of the core's loop means for the probe.
+fn ended(e: DriveError<IoFail>, wire: &Wire) -> Ended {
+    let fail = |code, msg: String| Ended::Failed(Failure::new(code, msg));
+    match e {
+        DriveError::Transport(IoFail(e)) => fail(exit::TEMPFAIL, format!("connection: {e}")),
+        DriveError::WriteZero => fail(exit::TEMPFAIL, "the connection took no bytes".into()),
+        DriveError::Timeout(step) => fail(
+            exit::TEMPFAIL,
+            format!("no reply to {step} within {}s", TIMEOUT.as_secs()),
+        ),
+        DriveError::Body(_) => fail(exit::SOFTWARE, "the probe sends no message".into()),
+        DriveError::Session(e) => match e {
+            ProtoError::Rejected { .. }
+            | ProtoError::ServiceClosing { .. }
+            | ProtoError::TlsUnavailable { reply: Some(_) } => Ended::Problem(refusal(&wire.lines())),
+            ProtoError::TlsUnavailable { reply: None } => {
+                Ended::Problem("the server does not offer STARTTLS".to_owned())
+            }
+            ProtoError::MalformedReply {
+                error: ReplyError::TooLong,
+                ..
+            } => fail(
+                exit::PROTOCOL,
+                format!(
+                    "a reply longer than {} bytes: not an SMTP server",
+                    Options::default().max_reply_bytes
+                ),
+            ),
+            ProtoError::MalformedReply { .. } => fail(
+                exit::PROTOCOL,
+                format!("not an SMTP reply: {e}: {:?}", last_line(wire)),
+            ),
+            ProtoError::DataAfterStartTls => fail(
+                exit::PROTOCOL,
+                "the server sent bytes after its 220 to STARTTLS, before the handshake (an injection attempt, RFC 3207 §6)".into(),
+            ),
+            ProtoError::ConnectionClosed { .. } | ProtoError::Closed => {
+                fail(exit::TEMPFAIL, "the server closed the connection".into())
+            }
+            other => fail(exit::PROTOCOL, other.to_string()),
+        },
+    }
+}
+
+/// The last server line read (inert).
+fn last_line(wire: &Wire) -> String {
+    wire.lines()
+        .into_iter()
+        .rev()
+        .find(|(s, _)| *s == 'S')
+        .map(|(_, l)| l)
+        .unwrap_or_default()
+}
+
 /// Runs `postel probe`; returns the exit code.
 pub fn run(args: &ProbeArgs) -> Result<u8, Failure> {
     let (host, port) = split_host_port(&args.server)?;
@@ -366,93 +512,86 @@ pub fn run(args: &ProbeArgs) -> Result<u8, Failure> {
     let _ = tcp.set_read_timeout(Some(TIMEOUT));
     let _ = tcp.set_write_timeout(Some(TIMEOUT));
 
-    let mut log = Vec::new();
+    // The core runs the session: no credentials, so no AUTH; no envelope, so no MAIL.
+    // A refused or missing STARTTLS is what the probe reports.
+    let mut config = Config::new(&args.helo);
+    config.tls = match mode {
+        TlsMode::StartTls => ProtoTls::Required,
+        TlsMode::Opportunistic => ProtoTls::Opportunistic,
+        TlsMode::Implicit => ProtoTls::Implicit,
+        TlsMode::Disabled => ProtoTls::Disabled,
+    };
+    config.timeouts = Timeouts::all(TIMEOUT);
+    let (mut rx, mut tx) = (vec![0u8; 4096], vec![0u8; 4096]);
+    let mut core = Core::new(config, &mut rx, &mut tx)
+        .map_err(|e| Failure::config(format!("--helo {:?}: {e}", args.helo)))?;
+    let deadline = Deadline::new(StdClock::new());
+
     let mut tls = None;
-    let mut conn = if mode == TlsMode::Implicit {
+    let conn = if mode == TlsMode::Implicit {
         let (s, facts) = handshake(tcp, args, &host)?;
         tls = Some(facts);
-        Conn::Tls(Box::new(BufReader::new(s)))
+        Conn::Tls(Box::new(s))
     } else {
-        Conn::Plain(BufReader::new(tcp))
+        Conn::Plain(tcp)
     };
-    let (code, greeting) = conn.reply(&mut log).map_err(|mut f| {
-        if log.is_empty() && mode != TlsMode::Implicit {
-            f.message.push_str(
-                " (no greeting: if the port speaks TLS from the first byte, try --tls implicit)",
-            );
-        }
-        f
-    })?;
-    if code != 220 {
-        let _ = conn.send("QUIT", &mut log);
-        return finish(
-            args,
-            &host,
-            &endpoint,
-            &peer,
-            &log,
-            tls,
-            None,
-            Some(format!("greeting refused: {}", greeting.join(" / "))),
-        );
-    }
-    conn.send(&format!("EHLO {}", args.helo), &mut log)?;
-    let (code, mut ehlo) = conn.reply(&mut log)?;
-    if code != 250 {
-        return finish(
-            args,
-            &host,
-            &endpoint,
-            &peer,
-            &log,
-            tls,
-            None,
-            Some(format!("EHLO refused: {}", ehlo.join(" / "))),
-        );
-    }
-    let mut problem = None;
-    let offers_starttls = keywords(&ehlo)
-        .iter()
-        .any(|k| k.eq_ignore_ascii_case("STARTTLS"));
-    if matches!(mode, TlsMode::StartTls | TlsMode::Opportunistic) && tls.is_none() {
-        if offers_starttls {
-            conn.send("STARTTLS", &mut log)?;
-            let (code, reply) = conn.reply(&mut log)?;
-            if code == 220 {
-                let Conn::Plain(reader) = conn else {
-                    return Err(Failure::new(exit::SOFTWARE, "STARTTLS on a TLS connection"));
-                };
-                if !reader.buffer().is_empty() {
-                    return Err(Failure::new(
-                        exit::PROTOCOL,
-                        "the server sent bytes after its 220 to STARTTLS, before the handshake (an injection attempt, RFC 3207 §6)",
-                    ));
-                }
-                let (s, facts) = handshake(reader.into_inner(), args, &host)?;
-                tls = Some(facts);
-                conn = Conn::Tls(Box::new(BufReader::new(s)));
-                log.push(('*', "TLS established".to_owned()));
-                conn.send(&format!("EHLO {}", args.helo), &mut log)?;
-                ehlo = conn.reply(&mut log)?.1;
-            } else {
-                problem = Some(format!("STARTTLS refused: {}", reply.join(" / ")));
+    let mut wire = Wire {
+        conn,
+        log: Vec::new(),
+    };
+    let ended = session(&mut core, &mut wire, &deadline, args, &host, &mut tls);
+    let mut problem = match ended {
+        Ok(()) => None,
+        Err(Ended::Problem(p)) => Some(p),
+        Err(Ended::Failed(mut f)) => {
+            if !wire.log.iter().any(|(s, _)| *s == 'S') && mode != TlsMode::Implicit {
+                f.message.push_str(
+                    " (no greeting: if the port speaks TLS from the first byte, try --tls implicit)",
+                );
             }
-        } else if mode == TlsMode::StartTls {
-            problem = Some("the server does not offer STARTTLS".to_owned());
+            return Err(f);
         }
+    };
+    // The core falls back to HELO when EHLO is refused; the probe reports the refusal.
+    let lines = wire.lines();
+    if let Some(at) = lines
+        .iter()
+        .position(|(s, l)| *s == 'C' && l.starts_with("HELO "))
+    {
+        problem = Some(refusal(&lines[..at]));
     }
-    let _ = conn.send("QUIT", &mut log);
-    let _ = conn.reply(&mut log);
-    finish(
-        args,
-        &host,
-        &endpoint,
-        &peer,
-        &log,
-        tls,
-        Some(ehlo),
-        problem,
-    )
+    // Opportunistic: the core goes on in plaintext after a refused STARTTLS; the probe
+    // reports the refusal.
+    if let Some(at) = lines
+        .iter()
+        .position(|(s, l)| *s == 'C' && l == "STARTTLS")
+        .filter(|_| tls.is_none() && problem.is_none())
+    {
+        let next = lines[at + 1..]
+            .iter()
+            .position(|(s, _)| *s != 'S')
+            .map_or(lines.len(), |i| at + 1 + i);
+        problem = Some(refusal(&lines[..next]));
+    }
+    // The reply to the last EHLO; none when the greeting or EHLO was refused.
+    let refused = problem
+        .as_deref()
+        .is_some_and(|p| p.starts_with("greeting ") || p.starts_with("EHLO "));
+    let ehlo = (!refused).then(|| {
+        let at = lines
+            .iter()
+            .rposition(|(s, l)| *s == 'C' && l.starts_with("EHLO "))
+            .map_or(lines.len(), |i| i + 1);
+        lines[at..]
+            .iter()
+            .take_while(|(s, _)| *s == 'S')
+            .map(|(_, l)| l.clone())
+            .collect::<Vec<_>>()
+    });
+    if core.quit().is_ok() {
+        let _ = blocking::run(&mut core, &mut wire, &mut &b""[..], &deadline, |_| {});
+    }
+    finish(args, &host, &endpoint, &peer, &lines, tls, ehlo, problem)
 }
 
 /// The EHLO keywords (and their parameters) of a 250 reply, without the greeting line.
