@@ -232,6 +232,21 @@ fn a_refused_recipient_is_reported_while_the_others_get_the_message() {
 }
 
 #[test]
+fn a_temporarily_refused_recipient_is_transient_and_the_session_goes_on() {
+    let Some(s) = start("deferred recipient", &["--defer", "busy@example.test"]) else {
+        return;
+    };
+    scenarios::temporarily_refused_recipient(
+        &s,
+        &mut s.client(TlsMode::Disabled).build().unwrap(),
+        "busy@example.test",
+        450,
+        Some("4.2.1"),
+    );
+    assert_eq!(s.messages().len(), 1);
+}
+
+#[test]
 fn every_recipient_refused_is_rejected_and_the_connection_goes_on_after_rset() {
     let Some(s) = start("all refused", &["--refuse", "nobody@example.test"]) else {
         return;

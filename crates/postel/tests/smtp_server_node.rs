@@ -28,6 +28,7 @@ use scenarios::{Framing, ReplyText};
 const USER: &str = "alice";
 const PASSWORD: &str = "correct horse battery staple";
 const REFUSED: &str = "nobody@node.postel.test";
+const DEFERRED: &str = "busy@node.postel.test";
 
 // ---------------------------------------------------------------------------------------
 // The server
@@ -72,6 +73,8 @@ struct Setup {
     insecure_auth: bool,
     /// RCPT TO:<REFUSED> gets 550 5.1.1.
     refuse: bool,
+    /// RCPT TO:<DEFERRED> gets 450.
+    defer: bool,
     /// The SIZE limit.
     size: Option<u64>,
 }
@@ -124,6 +127,9 @@ impl Setup {
         }
         if self.refuse {
             cmd.arg("--refuse").arg(REFUSED);
+        }
+        if self.defer {
+            cmd.arg("--defer").arg(DEFERRED);
         }
         if let Some(size) = self.size {
             cmd.arg("--size").arg(size.to_string());
@@ -734,6 +740,26 @@ fn a_refused_recipient_is_reported_while_the_others_get_the_message() {
     let got = server.messages();
     assert_eq!(got.len(), 2);
     assert_eq!(got[1].recipients(), ["dave@example.test"]);
+}
+
+#[test]
+fn a_temporarily_refused_recipient_is_transient_and_the_session_goes_on() {
+    let Some(server) = Setup {
+        defer: true,
+        ..Setup::default()
+    }
+    .start("deferred recipient") else {
+        return;
+    };
+    // smtp-server adds the enhanced code for a 450 at RCPT itself.
+    scenarios::temporarily_refused_recipient(
+        &server,
+        &mut server.builder(TlsMode::Disabled).build().unwrap(),
+        DEFERRED,
+        450,
+        Some("4.2.1"),
+    );
+    assert_eq!(server.messages().len(), 1);
 }
 
 #[test]

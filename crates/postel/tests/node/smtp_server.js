@@ -4,7 +4,7 @@
 //
 //   node smtp_server.js --dir DIR [--key FILE --cert FILE] [--require-tls]
 //        [--user NAME:PASSWORD]... [--auth-methods PLAIN,LOGIN,CRAM-MD5,XOAUTH2]
-//        [--allow-insecure-auth] [--refuse ADDRESS]... [--size OCTETS]
+//        [--allow-insecure-auth] [--refuse ADDRESS]... [--defer ADDRESS]... [--size OCTETS]
 //
 // Listens on 127.0.0.1, port 0; the first line on stdout is the bound port. For the
 // n-th message accepted (from 1) it writes, before it answers the final dot:
@@ -18,6 +18,7 @@
 // --require-tls           MAIL and RCPT before STARTTLS get 530 5.7.0
 // --allow-insecure-auth   AUTH over plaintext is accepted (refused with 538 otherwise)
 // --refuse ADDRESS        RCPT TO this address gets 550 5.1.1
+// --defer ADDRESS         RCPT TO this address gets 450 4.2.1
 // --size OCTETS           SIZE limit: advertised, and enforced at MAIL and after DATA
 'use strict';
 
@@ -36,6 +37,7 @@ const { values: opts } = parseArgs({
         'auth-methods': { type: 'string', default: 'PLAIN,LOGIN,CRAM-MD5,XOAUTH2' },
         'allow-insecure-auth': { type: 'boolean', default: false },
         refuse: { type: 'string', multiple: true, default: [] },
+        defer: { type: 'string', multiple: true, default: [] },
         size: { type: 'string' }
     }
 });
@@ -57,6 +59,7 @@ const users = new Map(
     })
 );
 const refused = new Set(opts.refuse.map(a => a.toLowerCase()));
+const deferred = new Set(opts.defer.map(a => a.toLowerCase()));
 const commandLog = path.join(opts.dir, 'commands.log');
 
 // smtp-server logs each command it reads as debug('C:', line); keep those lines.
@@ -140,6 +143,11 @@ const serverOptions = {
         if (refused.has(address.address.toLowerCase())) {
             const e = new Error(`<${address.address}>: Recipient address rejected: User unknown`);
             e.responseCode = 550;
+            return callback(e);
+        }
+        if (deferred.has(address.address.toLowerCase())) {
+            const e = new Error('Mailbox busy, try again later');
+            e.responseCode = 450;
             return callback(e);
         }
         callback();

@@ -4,7 +4,8 @@
     aiosmtpd_server.py --dir DIR [--host 127.0.0.1] [--port 0]
                        [--starttls CERT KEY [--require-starttls]]
                        [--auth USER:PASS [--auth-plaintext]]
-                       [--refuse RCPT]... [--size N] [--no-smtputf8] [--timeout SECS]
+                       [--refuse RCPT]... [--defer RCPT]... [--size N] [--no-smtputf8]
+                       [--timeout SECS]
 
 Prints "PORT <n>" on stdout once listening, then serves until stdin is closed (so a test
 that dies never leaves a server behind). For each accepted message it writes, in DIR:
@@ -34,9 +35,10 @@ HOSTNAME = "aiosmtpd.postel.test"
 
 
 class Handler:
-    def __init__(self, out_dir, refuse):
+    def __init__(self, out_dir, refuse, defer):
         self.out_dir = out_dir
         self.refuse = set(refuse)
+        self.defer = set(defer)
         self.messages = itertools.count(1)
         self.connections = itertools.count(1)
 
@@ -55,6 +57,8 @@ class Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
             return "550 5.1.1 no such user"
+        if address in self.defer:
+            return "450 4.2.1 mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
@@ -128,6 +132,8 @@ def parse_args():
     p.add_argument("--auth-plaintext", action="store_true",
                    help="offer and accept AUTH without TLS (auth_require_tls=False)")
     p.add_argument("--refuse", action="append", default=[], metavar="RCPT")
+    p.add_argument("--defer", action="append", default=[], metavar="RCPT",
+                   help="answer RCPT TO this address with 450 4.2.1")
     p.add_argument("--size", type=int, default=33554432)
     p.add_argument("--no-smtputf8", action="store_true")
     p.add_argument("--timeout", type=float, default=300,
@@ -164,7 +170,7 @@ async def main(args):
         user, _, password = args.auth.partition(":")
         kwargs["authenticator"] = authenticator(user, password)
         kwargs["auth_required"] = True
-    handler = Handler(args.dir, args.refuse)
+    handler = Handler(args.dir, args.refuse, args.defer)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: RecordingSMTP(handler, loop=loop, **kwargs), host=args.host, port=args.port

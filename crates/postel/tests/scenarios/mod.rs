@@ -17,7 +17,7 @@
 //! | [`many_messages_one_connection`]       | x       | x    | x        | x           |
 //! | [`dots_and_bare_line_ends`]            | x       | x    | x        | x           |
 //! | [`smtputf8`]                           | x       | x    | x        | x           |
-//! | [`temporarily_refused_recipient`]      | x       | x    |          |             |
+//! | [`temporarily_refused_recipient`]      | x       | x    | x        | x           |
 //! | [`over_size_limit`]                    | x       | x    | x        | x           |
 //! | [`streamed_over_size_limit`]           | x       | x    | x        | x           |
 //! | [`pool_delivers_concurrently`]         | x       | x    | x        | x           |
