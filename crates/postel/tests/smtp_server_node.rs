@@ -539,6 +539,44 @@ fn starttls_required_encrypts_before_mail_and_plaintext_mail_is_refused() {
 }
 
 #[test]
+fn opportunistic_tls_uses_the_offered_starttls() {
+    let Some(server) = Setup {
+        tls: true,
+        ..Setup::default()
+    }
+    .start("opportunistic") else {
+        return;
+    };
+    scenarios::opportunistic_tls(&server, server.builder(TlsMode::Opportunistic));
+    assert!(server.only_message().secure());
+}
+
+#[test]
+fn bad_certificates_are_named_and_nothing_private_is_sent() {
+    let Some(server) = auth_setup().start("bad certificates") else {
+        return;
+    };
+    // The test CA is not among the platform's roots; the certificate names localhost and
+    // 127.0.0.1 only.
+    let untrusted = server
+        .builder(TlsMode::StartTls)
+        .roots(postel::Roots::Platform);
+    let got = scenarios::bad_certificate(&server, untrusted, &postel::TlsError::UnknownIssuer);
+    assert_eq!(got, postel::TlsError::UnknownIssuer);
+    let wrong_name = server.builder(TlsMode::StartTls).tls_name("mx.example.net");
+    let expected = postel::TlsError::NotValidForName {
+        name: "mx.example.net".to_owned(),
+    };
+    let got = scenarios::bad_certificate(&server, wrong_name, &expected);
+    assert_eq!(got, expected);
+    assert!(server.messages().is_empty());
+    assert!(!server
+        .commands()
+        .iter()
+        .any(|c| c.starts_with("AUTH") || c.starts_with("MAIL")));
+}
+
+#[test]
 fn starttls_required_on_a_server_without_it_sends_nothing_private() {
     let Some(server) = Setup {
         auth: Some("PLAIN,LOGIN"),

@@ -12,8 +12,8 @@
 //! | [`wrong_password`]                     | x       | x    | x        | x           |
 //! | [`plaintext_auth_refused`]             | x       | x    | x        | x           |
 //! | [`starttls_unavailable`]               | x       |      | x        | x           |
-//! | [`bad_certificate`]                    | x       | x    | x        |             |
-//! | [`opportunistic_tls`]                  | x       | x    | x        |             |
+//! | [`bad_certificate`]                    | x       | x    | x        | x           |
+//! | [`opportunistic_tls`]                  | x       | x    | x        | x           |
 //! | [`many_messages_one_connection`]       | x       | x    | x        | x           |
 //! | [`dots_and_bare_line_ends`]            | x       | x    | x        | x           |
 //! | [`smtputf8`]                           | x       | x    | x        | x           |
