@@ -548,7 +548,7 @@ impl<'a> Client<'a> {
             | State::Authenticating
             | State::QuitSent => true,
             State::InTransaction => match self.txn {
-                Some(t) if self.awaited.txn_replies() > 0 => match t.phase {
+                Some(t) if self.awaited.txn_awaits() => match t.phase {
                     // `cmd_end > 0`: pipelined commands not written yet (see `advance`).
                     Phase::Body(_) => {
                         t.cmd_end == 0
@@ -599,14 +599,11 @@ impl<'a> Client<'a> {
                 State::Idle => return Ok(Next::Idle),
                 _ => {}
             }
-            let outstanding = match self.txn {
-                Some(_) => self.awaited.txn_replies(),
-                None => 0,
-            };
+            let outstanding = self.txn.is_some() && self.awaited.txn_awaits();
             // Pipelined MAIL and RCPT wait in tx for the first BDAT chunk; a reply read before
             // they are written would be matched to a command the server never saw.
             let unsent = self.txn.is_some_and(|t| t.in_body() && t.cmd_end > 0);
-            let opportunistic = outstanding > 0 && self.framer.has_unscanned() && !unsent;
+            let opportunistic = outstanding && self.framer.has_unscanned() && !unsent;
             if self.must_read() || opportunistic {
                 let max = self.config.options.max_reply_bytes;
                 let step = self.current_step();
@@ -641,7 +638,7 @@ impl<'a> Client<'a> {
     fn on_line(&mut self, line: crate::reply::Line) -> Result<(), Error> {
         let first = self.lines_in_reply == 0;
         self.lines_in_reply += 1;
-        let to_ehlo = self.awaited.front() == Some(Awaited::Ehlo);
+        let to_ehlo = matches!(self.awaited.front(), Some(Awaited::Ehlo));
         if to_ehlo && !first && !line.cut && line.code.is_positive() {
             let text = self.rx.get(line.start + 4..line.end).unwrap_or(&[]);
             self.caps.add_line(text);

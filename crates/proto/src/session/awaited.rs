@@ -61,6 +61,7 @@ impl Awaited {
     }
 
     /// Replies this entry stands for.
+    #[cfg(test)]
     fn replies(self) -> u32 {
         match self {
             Awaited::Rcpt { next, end } => end - next,
@@ -163,15 +164,23 @@ impl Queue {
     }
 
     /// The first awaited command of the mail transaction (a pipelined AUTH before it is
-    /// skipped).
+    /// skipped: only the front entry can be one, and a transaction's entries never share
+    /// the queue with the other commands of the session).
     pub(super) fn txn_front(&self) -> Option<Awaited> {
-        (0..self.len as usize)
-            .map(|i| self.at(i))
-            .find(|a| a.in_txn())
+        let skip = usize::from(matches!(self.front(), Some(Awaited::Auth)));
+        (skip < self.len as usize)
+            .then(|| self.at(skip))
+            .filter(|a| a.in_txn())
+    }
+
+    /// A reply of the mail transaction is awaited.
+    pub(super) fn txn_awaits(&self) -> bool {
+        self.txn_front().is_some()
     }
 
     /// Replies awaited for the mail transaction.
-    pub(super) fn txn_replies(&self) -> u32 {
+    #[cfg(test)]
+    fn txn_replies(&self) -> u32 {
         (0..self.len as usize)
             .map(|i| self.at(i))
             .filter(|a| a.in_txn())

@@ -18,7 +18,7 @@ impl Client<'_> {
         let idle = self.state == State::InTransaction
             && t.in_envelope()
             && !t.failed
-            && self.awaited.txn_replies() == 0
+            && !self.awaited.txn_awaits()
             && t.cmd_next >= t.cmd_end
             && !self.tx.sending();
         (idle && t.rcpt_rendered < t.rcpt_total).then_some(t.rcpt_rendered)

@@ -80,6 +80,9 @@ impl Client<'_> {
         Ok(())
     }
 
+    // Never inlined: the challenge's copy (1 KiB) is on the stack only while AUTH runs,
+    // not under every reply of a session that does not authenticate.
+    #[inline(never)]
     pub(super) fn on_auth_reply(&mut self, span: Span) -> Result<(), Error> {
         let Some(mut ex) = self.auth else {
             return Err(Error::UnexpectedReply {

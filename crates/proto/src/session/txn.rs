@@ -46,6 +46,8 @@ pub(super) struct Content {
 
 impl Content {
     /// Content not begun, whose first chunk's data (BDAT) starts at `chunk_start`.
+    // One copy of the code for the three places the content begins (flash on devices).
+    #[inline(never)]
     pub(super) fn new(framing: Framing, chunk_start: usize) -> Content {
         Content {
             body: BodyEncoder::new(framing),
@@ -150,7 +152,7 @@ impl Client<'_> {
         // to anything else, means the server does not follow the commands (it talks out of
         // turn, or replies are out of step): going on would match replies to the wrong
         // commands, and content sent after a 250 to DATA would be read as commands.
-        let out_of_step = if awaited == Awaited::Data {
+        let out_of_step = if matches!(awaited, Awaited::Data) {
             code.get() != 354 && (ok || code.is_intermediate())
         } else {
             code.is_intermediate()
@@ -215,7 +217,7 @@ impl Client<'_> {
                 }
             }
             Awaited::Bdat { .. } | Awaited::BdatLast => {
-                let is_last = awaited == Awaited::BdatLast;
+                let is_last = matches!(awaited, Awaited::BdatLast);
                 if !ok && !t.failed {
                     let step = if is_last { Step::DataEnd } else { Step::Body };
                     self.reject(&mut t, step, span);
@@ -285,7 +287,7 @@ impl Client<'_> {
         let Some(t) = self.txn else {
             return;
         };
-        if self.awaited.txn_replies() == 0 {
+        if !self.awaited.txn_awaits() {
             if matches!(t.phase, Phase::Over) || (t.failed && matches!(t.phase, Phase::Draining)) {
                 self.txn = None;
                 self.state = State::Idle;
@@ -306,7 +308,7 @@ impl Client<'_> {
         };
         let settled = t.before_data()
             && !t.failed
-            && self.awaited.txn_replies() == 0
+            && !self.awaited.txn_awaits()
             && t.cmd_next >= t.cmd_end
             && !self.tx.sending()
             && t.rcpt_rendered >= t.rcpt_total
