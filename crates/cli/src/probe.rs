@@ -35,7 +35,7 @@ use postel::embedded::StdClock;
 use postel::proto::drive::{blocking, embedded_io, Deadline, DriveError, Stop};
 use postel::proto::reply::ReplyError;
 use postel::proto::{
-    Client as Core, Config, Error as ProtoError, Options, Timeouts, TlsMode as ProtoTls,
+    Client as Core, Config, Error as ProtoError, Options, Step, Timeouts, TlsMode as ProtoTls,
 };
 use postel::TlsMode;
 
@@ -396,24 +396,31 @@ fn session(
     }
 }
 
-/// "greeting refused: ...", "EHLO refused: ..." or "STARTTLS refused: ...": the last reply
-/// read, named for the command it answered.
-fn refusal(lines: &[(char, String)]) -> String {
-    let end = lines
-        .iter()
-        .rposition(|(s, _)| *s == 'S')
-        .map_or(0, |i| i + 1);
-    let start = lines[..end]
-        .iter()
-        .rposition(|(s, _)| *s != 'S')
-        .map_or(0, |i| i + 1);
-    let reply: Vec<&str> = lines[start..end].iter().map(|(_, l)| l.as_str()).collect();
-    let what = match lines[..start].iter().rev().find(|(s, _)| *s == 'C') {
-        None => "greeting",
-        Some((_, l)) if l.starts_with("STARTTLS") => "STARTTLS",
-        Some(_) => "EHLO",
+/// "greeting refused: ...", "EHLO refused: ..." or "STARTTLS refused: ...": the reply to
+/// the greeting, or to the last `what` command sent.
+fn refusal(lines: &[(char, String)], what: &str) -> String {
+    let start = match what {
+        "greeting" => 0,
+        _ => lines
+            .iter()
+            .rposition(|(s, l)| *s == 'C' && l.split(' ').next() == Some(what))
+            .map_or(lines.len(), |i| i + 1),
     };
+    let reply: Vec<&str> = lines[start..]
+        .iter()
+        .take_while(|(s, _)| *s == 'S')
+        .map(|(_, l)| l.as_str())
+        .collect();
     format!("{what} refused: {}", reply.join(" / "))
+}
+
+/// The command whose refusal ended the session at `step`.
+fn refused_command(step: Step) -> &'static str {
+    match step {
+        Step::Greeting => "greeting",
+        Step::StartTls => "STARTTLS",
+        _ => "EHLO",
+    }
 }
 
 /// What a failure of the core's loop means for the probe.
@@ -428,9 +435,12 @@ fn ended(e: DriveError<IoFail>, wire: &Wire) -> Ended {
         ),
         DriveError::Body(_) => fail(exit::SOFTWARE, "the probe sends no message".into()),
         DriveError::Session(e) => match e {
-            ProtoError::Rejected { .. }
-            | ProtoError::ServiceClosing { .. }
-            | ProtoError::TlsUnavailable { reply: Some(_) } => Ended::Problem(refusal(&wire.lines())),
+            ProtoError::Rejected { step, .. } | ProtoError::ServiceClosing { step, .. } => {
+                Ended::Problem(refusal(&wire.lines(), refused_command(step)))
+            }
+            ProtoError::TlsUnavailable { reply: Some(_) } => {
+                Ended::Problem(refusal(&wire.lines(), "STARTTLS"))
+            }
             ProtoError::TlsUnavailable { reply: None } => {
                 Ended::Problem("the server does not offer STARTTLS".to_owned())
             }
@@ -513,11 +523,11 @@ pub fn run(args: &ProbeArgs) -> Result<u8, Failure> {
     let _ = tcp.set_write_timeout(Some(TIMEOUT));
 
     // The core runs the session: no credentials, so no AUTH; no envelope, so no MAIL.
-    // A refused or missing STARTTLS is what the probe reports.
+    // Opportunistic in both STARTTLS modes, so that the session ends with QUIT: a refused
+    // or missing STARTTLS is what the probe reports, not the end of the session.
     let mut config = Config::new(&args.helo);
     config.tls = match mode {
-        TlsMode::StartTls => ProtoTls::Required,
-        TlsMode::Opportunistic => ProtoTls::Opportunistic,
+        TlsMode::StartTls | TlsMode::Opportunistic => ProtoTls::Opportunistic,
         TlsMode::Implicit => ProtoTls::Implicit,
         TlsMode::Disabled => ProtoTls::Disabled,
     };
@@ -558,20 +568,16 @@ pub fn run(args: &ProbeArgs) -> Result<u8, Failure> {
         .iter()
         .position(|(s, l)| *s == 'C' && l.starts_with("HELO "))
     {
-        problem = Some(refusal(&lines[..at]));
+        problem = Some(refusal(&lines[..at], "EHLO"));
     }
-    // Opportunistic: the core goes on in plaintext after a refused STARTTLS; the probe
-    // reports the refusal.
-    if let Some(at) = lines
-        .iter()
-        .position(|(s, l)| *s == 'C' && l == "STARTTLS")
-        .filter(|_| tls.is_none() && problem.is_none())
+    // The core goes on in plaintext after a refused STARTTLS, or without STARTTLS when it
+    // is not offered; the probe reports either (the latter only in STARTTLS mode).
+    if tls.is_none() && problem.is_none() && lines.iter().any(|(s, l)| *s == 'C' && l == "STARTTLS")
     {
-        let next = lines[at + 1..]
-            .iter()
-            .position(|(s, _)| *s != 'S')
-            .map_or(lines.len(), |i| at + 1 + i);
-        problem = Some(refusal(&lines[..next]));
+        problem = Some(refusal(&lines, "STARTTLS"));
+    }
+    if mode == TlsMode::StartTls && tls.is_none() && problem.is_none() {
+        problem = Some("the server does not offer STARTTLS".to_owned());
     }
     // The reply to the last EHLO; none when the greeting or EHLO was refused.
     let refused = problem
