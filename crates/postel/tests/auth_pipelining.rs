@@ -6,10 +6,12 @@
 //! it in strict mode, with a typed error.
 
 mod common;
+mod scenarios;
 
 use postel::{Client, ClientBuilder, Envelope, Error, Mechanism, Options, TlsMode, Transcript};
 
-use common::{marker, servers_required};
+use common::marker;
+use scenarios::{EnvServer, Kind, EXIM, POSTFIX};
 
 fn options() -> Options {
     Options {
@@ -18,31 +20,17 @@ fn options() -> Options {
     }
 }
 
-/// A builder for the server in `PREFIX_{listener}` with its CA, user and password, or
-/// `None` after a SKIP.
-fn server(prefix: &str, listener: &str, test: &str) -> Option<ClientBuilder> {
-    let var = |name: &str| std::env::var(format!("{prefix}_{name}"));
-    let Ok(hostport) = var(listener) else {
-        if servers_required() {
-            panic!("CI=true (or POSTEL_REQUIRE_SERVERS=1) but {prefix}_{listener} is not set");
-        }
-        eprintln!("\n*** SKIP {test}: {prefix}_{listener} is not set ***\n");
-        return None;
-    };
-    let get = |name: &str| var(name).unwrap_or_else(|_| panic!("{prefix}_{name} is not set"));
-    let (host, port) = hostport.rsplit_once(':').expect("host:port");
-    Some(
-        Client::builder(host)
-            .port(port.parse().expect("a port"))
-            .tls(TlsMode::StartTls)
-            .ca_file(get("CA"))
-            .tls_name(get("TLS_NAME"))
-            .ehlo_name("client.postel.test")
-            .credentials(get("USER"), get("PASSWORD"))
-            .mechanism(Mechanism::Plain)
-            .options(options())
-            .transcript(true),
-    )
+/// A builder for `kind`'s `listener` with its CA, user and password, AUTH PLAIN and the
+/// option, or `None` after a SKIP.
+fn server(kind: &'static Kind, listener: &str, test: &str) -> Option<(ClientBuilder, String)> {
+    let s = EnvServer::find(kind, test)?;
+    let (user, password) = s.login();
+    let b = s
+        .client(listener, TlsMode::StartTls)
+        .credentials(user, password)
+        .mechanism(Mechanism::Plain)
+        .options(options());
+    Some((b, s.var("DOMAIN")))
 }
 
 /// Client lines and server lines in the order they were written and read.
@@ -100,19 +88,17 @@ fn sends_in_one_flight(mut client: postel::Client, domain: &str) {
 
 #[test]
 fn postfix_takes_mail_rcpt_and_bdat_pipelined_after_auth_plain() {
-    let Some(b) = server("POSTEL_POSTFIX", "SUBMISSION", "postfix auth pipelining") else {
+    let Some((b, domain)) = server(&POSTFIX, "SUBMISSION", "postfix auth pipelining") else {
         return;
     };
-    let domain = std::env::var("POSTEL_POSTFIX_DOMAIN").unwrap();
     sends_in_one_flight(b.build().unwrap(), &domain);
 }
 
 #[test]
 fn exim_takes_mail_rcpt_and_bdat_pipelined_after_auth_plain() {
-    let Some(b) = server("POSTEL_EXIM", "PLAIN", "exim auth pipelining") else {
+    let Some((b, domain)) = server(&EXIM, "PLAIN", "exim auth pipelining") else {
         return;
     };
-    let domain = std::env::var("POSTEL_EXIM_DOMAIN").unwrap();
     sends_in_one_flight(b.build().unwrap(), &domain);
 }
 

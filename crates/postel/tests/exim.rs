@@ -17,31 +17,18 @@ use postel::proto::{Notify, Ret};
 use postel::{Client, Envelope, Error, Mechanism, Options, Side, TlsMode};
 
 use common::{connections, contains, marker, proto_error};
-use scenarios::{EnvServer, Framing, Kind, ReplyText, Server};
-
-/// Exim 4.96 as scripts/exim-up.sh configures it. The transport adds no Return-path,
-/// Envelope-to or Delivery-date, and Exim adds no Message-ID or Date to a message from a
-/// remote host (docs/testing-exim.md): only its Received: is prepended.
-static EXIM: Kind = Kind {
-    prefix: "EXIM",
-    name: "Exim",
-    script: "exim",
-    prepended: &["Received: from "],
-    stores_lf: false,
-    // Exim answers BDAT LAST with "250- N byte chunk, total N" and "250 OK id=...".
-    accepted_says: Some("OK id="),
-};
+use scenarios::{EnvServer, Framing, ReplyText, Server};
 
 type Exim = EnvServer;
 
 /// The instance's variables, or `None` (after a loud SKIP) when Exim is not running.
 fn env(test: &str) -> Option<Exim> {
-    EnvServer::find(&EXIM, test)
+    EnvServer::find(&scenarios::EXIM, test)
 }
 
 /// Drops the one header Exim prepends, `Received:` with its continuation lines.
 fn strip_received(file: &[u8]) -> Vec<u8> {
-    scenarios::strip_prepended(file, EXIM.prepended)
+    scenarios::strip_prepended(file, scenarios::EXIM.prepended)
 }
 
 /// A CRLF message with what tends to break: a lone dot, leading dots, trailing spaces,

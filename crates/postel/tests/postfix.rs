@@ -10,29 +10,13 @@ mod scenarios;
 use postel::{Client, Envelope, Error, Mechanism, Options, TlsError, TlsMode};
 
 use common::{contains, marker};
-use scenarios::{lf, EnvServer, Kind, ReplyText, Server};
-
-/// Postfix 3.7 as scripts/postfix-up.sh configures it.
-static POSTFIX: Kind = Kind {
-    prefix: "POSTFIX",
-    name: "Postfix",
-    script: "postfix",
-    // docs/testing-postfix.md, "Comparing delivered messages".
-    prepended: &[
-        "Return-Path: ",
-        "X-Original-To: ",
-        "Delivered-To: ",
-        "Received: ",
-    ],
-    stores_lf: true,
-    accepted_says: None,
-};
+use scenarios::{lf, EnvServer, ReplyText, Server};
 
 type Postfix = EnvServer;
 
 /// The instance's variables, or `None` (after a loud SKIP) when Postfix is not running.
 fn env(test: &str) -> Option<Postfix> {
-    EnvServer::find(&POSTFIX, test)
+    EnvServer::find(&scenarios::POSTFIX, test)
 }
 
 /// A message with what tends to break: a leading dot, a dotted line, trailing spaces,

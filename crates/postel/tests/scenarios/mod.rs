@@ -91,6 +91,35 @@ pub struct Kind {
     pub accepted_says: Option<&'static str>,
 }
 
+/// Postfix 3.7 as scripts/postfix-up.sh configures it.
+pub static POSTFIX: Kind = Kind {
+    prefix: "POSTFIX",
+    name: "Postfix",
+    script: "postfix",
+    // docs/testing-postfix.md, "Comparing delivered messages".
+    prepended: &[
+        "Return-Path: ",
+        "X-Original-To: ",
+        "Delivered-To: ",
+        "Received: ",
+    ],
+    stores_lf: true,
+    accepted_says: None,
+};
+
+/// Exim 4.96 as scripts/exim-up.sh configures it. The transport adds no Return-path,
+/// Envelope-to or Delivery-date, and Exim adds no Message-ID or Date to a message from a
+/// remote host (docs/testing-exim.md): only its Received: is prepended.
+pub static EXIM: Kind = Kind {
+    prefix: "EXIM",
+    name: "Exim",
+    script: "exim",
+    prepended: &["Received: from "],
+    stores_lf: false,
+    // Exim answers BDAT LAST with "250- N byte chunk, total N" and "250 OK id=...".
+    accepted_says: Some("OK id="),
+};
+
 /// A server started outside the tests (scripts/postfix-up.sh, scripts/exim-up.sh),
 /// described by `POSTEL_{prefix}_*` variables, delivering into one Maildir
 /// (`POSTEL_{prefix}_MAILDIR`).
