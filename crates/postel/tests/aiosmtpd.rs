@@ -18,7 +18,7 @@ use postel::proto::Step;
 use postel::{Client, ClientBuilder, Envelope, Error, Mechanism, TlsError, TlsMode};
 use serde_json::Value;
 
-use common::{contains, proto_error};
+use common::proto_error;
 use scenarios::{Framing, ReplyText, Server};
 
 const SERVER_NAME: &str = "aiosmtpd.postel.test";
@@ -78,13 +78,8 @@ impl Server for Aiosmtpd {
         assert_eq!(m.strings("rcpt_tos"), to);
     }
     fn assert_not_delivered(&self, marker: &str) {
-        assert!(
-            !self
-                .messages()
-                .iter()
-                .any(|m| contains(&m.data, marker.as_bytes())),
-            "{marker} was delivered"
-        );
+        let messages = self.messages();
+        scenarios::assert_none_holds(messages.iter().map(|m| m.data.as_slice()), marker);
     }
 }
 

@@ -22,7 +22,7 @@ use postel::proto::{AuthFailure, Step};
 use postel::{Client, ClientBuilder, Envelope, Error, Mechanism, TlsMode, Transcript};
 use serde_json::{json, Value};
 
-use common::{connections, contains, servers_required};
+use common::{connections, servers_required};
 use scenarios::{Framing, ReplyText};
 
 const USER: &str = "alice";
@@ -283,24 +283,13 @@ impl scenarios::Server for Server {
     }
     /// One message for all of `to`, exactly `wire`.
     fn assert_delivered(&self, marker: &str, wire: &[u8], to: &[String]) {
-        let mut m: Vec<_> = self
-            .messages()
-            .into_iter()
-            .filter(|m| contains(&m.data, marker.as_bytes()))
-            .collect();
-        assert_eq!(m.len(), 1, "one message holds {marker}: {m:?}");
-        let m = m.remove(0);
+        let m = scenarios::the_one_holding(self.messages(), |m| &m.data, marker);
         assert_bytes(&m.data, wire);
         assert_eq!(m.recipients(), to);
     }
     fn assert_not_delivered(&self, marker: &str) {
-        assert!(
-            !self
-                .messages()
-                .iter()
-                .any(|m| contains(&m.data, marker.as_bytes())),
-            "{marker} was delivered"
-        );
+        let messages = self.messages();
+        scenarios::assert_none_holds(messages.iter().map(|m| m.data.as_slice()), marker);
     }
 }
 

@@ -305,6 +305,29 @@ pub fn wait_for_files(dir: &std::path::Path, marker: &str, n: usize, log: &str) 
     }
 }
 
+/// For a server that captures what it gets: the one of `messages` whose content holds
+/// `marker`.
+pub fn the_one_holding<T: std::fmt::Debug>(
+    messages: Vec<T>,
+    content: impl Fn(&T) -> &[u8],
+    marker: &str,
+) -> T {
+    let mut m: Vec<T> = messages
+        .into_iter()
+        .filter(|m| contains(content(m), marker.as_bytes()))
+        .collect();
+    assert_eq!(m.len(), 1, "one message holds {marker}: {m:?}");
+    m.remove(0)
+}
+
+/// For a server that captures what it gets: none of `contents` holds `marker`.
+pub fn assert_none_holds<'a>(contents: impl IntoIterator<Item = &'a [u8]>, marker: &str) {
+    assert!(
+        !contents.into_iter().any(|c| contains(c, marker.as_bytes())),
+        "{marker} was delivered"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Messages
 
