@@ -134,8 +134,7 @@ impl<'e> Envelope<'e> {
         for (i, r) in self.recipients.iter().enumerate() {
             crate::address::mailbox(r.address).map_err(invalid(Argument::Recipient(i)))?;
             if let Some(o) = r.orcpt {
-                crate::address::xtext_source(o)
-                    .map_err(invalid(Argument::OriginalRecipient(i)))?;
+                crate::address::xtext_source(o).map_err(invalid(Argument::OriginalRecipient(i)))?;
             }
         }
         if let Some(id) = self.envid {
